@@ -1,0 +1,600 @@
+//! Capture files: pcap (µs/ns, both byte orders), pcapng (several sections and
+//! interfaces; EPB, SPB, OPB), transparently gzip-compressed.
+//!
+//! Reading is streaming: a bounded buffer is refilled from any [`Read`], every
+//! packet is handed to a [`PacketSink`] as a borrowed view (no copy, no per
+//! packet allocation). Damage stops reading with a [`CaptureError`] that names
+//! the byte offset; everything before it has already been delivered.
+
+use std::io::{BufRead, BufReader, Read};
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::{PcapBlockOwned, PcapError};
+
+use crate::link::LinkType;
+use crate::sniff::{InputKind, sniff};
+
+/// One capture interface. A pcap file is one interface; pcapng numbers its
+/// interfaces per section, we number them across the whole file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InterfaceInfo {
+    /// Index across the whole file (sections concatenated).
+    pub index: u32,
+    /// `if_name`, else `if_description`, else a name derived from the file.
+    pub name: String,
+    pub description: Option<String>,
+    pub link_type: LinkType,
+    /// `if_speed` in bits per second, when recorded.
+    pub speed_bps: Option<u64>,
+    pub snaplen: u32,
+}
+
+/// A captured frame as it appears in the file, borrowed from the read buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// [`InterfaceInfo::index`] of the interface it was captured on.
+    pub iface: u32,
+    pub link_type: LinkType,
+    /// Nanoseconds since the Unix epoch (UTC).
+    pub ts_ns: i64,
+    /// Length of the frame on the wire (never less than `data.len()`).
+    pub wire_len: u32,
+    /// The captured bytes (possibly cut by the snaplen).
+    pub data: &'a [u8],
+}
+
+/// Receives what a capture holds, in file order.
+pub trait PacketSink {
+    /// A new interface was described; packets refer to it by index.
+    fn interface(&mut self, info: &InterfaceInfo);
+    fn packet(&mut self, pkt: &Packet<'_>);
+    /// Bytes of the (decompressed) file read so far; called every buffer refill.
+    fn progress(&mut self, _consumed: u64) {}
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureFormat {
+    Pcap,
+    PcapNg,
+}
+
+/// Why reading stopped early.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaptureErrorKind {
+    #[error("not a pcap or pcapng capture (starts with {0})")]
+    NotACapture(String),
+    #[error("file ends inside a record (truncated)")]
+    Truncated,
+    #[error("corrupted block: {0}")]
+    Corrupt(String),
+    #[error("record of {0} bytes exceeds the {1} byte limit")]
+    RecordTooLarge(u64, u64),
+    #[error("packet refers to undeclared interface {0}")]
+    UnknownInterface(u32),
+    #[error("read error: {0}")]
+    Io(String),
+}
+
+/// Damage found while reading; `offset` counts bytes of the decompressed stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at byte offset {offset}{}: {kind}", if *.compressed { " (of the decompressed data)" } else { "" })]
+pub struct CaptureError {
+    pub offset: u64,
+    pub compressed: bool,
+    pub kind: CaptureErrorKind,
+}
+
+/// What a read achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReport {
+    pub format: Option<CaptureFormat>,
+    pub gzip: bool,
+    pub packets: u64,
+    /// Bytes of the decompressed stream that were parsed successfully.
+    pub bytes_parsed: u64,
+    /// `None` when the whole file was read.
+    pub error: Option<CaptureError>,
+}
+
+/// Largest single record we agree to buffer (a pcapng block or pcap record).
+/// Real frames, even 64 KiB TSO super-frames, are far below it; a hostile
+/// length field beyond it is reported, never allocated.
+pub const MAX_RECORD: usize = 16 << 20;
+const INITIAL_BUFFER: usize = 1 << 20;
+
+/// Reads a capture from `input`, detecting gzip, pcap and pcapng by content.
+/// `default_name` names the interface of a pcap file (or an unnamed pcapng one).
+pub fn read_capture<R: Read + Send>(
+    input: R,
+    default_name: &str,
+    sink: &mut dyn PacketSink,
+) -> ReadReport {
+    let mut buffered = BufReader::with_capacity(64 << 10, input);
+    let head = match buffered.fill_buf() {
+        Ok(h) => h,
+        Err(e) => return failed(false, CaptureErrorKind::Io(e.to_string())),
+    };
+    if sniff(head) == InputKind::Gzip {
+        let gz = flate2::bufread::MultiGzDecoder::new(buffered);
+        read_plain(gz, true, default_name, sink)
+    } else {
+        read_plain(buffered, false, default_name, sink)
+    }
+}
+
+fn failed(gzip: bool, kind: CaptureErrorKind) -> ReadReport {
+    ReadReport {
+        format: None,
+        gzip,
+        packets: 0,
+        bytes_parsed: 0,
+        error: Some(CaptureError {
+            offset: 0,
+            compressed: gzip,
+            kind,
+        }),
+    }
+}
+
+/// Per-interface state needed to turn raw timestamps into nanoseconds.
+#[derive(Clone, Copy)]
+struct TsConv {
+    /// Units per second.
+    resolution: u64,
+    offset_s: i64,
+}
+
+impl TsConv {
+    #[inline]
+    fn to_ns(self, raw: u64) -> i64 {
+        let base = self.offset_s.saturating_mul(1_000_000_000);
+        let ns = match self.resolution {
+            1_000_000_000 => raw as i128,
+            1_000_000 => raw as i128 * 1000,
+            0 => 0,
+            r => raw as i128 * 1_000_000_000 / r as i128,
+        };
+        base.saturating_add(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+    }
+}
+
+struct NgState {
+    /// Global index of the first interface of the current section.
+    section_base: u32,
+    ifaces: Vec<(InterfaceInfo, TsConv)>,
+    big_endian: bool,
+    last_ts: i64,
+}
+
+fn read_plain<R: Read + Send>(
+    input: R,
+    gzip: bool,
+    default_name: &str,
+    sink: &mut dyn PacketSink,
+) -> ReadReport {
+    let mut report = ReadReport {
+        format: None,
+        gzip,
+        packets: 0,
+        bytes_parsed: 0,
+        error: None,
+    };
+    let err = |offset: u64, kind| CaptureError {
+        offset,
+        compressed: gzip,
+        kind,
+    };
+    let mut reader = match pcap_parser::create_reader(INITIAL_BUFFER, input) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => {
+            report.error = Some(err(
+                0,
+                CaptureErrorKind::NotACapture("an empty file".into()),
+            ));
+            return report;
+        }
+        Err(PcapError::ReadError) => {
+            report.error = Some(err(0, CaptureErrorKind::Io("cannot read".into())));
+            return report;
+        }
+        Err(_) => {
+            report.error = Some(err(
+                0,
+                CaptureErrorKind::NotACapture("unknown magic".into()),
+            ));
+            return report;
+        }
+    };
+
+    let mut offset: u64 = 0;
+    let mut buf_size = INITIAL_BUFFER;
+    // Legacy pcap state.
+    let mut legacy: Option<(u32, LinkType, bool)> = None; // (iface, link, nanosecond)
+    let mut ng = NgState {
+        section_base: 0,
+        ifaces: Vec::new(),
+        big_endian: false,
+        last_ts: 0,
+    };
+    let mut stalled = false;
+
+    loop {
+        match reader.next() {
+            Ok((len, block)) => {
+                stalled = false;
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        report.format = Some(CaptureFormat::Pcap);
+                        let link = LinkType(h.network.0 as u16);
+                        let info = InterfaceInfo {
+                            index: 0,
+                            name: default_name.to_string(),
+                            description: None,
+                            link_type: link,
+                            speed_bps: None,
+                            snaplen: h.snaplen,
+                        };
+                        sink.interface(&info);
+                        legacy = Some((0, link, h.is_nanosecond_precision()));
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        let (iface, link, nano) =
+                            legacy.expect("pcap-parser yields the header before records");
+                        let frac = if nano {
+                            b.ts_usec as i64
+                        } else {
+                            b.ts_usec as i64 * 1000
+                        };
+                        let data = &b.data[..(b.caplen as usize).min(b.data.len())];
+                        let pkt = Packet {
+                            iface,
+                            link_type: link,
+                            ts_ns: b.ts_sec as i64 * 1_000_000_000 + frac,
+                            wire_len: b.origlen.max(data.len() as u32),
+                            data,
+                        };
+                        sink.packet(&pkt);
+                        report.packets += 1;
+                    }
+                    PcapBlockOwned::NG(block) => {
+                        report.format = Some(CaptureFormat::PcapNg);
+                        if let Err(kind) =
+                            ng_block(&block, &mut ng, default_name, sink, &mut report.packets)
+                        {
+                            report.error = Some(err(offset, kind));
+                            return report;
+                        }
+                    }
+                }
+                offset += len as u64;
+                report.bytes_parsed = offset;
+                reader.consume(len);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) | Err(PcapError::BufferTooSmall) => {
+                if reader.reader_exhausted() {
+                    // Nothing more to read but a record is unfinished.
+                    if reader.data().is_empty() {
+                        break;
+                    }
+                    report.error = Some(err(offset, CaptureErrorKind::Truncated));
+                    return report;
+                }
+                let before = reader.data().len();
+                if stalled || before >= buf_size {
+                    // The record does not fit: grow, within the limit.
+                    if buf_size >= MAX_RECORD {
+                        let claimed = claimed_record_len(reader.data(), &ng, legacy.is_some());
+                        report.error = Some(err(
+                            offset,
+                            CaptureErrorKind::RecordTooLarge(claimed, MAX_RECORD as u64),
+                        ));
+                        return report;
+                    }
+                    buf_size = (buf_size * 2).min(MAX_RECORD);
+                    reader.grow(buf_size);
+                }
+                if let Err(e) = reader.refill() {
+                    report.error = Some(err(offset, CaptureErrorKind::Io(format!("{e:?}"))));
+                    return report;
+                }
+                sink.progress(offset);
+                stalled = reader.data().len() == before;
+            }
+            Err(PcapError::UnexpectedEof) => {
+                report.error = Some(err(offset, CaptureErrorKind::Truncated));
+                return report;
+            }
+            Err(e) => {
+                let kind = match e {
+                    PcapError::ReadError => CaptureErrorKind::Io("read failed".into()),
+                    PcapError::NomError(_, k) | PcapError::OwnedNomError(_, k) => {
+                        CaptureErrorKind::Corrupt(format!("{k:?}"))
+                    }
+                    other => CaptureErrorKind::Corrupt(format!("{other:?}")),
+                };
+                report.error = Some(err(offset, kind));
+                return report;
+            }
+        }
+    }
+    sink.progress(offset);
+    report
+}
+
+/// Length a damaged record claims, for the error message.
+fn claimed_record_len(data: &[u8], ng: &NgState, legacy: bool) -> u64 {
+    let rd = |o: usize, be: bool| -> Option<u32> {
+        let b: [u8; 4] = data.get(o..o + 4)?.try_into().ok()?;
+        Some(if be {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    if legacy {
+        rd(8, false).unwrap_or(0) as u64
+    } else {
+        rd(4, ng.big_endian).unwrap_or(0) as u64
+    }
+}
+
+fn ng_block(
+    block: &Block<'_>,
+    ng: &mut NgState,
+    default_name: &str,
+    sink: &mut dyn PacketSink,
+    packets: &mut u64,
+) -> Result<(), CaptureErrorKind> {
+    match block {
+        Block::SectionHeader(shb) => {
+            ng.section_base = ng.ifaces.len() as u32;
+            ng.big_endian = shb.big_endian();
+        }
+        Block::InterfaceDescription(idb) => {
+            let index = ng.ifaces.len() as u32;
+            let name = idb.if_name().and_then(|r| r.ok()).map(str::to_string);
+            let description = idb
+                .if_description()
+                .and_then(|r| r.ok())
+                .map(str::to_string);
+            let info = InterfaceInfo {
+                index,
+                name: name
+                    .or_else(|| description.clone())
+                    .unwrap_or_else(|| format!("{default_name}#{index}")),
+                description,
+                link_type: LinkType(idb.linktype.0 as u16),
+                speed_bps: idb.if_speed().and_then(|r| r.ok()),
+                snaplen: idb.snaplen,
+            };
+            let conv = TsConv {
+                resolution: idb.ts_resolution().unwrap_or(0),
+                offset_s: idb.ts_offset(),
+            };
+            sink.interface(&info);
+            ng.ifaces.push((info, conv));
+        }
+        Block::EnhancedPacket(epb) => {
+            let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+            emit_ng(
+                ng,
+                epb.if_id,
+                Some(raw),
+                epb.caplen,
+                epb.origlen,
+                epb.data,
+                sink,
+            )?;
+            *packets += 1;
+        }
+        Block::SimplePacket(spb) => {
+            // No caplen field: the captured part is the block body, cut to origlen / snaplen.
+            let snap = ng
+                .ifaces
+                .get(ng.section_base as usize)
+                .map(|(i, _)| i.snaplen)
+                .unwrap_or(0);
+            let mut cap = spb.origlen;
+            if snap > 0 {
+                cap = cap.min(snap);
+            }
+            emit_ng(ng, 0, None, cap, spb.origlen, spb.data, sink)?;
+            *packets += 1;
+        }
+        Block::Unknown(u) if u.block_type == 2 || u.block_type == 0x0200_0000 => {
+            // Obsolete Packet Block: if_id u16, drops u16, ts_high, ts_low, caplen, origlen, data.
+            let d = u.data;
+            if d.len() < 20 {
+                return Err(CaptureErrorKind::Corrupt(
+                    "short obsolete packet block".into(),
+                ));
+            }
+            let be = ng.big_endian;
+            let r16 = |o: usize| {
+                let b = [d[o], d[o + 1]];
+                if be {
+                    u16::from_be_bytes(b)
+                } else {
+                    u16::from_le_bytes(b)
+                }
+            };
+            let r32 = |o: usize| {
+                let b = [d[o], d[o + 1], d[o + 2], d[o + 3]];
+                if be {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            };
+            let raw = ((r32(4) as u64) << 32) | r32(8) as u64;
+            emit_ng(
+                ng,
+                r16(0) as u32,
+                Some(raw),
+                r32(12),
+                r32(16),
+                &d[20..],
+                sink,
+            )?;
+            *packets += 1;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn emit_ng(
+    ng: &mut NgState,
+    if_id: u32,
+    raw_ts: Option<u64>,
+    caplen: u32,
+    origlen: u32,
+    body: &[u8],
+    sink: &mut dyn PacketSink,
+) -> Result<(), CaptureErrorKind> {
+    let global = ng.section_base.checked_add(if_id);
+    let Some((info, conv)) = global.and_then(|g| ng.ifaces.get(g as usize)) else {
+        return Err(CaptureErrorKind::UnknownInterface(if_id));
+    };
+    let data = &body[..(caplen as usize).min(body.len())];
+    let ts_ns = match raw_ts {
+        Some(raw) => conv.to_ns(raw),
+        None => ng.last_ts,
+    };
+    ng.last_ts = ts_ns;
+    sink.packet(&Packet {
+        iface: info.index,
+        link_type: info.link_type,
+        ts_ns,
+        wire_len: origlen.max(data.len() as u32),
+        data,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect {
+        ifaces: Vec<InterfaceInfo>,
+        pkts: Vec<(u32, i64, u32, usize)>,
+    }
+    impl PacketSink for Collect {
+        fn interface(&mut self, info: &InterfaceInfo) {
+            self.ifaces.push(info.clone());
+        }
+        fn packet(&mut self, p: &Packet<'_>) {
+            self.pkts.push((p.iface, p.ts_ns, p.wire_len, p.data.len()));
+        }
+    }
+
+    fn pcap_le(nano: bool, records: &[(u32, u32, &[u8], u32)]) -> Vec<u8> {
+        let mut v = Vec::new();
+        let magic: u32 = if nano { 0xa1b23c4d } else { 0xa1b2c3d4 };
+        v.extend_from_slice(&magic.to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes());
+        v.extend_from_slice(&0i32.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&1u32.to_le_bytes());
+        for (s, frac, data, orig) in records {
+            v.extend_from_slice(&s.to_le_bytes());
+            v.extend_from_slice(&frac.to_le_bytes());
+            v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            v.extend_from_slice(&orig.to_le_bytes());
+            v.extend_from_slice(data);
+        }
+        v
+    }
+
+    #[test]
+    fn pcap_micro_and_nano() {
+        for nano in [false, true] {
+            let f = pcap_le(nano, &[(10, 5, &[0u8; 20], 1500), (11, 0, &[1u8; 4], 4)]);
+            let mut c = Collect::default();
+            let r = read_capture(&f[..], "x.pcap", &mut c);
+            assert_eq!(r.error, None);
+            assert_eq!(r.format, Some(CaptureFormat::Pcap));
+            assert_eq!(c.ifaces[0].name, "x.pcap");
+            let frac = if nano { 5 } else { 5000 };
+            assert_eq!(
+                c.pkts,
+                vec![
+                    (0, 10_000_000_000 + frac, 1500, 20),
+                    (0, 11_000_000_000, 4, 4)
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_pcap_keeps_earlier_packets() {
+        let f = pcap_le(false, &[(1, 0, &[0u8; 60], 60), (2, 0, &[0u8; 60], 60)]);
+        let cut = &f[..f.len() - 10];
+        let mut c = Collect::default();
+        let r = read_capture(cut, "t", &mut c);
+        assert_eq!(c.pkts.len(), 1);
+        let e = r.error.unwrap();
+        assert_eq!(e.kind, CaptureErrorKind::Truncated);
+        assert_eq!(e.offset, 24 + 16 + 60);
+    }
+
+    #[test]
+    fn hostile_length_is_not_allocated() {
+        let mut f = pcap_le(false, &[(1, 0, &[0u8; 60], 60)]);
+        // second record claims 4 GiB
+        f.extend_from_slice(&[
+            0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ]);
+        f.extend_from_slice(&[0u8; 100]);
+        let mut c = Collect::default();
+        let r = read_capture(&f[..], "t", &mut c);
+        assert_eq!(c.pkts.len(), 1);
+        assert!(r.error.is_some());
+    }
+
+    #[test]
+    fn not_a_capture() {
+        let mut c = Collect::default();
+        let r = read_capture(&b"hello world, this is text"[..], "t", &mut c);
+        assert!(matches!(
+            r.error.unwrap().kind,
+            CaptureErrorKind::NotACapture(_)
+        ));
+        let r = read_capture(&b""[..], "t", &mut c);
+        assert!(r.error.is_some());
+    }
+
+    #[test]
+    fn gzip_detected_by_magic() {
+        use std::io::Write;
+        let f = pcap_le(false, &[(1, 0, &[0u8; 60], 60)]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&f).unwrap();
+        let z = gz.finish().unwrap();
+        let mut c = Collect::default();
+        let r = read_capture(&z[..], "t", &mut c);
+        assert!(r.gzip);
+        assert_eq!(r.error, None);
+        assert_eq!(c.pkts.len(), 1);
+    }
+
+    #[test]
+    fn ts_conversion() {
+        let c = TsConv {
+            resolution: 1 << 10,
+            offset_s: 2,
+        };
+        assert_eq!(c.to_ns(1024), 3_000_000_000);
+        let c = TsConv {
+            resolution: 1_000_000,
+            offset_s: 0,
+        };
+        assert_eq!(c.to_ns(1), 1000);
+    }
+}

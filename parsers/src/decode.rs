@@ -1,0 +1,282 @@
+//! Link, network and transport decoding of one frame (a zero-copy view built on
+//! etherparse's lax slicer, which keeps what it could parse of a cut frame).
+
+use std::net::IpAddr;
+
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+
+use crate::link::LinkType;
+
+/// TCP flag bits as in the header's 13th byte.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpView<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub window: u16,
+    /// Captured payload bytes.
+    pub payload: &'a [u8],
+    /// Payload bytes the IP header announces but the capture cut off (snaplen).
+    pub missing: u32,
+}
+
+impl TcpView<'_> {
+    #[inline]
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+    /// Payload length on the wire (captured + cut).
+    #[inline]
+    pub fn payload_len(&self) -> u32 {
+        self.payload.len() as u32 + self.missing
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpView<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub payload: &'a [u8],
+    pub missing: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport<'a> {
+    Tcp(TcpView<'a>),
+    Udp(UdpView<'a>),
+    Icmp,
+    /// An IP fragment other than the first: no transport header.
+    Fragment,
+    /// Another IP protocol, or a transport header cut by the snaplen.
+    Other(u8),
+    None,
+}
+
+/// What one frame is, down to the transport layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    pub src: Option<IpAddr>,
+    pub dst: Option<IpAddr>,
+    /// Outer VLAN id, if any.
+    pub vlan: Option<u16>,
+    /// The IP packet is a fragment (first or later).
+    pub ip_fragment: bool,
+    pub arp: bool,
+    pub transport: Transport<'a>,
+}
+
+impl Decoded<'_> {
+    pub const NOTHING: Decoded<'static> = Decoded {
+        src: None,
+        dst: None,
+        vlan: None,
+        ip_fragment: false,
+        arp: false,
+        transport: Transport::None,
+    };
+}
+
+/// Decodes one frame of the given link type. Never fails: what cannot be
+/// parsed is reported as absent layers.
+pub fn decode(link: LinkType, data: &[u8]) -> Decoded<'_> {
+    let sliced = match link {
+        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data).ok(),
+        LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 => LaxSlicedPacket::from_ip(data).ok(),
+        LinkType::NULL | LinkType::LOOP => {
+            // 4-byte address family, host byte order for NULL, network order for LOOP.
+            data.get(4..)
+                .and_then(|ip| LaxSlicedPacket::from_ip(ip).ok())
+        }
+        LinkType::LINUX_SLL => data.get(16..).map(|p| {
+            LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([data[14], data[15]])), p)
+        }),
+        LinkType::LINUX_SLL2 => data.get(20..).map(|p| {
+            LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([data[0], data[1]])), p)
+        }),
+        _ => None,
+    };
+    let Some(p) = sliced else {
+        return Decoded::NOTHING;
+    };
+    from_sliced(data, &p)
+}
+
+fn from_sliced<'a>(frame: &'a [u8], p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
+    let mut d = Decoded::NOTHING;
+    d.vlan = p.vlan_ids().first().map(|v| v.value());
+    // Bytes announced by the IP header beyond the end of the captured frame.
+    let mut missing: u32 = 0;
+    let frame_end = frame.as_ptr() as usize + frame.len();
+    match &p.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            d.src = Some(IpAddr::V4(h.source_addr()));
+            d.dst = Some(IpAddr::V4(h.destination_addr()));
+            d.ip_fragment = v4.is_payload_fragmented();
+            if v4.payload().incomplete {
+                let start = h.slice().as_ptr() as usize;
+                let end = start + h.total_len() as usize;
+                missing = end.saturating_sub(frame_end) as u32;
+            }
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            d.src = Some(IpAddr::V6(h.source_addr()));
+            d.dst = Some(IpAddr::V6(h.destination_addr()));
+            d.ip_fragment = v6.is_payload_fragmented();
+            if v6.payload().incomplete && v6.header().payload_length() > 0 {
+                let start = h.slice().as_ptr() as usize;
+                let end = start + 40 + h.payload_length() as usize;
+                missing = end.saturating_sub(frame_end) as u32;
+            }
+        }
+        Some(LaxNetSlice::Arp(_)) => {
+            d.arp = true;
+            return d;
+        }
+        None => return d,
+    }
+    d.transport = match &p.transport {
+        Some(TransportSlice::Tcp(t)) => {
+            let raw = t.slice();
+            TcpView {
+                src_port: t.source_port(),
+                dst_port: t.destination_port(),
+                seq: t.sequence_number(),
+                ack: t.acknowledgment_number(),
+                flags: raw.get(13).copied().unwrap_or(0),
+                window: t.window_size(),
+                payload: t.payload(),
+                missing,
+            }
+            .into()
+        }
+        Some(TransportSlice::Udp(u)) => Transport::Udp(UdpView {
+            src_port: u.source_port(),
+            dst_port: u.destination_port(),
+            payload: u.payload(),
+            missing,
+        }),
+        Some(TransportSlice::Icmpv4(_)) | Some(TransportSlice::Icmpv6(_)) => Transport::Icmp,
+        Some(_) => Transport::Other(ip_number(p)),
+        None if d.ip_fragment => Transport::Fragment,
+        None => Transport::Other(ip_number(p)),
+    };
+    d
+}
+
+impl<'a> From<TcpView<'a>> for Transport<'a> {
+    fn from(t: TcpView<'a>) -> Self {
+        Transport::Tcp(t)
+    }
+}
+
+fn ip_number(p: &LaxSlicedPacket<'_>) -> u8 {
+    match &p.net {
+        Some(LaxNetSlice::Ipv4(v4)) => v4.payload().ip_number.0,
+        Some(LaxNetSlice::Ipv6(v6)) => v6.payload().ip_number.0,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn tcp_frame(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .single_vlan(etherparse::VlanId::try_new(42).unwrap())
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(50000, 445, 1000, 65535)
+            .ack(7)
+            .psh();
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    #[test]
+    fn ethernet_vlan_tcp() {
+        let f = tcp_frame(b"hello");
+        let d = decode(LinkType::ETHERNET, &f);
+        assert_eq!(d.vlan, Some(42));
+        let Transport::Tcp(t) = d.transport else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            (t.src_port, t.dst_port, t.seq, t.ack),
+            (50000, 445, 1000, 7)
+        );
+        assert!(t.has(tcp_flags::ACK) && t.has(tcp_flags::PSH) && !t.has(tcp_flags::SYN));
+        assert_eq!(t.payload, b"hello");
+        assert_eq!(t.missing, 0);
+    }
+
+    #[test]
+    fn snaplen_cut_payload_is_counted_missing() {
+        let f = tcp_frame(&[7u8; 1000]);
+        let cut = &f[..200];
+        let d = decode(LinkType::ETHERNET, cut);
+        let Transport::Tcp(t) = d.transport else {
+            panic!("{d:?}")
+        };
+        assert_eq!(t.payload_len(), 1000);
+        assert_eq!(t.payload.len() as u32 + t.missing, 1000);
+    }
+
+    #[test]
+    fn ipv6_udp_raw_and_sll() {
+        let b = PacketBuilder::ipv6([1; 16], [2; 16], 64).udp(3343, 3343);
+        let mut v = Vec::new();
+        b.write(&mut v, &[0u8; 92]).unwrap();
+        let d = decode(LinkType::RAW, &v);
+        let Transport::Udp(u) = d.transport else {
+            panic!()
+        };
+        assert_eq!((u.src_port, u.payload.len()), (3343, 92));
+        // SLL: 16-byte header, protocol at 14..16
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&0x86ddu16.to_be_bytes());
+        sll.extend_from_slice(&v);
+        assert!(matches!(
+            decode(LinkType::LINUX_SLL, &sll).transport,
+            Transport::Udp(_)
+        ));
+        // SLL2: 20-byte header, protocol at 0..2
+        let mut sll2 = 0x86ddu16.to_be_bytes().to_vec();
+        sll2.extend_from_slice(&[0u8; 18]);
+        sll2.extend_from_slice(&v);
+        assert!(matches!(
+            decode(LinkType::LINUX_SLL2, &sll2).transport,
+            Transport::Udp(_)
+        ));
+        // NULL: 4-byte family
+        let mut null = 24u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&v);
+        assert!(matches!(
+            decode(LinkType::NULL, &null).transport,
+            Transport::Udp(_)
+        ));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for n in 0..64 {
+            let junk: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            for lt in [0u16, 1, 101, 108, 113, 228, 229, 276, 999] {
+                let _ = decode(LinkType(lt), &junk);
+            }
+        }
+    }
+}

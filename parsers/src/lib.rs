@@ -1,0 +1,17 @@
+//! hvsleuth's decoders: bytes in, typed records out. No printing, no CLI, no
+//! report logic. Every decoder treats its input as hostile: no panic, no
+//! allocation sized by an unchecked length field.
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod decode;
+pub mod flow;
+pub mod link;
+pub mod sniff;
+pub mod tcp;
+
+pub use capture::{InterfaceInfo, Packet, PacketSink, ReadReport, read_capture};
+pub use decode::{Decoded, Transport, decode};
+pub use flow::{ConvKey, Direction, Endpoint, L4Proto};
+pub use link::LinkType;
+pub use sniff::{InputKind, sniff};

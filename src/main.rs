@@ -1,1 +1,20 @@
-fn main() {}
+//! hvsleuth: offline analyser for Hyper-V failover-cluster traffic.
+//!
+//! Data flows one way: files -> decoders (parallel per file, streaming) ->
+//! typed events -> attribution -> tables -> findings -> reports.
+
+mod cli;
+mod exit;
+mod inspect;
+mod pipeline;
+mod progress;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let code = match cli.command {
+        cli::Command::Inspect(args) => inspect::run(&args),
+    };
+    std::process::exit(code.into());
+}

@@ -1,0 +1,40 @@
+//! Process exit codes (documented in README.md).
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Every input was read completely.
+    Ok = 0,
+    /// A runtime error unrelated to input content (I/O on the output, bad options).
+    Error = 1,
+    // 2 is clap's exit code for usage errors.
+    /// Some input was damaged: everything before the damage was analysed.
+    Partial = 3,
+    /// No input could be read at all.
+    NothingReadable = 4,
+}
+
+impl From<ExitCode> for i32 {
+    fn from(c: ExitCode) -> i32 {
+        c as i32
+    }
+}
+
+impl ExitCode {
+    /// The exit code for a set of per-input outcomes: (readable at all, complete).
+    pub fn from_outcomes(outcomes: impl IntoIterator<Item = (bool, bool)>) -> ExitCode {
+        let (mut any, mut readable, mut complete) = (false, false, true);
+        for (r, c) in outcomes {
+            any = true;
+            readable |= r;
+            complete &= c;
+        }
+        if !any || !readable {
+            ExitCode::NothingReadable
+        } else if !complete {
+            ExitCode::Partial
+        } else {
+            ExitCode::Ok
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! `hvsleuth inspect`: per capture, packets, bytes, interfaces, conversations,
+//! TCP anomalies and the largest conversations.
+
+use std::path::Path;
+
+use hvsleuth_parsers::InputKind;
+use hvsleuth_parsers::capture::{InterfaceInfo, Packet, PacketSink, read_capture};
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::cli::InspectArgs;
+use crate::exit::ExitCode;
+use crate::pipeline::scan::{Scan, TcpTotals};
+use crate::pipeline::{display_name, open_input};
+use crate::progress::bytes_bar;
+
+#[derive(Debug, Serialize)]
+pub struct InspectReport {
+    pub captures: Vec<CaptureReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CaptureReport {
+    pub path: String,
+    pub format: Option<&'static str>,
+    pub gzip: bool,
+    pub packets: u64,
+    pub wire_bytes: u64,
+    pub captured_bytes: u64,
+    pub first_ts_ns: Option<i64>,
+    pub last_ts_ns: Option<i64>,
+    pub interfaces: Vec<IfaceReport>,
+    pub flows: u64,
+    pub flows_evicted: u64,
+    pub tcp: TcpTotals,
+    pub ip_fragments: u64,
+    pub non_ip_packets: u64,
+    pub top_flows: Vec<FlowReport>,
+    /// Set when reading stopped early: `{ "offset": N, "message": "..." }`.
+    pub error: Option<ErrorReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IfaceReport {
+    pub index: u32,
+    pub name: String,
+    pub link_type: String,
+    pub speed_bps: Option<u64>,
+    pub packets: u64,
+    pub wire_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlowReport {
+    pub proto: &'static str,
+    pub a: String,
+    pub b: String,
+    pub bytes: u64,
+    pub packets: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorReport {
+    pub offset: u64,
+    pub message: String,
+    /// False when nothing at all could be read from the file.
+    pub partial: bool,
+}
+
+/// Forwards to the scanner and advances the shared progress bar.
+struct WithProgress<'a> {
+    scan: &'a mut Scan,
+    bar: &'a ProgressBar,
+    last: u64,
+}
+
+impl PacketSink for WithProgress<'_> {
+    fn interface(&mut self, info: &InterfaceInfo) {
+        self.scan.interface(info);
+    }
+    #[inline]
+    fn packet(&mut self, pkt: &Packet<'_>) {
+        self.scan.packet(pkt);
+    }
+    fn progress(&mut self, consumed: u64) {
+        self.bar.inc(consumed.saturating_sub(self.last));
+        self.last = consumed;
+    }
+}
+
+/// Scans one capture file. Errors opening it become a report with `error` set.
+pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> CaptureReport {
+    let mut scan = Scan::new(args.common.max_flows, args.top);
+    let name = display_name(path);
+    let report = |scan: Scan, format, gzip, error| build_report(path, scan, format, gzip, error, args.top);
+    let input = match open_input(path) {
+        Ok(i) => i,
+        Err(e) => {
+            return report(
+                scan,
+                None,
+                false,
+                Some(ErrorReport {
+                    offset: 0,
+                    message: format!("{e:#}"),
+                    partial: false,
+                }),
+            );
+        }
+    };
+    let kind = input.kind;
+    if !matches!(kind, InputKind::Pcap | InputKind::PcapNg | InputKind::Gzip) {
+        let what = match kind {
+            InputKind::Blg => "a binary perfmon log (.blg): convert it with `relog FILE.blg -f csv -o FILE.csv`".to_string(),
+            InputKind::Unknown => "not a pcap or pcapng capture".to_string(),
+            k => format!("a {k:?} file, not a packet capture (use `hvsleuth analyze`)"),
+        };
+        return report(
+            scan,
+            None,
+            false,
+            Some(ErrorReport {
+                offset: 0,
+                message: format!("{}: {what}", path.display()),
+                partial: false,
+            }),
+        );
+    }
+    let mut sink = WithProgress {
+        scan: &mut scan,
+        bar,
+        last: 0,
+    };
+    let r = read_capture(input.reader, &name, &mut sink);
+    let error = r.error.map(|e| ErrorReport {
+        offset: e.offset,
+        message: format!("{}: {e}", path.display()),
+        partial: r.packets > 0,
+    });
+    let format = r.format.map(|f| match f {
+        hvsleuth_parsers::capture::CaptureFormat::Pcap => "pcap",
+        hvsleuth_parsers::capture::CaptureFormat::PcapNg => "pcapng",
+    });
+    report(scan, format, r.gzip, error)
+}
+
+fn build_report(
+    path: &Path,
+    scan: Scan,
+    format: Option<&'static str>,
+    gzip: bool,
+    error: Option<ErrorReport>,
+    top: usize,
+) -> CaptureReport {
+    let top_flows = scan
+        .top_flows(top)
+        .into_iter()
+        .map(|(k, v)| FlowReport {
+            proto: k.proto.name(),
+            a: k.a.to_string(),
+            b: k.b.to_string(),
+            bytes: v.bytes,
+            packets: v.packets,
+        })
+        .collect();
+    let interfaces = scan
+        .interfaces
+        .iter()
+        .map(|i| {
+            let c = scan.iface_counts.get(i.index as usize).cloned().unwrap_or_default();
+            IfaceReport {
+                index: i.index,
+                name: i.name.clone(),
+                link_type: i.link_type.to_string(),
+                speed_bps: i.speed_bps,
+                packets: c.packets,
+                wire_bytes: c.wire_bytes,
+            }
+        })
+        .collect();
+    CaptureReport {
+        path: path.display().to_string(),
+        format,
+        gzip,
+        packets: scan.packets,
+        wire_bytes: scan.wire_bytes,
+        captured_bytes: scan.captured_bytes,
+        first_ts_ns: scan.first_ts_ns,
+        last_ts_ns: scan.last_ts_ns,
+        interfaces,
+        flows: scan.flows_seen,
+        flows_evicted: scan.flows_evicted,
+        tcp: scan.tcp,
+        ip_fragments: scan.ip_fragments,
+        non_ip_packets: scan.non_ip,
+        top_flows,
+        error,
+    }
+}
+
+pub fn run(args: &InspectArgs) -> ExitCode {
+    let total: u64 = args
+        .inputs
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let bar = bytes_bar(total, args.common.no_progress);
+    let captures: Vec<CaptureReport> = args
+        .inputs
+        .par_iter()
+        .map(|p| inspect_file(p, args, &bar))
+        .collect();
+    bar.finish_and_clear();
+    for c in &captures {
+        if let Some(e) = &c.error {
+            if e.partial {
+                eprintln!("warning: {} (reading stopped; {} packets before it were analysed)", e.message, c.packets);
+            } else {
+                eprintln!("error: {}", e.message);
+            }
+        }
+    }
+    let code = ExitCode::from_outcomes(
+        captures
+            .iter()
+            .map(|c| (c.error.as_ref().is_none_or(|e| e.partial), c.error.is_none())),
+    );
+    let report = InspectReport { captures };
+    let out = if args.json {
+        serde_json::to_string_pretty(&report).map(|s| s + "\n").map_err(anyhow::Error::from)
+    } else {
+        Ok(render_text(&report))
+    };
+    match out {
+        Ok(s) => {
+            use std::io::Write;
+            if std::io::stdout().write_all(s.as_bytes()).is_err() {
+                return ExitCode::Error;
+            }
+            code
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::Error
+        }
+    }
+}
+
+fn fmt_ts(ns: Option<i64>) -> String {
+    ns.map(crate_time::format_utc).unwrap_or_else(|| "-".into())
+}
+
+mod crate_time {
+    /// `YYYY-MM-DD HH:MM:SS.ffffff UTC` from Unix nanoseconds.
+    pub fn format_utc(ns: i64) -> String {
+        let secs = ns.div_euclid(1_000_000_000);
+        let frac = ns.rem_euclid(1_000_000_000) / 1000;
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{frac:06} UTC",
+            sod / 3600,
+            sod / 60 % 60,
+            sod % 60
+        )
+    }
+
+    /// Howard Hinnant's days-to-civil algorithm.
+    fn civil_from_days(z: i64) -> (i64, u32, u32) {
+        let z = z + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let y = yoe + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        (if m <= 2 { y + 1 } else { y }, m, d)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn formats() {
+            assert_eq!(super::format_utc(0), "1970-01-01 00:00:00.000000 UTC");
+            assert_eq!(
+                super::format_utc(1_605_189_167_722_616_000),
+                "2020-11-12 13:52:47.722616 UTC"
+            );
+        }
+    }
+}
+
+fn render_text(r: &InspectReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    for c in &r.captures {
+        let _ = writeln!(s, "{}", c.path);
+        if c.format.is_none() && c.packets == 0 {
+            let _ = writeln!(s, "  unreadable: {}", c.error.as_ref().map_or("", |e| &e.message));
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "  format {}{}  packets {}  wire bytes {}  captured bytes {}",
+            c.format.unwrap_or("?"),
+            if c.gzip { " (gzip)" } else { "" },
+            c.packets,
+            c.wire_bytes,
+            c.captured_bytes
+        );
+        let _ = writeln!(s, "  first {}  last {}", fmt_ts(c.first_ts_ns), fmt_ts(c.last_ts_ns));
+        for i in &c.interfaces {
+            let speed = i.speed_bps.map(|b| format!("  {} Mb/s", b / 1_000_000)).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  interface {} {:?} {}{}  packets {}  wire bytes {}",
+                i.index, i.name, i.link_type, speed, i.packets, i.wire_bytes
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  conversations {} (evicted {})  tcp: retransmissions {} duplicates {} out-of-order {} gaps {}",
+            c.flows, c.flows_evicted, c.tcp.retransmissions, c.tcp.duplicates, c.tcp.out_of_order, c.tcp.gaps
+        );
+        if !c.top_flows.is_empty() {
+            let _ = writeln!(s, "  top conversations by bytes:");
+            for f in &c.top_flows {
+                let _ = writeln!(
+                    s,
+                    "    {:<3} {:>24} <-> {:<24} {:>12} bytes {:>8} packets",
+                    f.proto, f.a, f.b, f.bytes, f.packets
+                );
+            }
+        }
+        if let Some(e) = &c.error {
+            let _ = writeln!(s, "  WARNING: {} (byte offset {})", e.message, e.offset);
+        }
+    }
+    s
+}

@@ -34,7 +34,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Capture files (pcap, pcapng, optionally gzip-compressed; detected by content).
+    /// Capture files (pcap, pcapng, optionally gzip-compressed; detected by content),
+    /// or directories to search for them.
     #[arg(required = true, value_name = "CAPTURE")]
     pub inputs: Vec<PathBuf>,
     /// Print JSON (one object with a "captures" array) instead of text.

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::cli::InspectArgs;
 use crate::exit::ExitCode;
 use crate::pipeline::scan::{Scan, TcpTotals};
-use crate::pipeline::{display_name, open_input};
+use crate::pipeline::{display_name, expand_inputs, open_input};
 use crate::progress::bytes_bar;
 
 #[derive(Debug, Serialize)]
@@ -200,14 +200,19 @@ fn build_report(
 }
 
 pub fn run(args: &InspectArgs) -> ExitCode {
-    let total: u64 = args
-        .inputs
+    let inputs = expand_inputs(&args.inputs, |k| {
+        matches!(k, InputKind::Pcap | InputKind::PcapNg | InputKind::Gzip)
+    });
+    if inputs.is_empty() {
+        eprintln!("error: no capture files found in the given directories");
+        return ExitCode::NothingReadable;
+    }
+    let total: u64 = inputs
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
     let bar = bytes_bar(total, args.common.no_progress);
-    let captures: Vec<CaptureReport> = args
-        .inputs
+    let captures: Vec<CaptureReport> = inputs
         .par_iter()
         .map(|p| inspect_file(p, args, &bar))
         .collect();

@@ -6,6 +6,7 @@
 mod cli;
 mod exit;
 mod inspect;
+mod inventory;
 mod pipeline;
 mod progress;
 

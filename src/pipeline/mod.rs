@@ -5,7 +5,7 @@ pub mod scan;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use hvsleuth_parsers::{InputKind, sniff};
@@ -33,4 +33,37 @@ pub fn display_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Expands the command line's inputs: files stay as given; directories are
+/// walked recursively (sorted; hidden entries skipped), and of their files only
+/// those whose content `keep` accepts are used.
+pub fn expand_inputs(inputs: &[PathBuf], keep: impl Fn(InputKind) -> bool) -> Vec<PathBuf> {
+    fn walk(dir: &Path, keep: &dyn Fn(InputKind) -> bool, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, keep, out);
+            } else if open_input(&p).is_ok_and(|i| keep(i.kind)) {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            walk(p, &keep, &mut out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
 }

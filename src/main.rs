@@ -3,6 +3,7 @@
 //! Data flows one way: files -> decoders (parallel per file, streaming) ->
 //! typed events -> attribution -> tables -> findings -> reports.
 
+mod attribution;
 mod cli;
 mod exit;
 mod inspect;

@@ -87,6 +87,9 @@ impl HalfStream {
         if end <= self.next_off {
             return;
         }
+        // Callers pass ranges starting at or before `next_off`; a later
+        // start would be a hole, reported as such.
+        self.gap(dir, r.start, h, c);
         let (data, _) = r.sub(self.next_off, end);
         if !data.is_empty() {
             h.data(dir, ts_ns, data);
@@ -258,7 +261,9 @@ impl HalfStream {
                 let had_hole = !self.ooo.is_empty();
                 let overlap = start < n;
                 // A SYN at `n` takes one sequence number before the data.
-                self.advance_to(d0 as u64);
+                if d0 > n {
+                    self.advance_to(d0 as u64);
+                }
                 let n = self.next_off as i64;
                 let skip = (n - d0) as u64;
                 let payload = usize::try_from(skip)

@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod decode;
 pub mod flow;
+pub mod flowtable;
 pub mod link;
 pub mod sniff;
 pub mod tcp;

@@ -1,0 +1,361 @@
+//! One direction of a TCP connection: where its byte stream stands, what is
+//! buffered ahead of a hole, and the classification of each new segment.
+//!
+//! Positions are kept twice: `next_seq` (the TCP sequence number of the next
+//! expected byte, wrapping mod 2^32) and `next_off` (the same position as a
+//! non-wrapping stream offset counted from the sync point, SYN and FIN
+//! included). A segment's sequence number is turned into an offset by the
+//! signed 32-bit distance to `next_seq` (RFC 1982 serial arithmetic), so
+//! everything after that is plain `i64`/`u64` arithmetic with no wrap-around.
+
+use super::ooo::{OooBuffer, Piece, Range};
+use super::{ReassemblyConfig, SegmentKind, StreamHandler, TcpCounters};
+use crate::decode::{TcpView, tcp_flags};
+use crate::flow::Direction;
+
+/// What identifies an exact copy of a segment (SPAN/mirror duplicates): the
+/// whole TCP header state that matters, not only `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sig {
+    seq: u32,
+    ack: u32,
+    len: u32,
+    flags: u8,
+    window: u16,
+}
+
+/// How many recent segments of a direction the duplicate filter remembers.
+const RECENT: usize = 4;
+
+#[derive(Debug, Default)]
+pub(super) struct HalfStream {
+    /// A first segment (SYN or not) has fixed the sequence space.
+    synced: bool,
+    next_seq: u32,
+    next_off: u64,
+    /// Offset of the FIN, once seen.
+    fin_off: Option<u64>,
+    /// `end()` was reported: nothing more is delivered.
+    ended: bool,
+    ooo: OooBuffer,
+    recent: [Option<Sig>; RECENT],
+    recent_pos: usize,
+    /// End offset of the last out-of-window segment: the next one starting
+    /// exactly there makes us resynchronise (see [`SegmentKind::OutOfWindow`]).
+    oow_end: Option<i64>,
+}
+
+impl HalfStream {
+    pub fn buffered_bytes(&self) -> usize {
+        self.ooo.bytes()
+    }
+
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Moves the next expected position forward to `off` (never backward).
+    #[inline]
+    fn advance_to(&mut self, off: u64) {
+        if off > self.next_off {
+            // Offsets advance by at most 2^32 per step (one segment or hole).
+            self.next_seq = self.next_seq.wrapping_add((off - self.next_off) as u32);
+            self.next_off = off;
+        }
+    }
+
+    fn gap<H: StreamHandler>(&mut self, dir: Direction, to: u64, h: &mut H, c: &mut TcpCounters) {
+        if to > self.next_off {
+            let len = to - self.next_off;
+            h.gap(dir, len);
+            c.gaps += 1;
+            c.gap_bytes += len;
+            self.advance_to(to);
+        }
+    }
+
+    /// Delivers the part of a range at or after `next_off`, its cut tail as a gap.
+    fn deliver<H: StreamHandler>(
+        &mut self,
+        dir: Direction,
+        ts_ns: i64,
+        r: &Range<'_>,
+        h: &mut H,
+        c: &mut TcpCounters,
+    ) {
+        let end = r.end();
+        if end <= self.next_off {
+            return;
+        }
+        // Callers pass ranges starting at or before `next_off`; a later
+        // start would be a hole, reported as such.
+        self.gap(dir, r.start, h, c);
+        let (data, _) = r.sub(self.next_off, end);
+        if !data.is_empty() {
+            h.data(dir, ts_ns, data);
+            c.delivered_bytes += data.len() as u64;
+            self.advance_to(self.next_off + data.len() as u64);
+        }
+        self.gap(dir, end, h, c);
+    }
+
+    fn deliver_piece<H: StreamHandler>(
+        &mut self,
+        dir: Direction,
+        ts_ns: i64,
+        off: u64,
+        pc: &Piece,
+        h: &mut H,
+        c: &mut TcpCounters,
+    ) {
+        let r = Range {
+            start: off,
+            payload: &pc.data,
+            missing: pc.missing,
+        };
+        self.deliver(dir, ts_ns, &r, h, c);
+    }
+
+    /// Delivers buffered pieces that have become contiguous, then the FIN.
+    fn drain<H: StreamHandler>(
+        &mut self,
+        dir: Direction,
+        ts_ns: i64,
+        h: &mut H,
+        c: &mut TcpCounters,
+    ) {
+        while let Some((off, pc)) = self.ooo.pop_ready(self.next_off) {
+            self.deliver_piece(dir, ts_ns, off, &pc, h, c);
+        }
+        self.maybe_end(dir, h);
+    }
+
+    fn maybe_end<H: StreamHandler>(&mut self, dir: Direction, h: &mut H) {
+        if let Some(f) = self.fin_off
+            && !self.ended
+            && self.next_off >= f
+        {
+            self.advance_to(f + 1);
+            self.ended = true;
+            h.end(dir);
+        }
+    }
+
+    /// Gives up every hole: delivers all buffered data in order, reporting the
+    /// holes before it (and before a FIN) as gaps. `end()` follows when a FIN
+    /// was seen, or always when `force_end` (RST).
+    pub fn flush<H: StreamHandler>(
+        &mut self,
+        dir: Direction,
+        force_end: bool,
+        h: &mut H,
+        c: &mut TcpCounters,
+    ) {
+        while let Some((off, pc)) = self.ooo.pop_first() {
+            self.gap(dir, off, h, c);
+            self.deliver_piece(dir, pc.ts_ns, off, &pc, h, c);
+        }
+        if let Some(f) = self.fin_off {
+            self.gap(dir, f, h, c);
+            self.maybe_end(dir, h);
+        }
+        if force_end && !self.ended {
+            self.ended = true;
+            h.end(dir);
+        }
+    }
+
+    /// Classifies one segment of this direction and delivers what it makes deliverable.
+    pub fn segment<H: StreamHandler>(
+        &mut self,
+        dir: Direction,
+        ts_ns: i64,
+        tcp: &TcpView<'_>,
+        cfg: &ReassemblyConfig,
+        h: &mut H,
+        c: &mut TcpCounters,
+    ) -> SegmentKind {
+        let syn = tcp.has(tcp_flags::SYN);
+        let fin = tcp.has(tcp_flags::FIN);
+        let len = tcp.payload_len();
+        if !self.synced {
+            self.synced = true;
+            self.next_seq = tcp.seq;
+            self.next_off = 0;
+            if !syn {
+                c.midstream += 1;
+            }
+        }
+        if len <= 1
+            && !syn
+            && !fin
+            && !tcp.has(tcp_flags::RST)
+            && tcp.seq == self.next_seq.wrapping_sub(1)
+        {
+            // tshark's keep-alive: one byte (or none) just before the next
+            // expected one. Its byte, if any, is old: never delivered.
+            c.keep_alives += 1;
+            return SegmentKind::KeepAlive;
+        }
+        if len == 0 && !syn && !fin {
+            return SegmentKind::ControlOnly;
+        }
+        let sig = Sig {
+            seq: tcp.seq,
+            ack: tcp.ack,
+            len,
+            flags: tcp.flags,
+            window: tcp.window,
+        };
+        if self.recent.contains(&Some(sig)) {
+            c.duplicates += 1;
+            return SegmentKind::Duplicate;
+        }
+        self.recent[self.recent_pos] = Some(sig);
+        self.recent_pos = (self.recent_pos + 1) % RECENT;
+        if tcp.missing > 0 {
+            c.truncated += 1;
+        }
+
+        let n0 = self.next_off as i64;
+        let start = n0 + i64::from(tcp.seq.wrapping_sub(self.next_seq) as i32);
+        let d0 = start + i64::from(syn);
+        let d_end = d0 + i64::from(len);
+        let end = d_end + i64::from(fin);
+        if end <= n0 {
+            c.retransmissions += 1;
+            return SegmentKind::Retransmission;
+        }
+        let beyond_fin = self.fin_off.is_some_and(|f| d0 >= f as i64 && len > 0);
+        if self.ended || beyond_fin {
+            c.after_close += 1;
+            return SegmentKind::AfterClose;
+        }
+        let max_ahead = i64::from(cfg.max_ahead.min(i32::MAX as u32));
+        if d0 - n0 > max_ahead {
+            if self.oow_end != Some(start) {
+                self.oow_end = Some(end);
+                c.out_of_window += 1;
+                return SegmentKind::OutOfWindow;
+            }
+            // Two contiguous segments far ahead: the stream really moved on
+            // (a big capture loss). Give up everything before this one.
+            c.resyncs += 1;
+            self.flush_to(dir, start as u64, h, c);
+        }
+        self.oow_end = None;
+        if fin && self.fin_off.is_none() {
+            self.fin_off = Some(d_end as u64);
+        }
+
+        let mut arrived_ahead = false;
+        let mut overflowed = false;
+        loop {
+            let n = self.next_off as i64;
+            if end <= n {
+                // Forced delivery of buffered data (cap overflow) covered it.
+                return SegmentKind::OutOfOrder;
+            }
+            if start <= n {
+                // In order, possibly starting with bytes we already had.
+                let had_hole = !self.ooo.is_empty();
+                let overlap = start < n;
+                // A SYN at `n` takes one sequence number before the data.
+                if d0 > n {
+                    self.advance_to(d0 as u64);
+                }
+                let n = self.next_off as i64;
+                let skip = (n - d0) as u64;
+                let payload = usize::try_from(skip)
+                    .ok()
+                    .and_then(|s| tcp.payload.get(s..))
+                    .unwrap_or(&[]);
+                let rest = u64::from(len).saturating_sub(skip);
+                let r = Range {
+                    start: n as u64,
+                    payload,
+                    missing: rest.saturating_sub(payload.len() as u64) as u32,
+                };
+                self.deliver(dir, ts_ns, &r, h, c);
+                if had_hole && rest > 0 && !arrived_ahead {
+                    c.hole_fills += 1;
+                }
+                self.drain(dir, ts_ns, h, c);
+                return if arrived_ahead {
+                    SegmentKind::OutOfOrder
+                } else if overlap {
+                    c.overlaps += 1;
+                    SegmentKind::Overlap
+                } else {
+                    SegmentKind::InOrder
+                };
+            }
+            // Ahead of a hole.
+            if len == 0 {
+                // A bare FIN (or SYN) ahead: its offset is noted, nothing to store.
+                if !arrived_ahead {
+                    c.out_of_order += 1;
+                }
+                return SegmentKind::OutOfOrder;
+            }
+            let r = Range {
+                start: d0 as u64,
+                payload: tcp.payload,
+                missing: tcp.missing,
+            };
+            let (pieces, bytes) = self.ooo.cost(&r);
+            if pieces == 0 {
+                if arrived_ahead {
+                    return SegmentKind::OutOfOrder;
+                }
+                // Every byte is already buffered.
+                c.retransmissions += 1;
+                return SegmentKind::Retransmission;
+            }
+            if !arrived_ahead {
+                arrived_ahead = true;
+                c.out_of_order += 1;
+            }
+            if self.ooo.bytes() + bytes <= cfg.max_ooo_bytes
+                && self.ooo.pieces() + pieces <= cfg.max_ooo_segments
+            {
+                self.ooo.insert(&r, ts_ns);
+                return SegmentKind::OutOfOrder;
+            }
+            // No room: give up the first hole (the one before the earliest
+            // buffered piece or before this segment, whichever comes first),
+            // then try again. Each round removes a piece or reaches `d0`.
+            if !overflowed {
+                overflowed = true;
+                c.ooo_overflow += 1;
+            }
+            match self.ooo.first_start() {
+                Some(f) if f < r.start => {
+                    if let Some((off, pc)) = self.ooo.pop_first() {
+                        self.gap(dir, off, h, c);
+                        self.deliver_piece(dir, ts_ns, off, &pc, h, c);
+                        self.drain(dir, ts_ns, h, c);
+                    }
+                }
+                _ => self.gap(dir, r.start, h, c),
+            }
+        }
+    }
+
+    /// Delivers (with gaps) everything buffered before `to`, then skips to it.
+    fn flush_to<H: StreamHandler>(
+        &mut self,
+        dir: Direction,
+        to: u64,
+        h: &mut H,
+        c: &mut TcpCounters,
+    ) {
+        while let Some(off) = self.ooo.first_start().filter(|o| *o < to) {
+            if let Some((_, pc)) = self.ooo.pop_first() {
+                self.gap(dir, off, h, c);
+                self.deliver_piece(dir, pc.ts_ns, off, &pc, h, c);
+            }
+        }
+        self.gap(dir, to, h, c);
+    }
+}

@@ -28,7 +28,9 @@ pub enum Command {
     ///
     /// Reads each capture once, in parallel across files. Byte counts use the
     /// length on the wire, so snaplen-truncated captures still count right.
-    #[command(after_help = "Example:\n  hvsleuth inspect samples/restore-flood/node2.pcapng --top 5")]
+    #[command(
+        after_help = "Example:\n  hvsleuth inspect samples/restore-flood/node2.pcapng --top 5"
+    )]
     Inspect(InspectArgs),
 }
 

@@ -11,9 +11,10 @@ use serde::Serialize;
 
 use crate::cli::InspectArgs;
 use crate::exit::ExitCode;
-use crate::pipeline::scan::{Scan, TcpTotals};
+use crate::pipeline::scan::{Scan, ScanConfig};
 use crate::pipeline::{display_name, expand_inputs, open_input};
 use crate::progress::bytes_bar;
+use hvsleuth_parsers::tcp::TcpCounters;
 
 #[derive(Debug, Serialize)]
 pub struct InspectReport {
@@ -33,7 +34,7 @@ pub struct CaptureReport {
     pub interfaces: Vec<IfaceReport>,
     pub flows: u64,
     pub flows_evicted: u64,
-    pub tcp: TcpTotals,
+    pub tcp: TcpCounters,
     pub ip_fragments: u64,
     pub non_ip_packets: u64,
     pub top_flows: Vec<FlowReport>,
@@ -91,9 +92,14 @@ impl PacketSink for WithProgress<'_> {
 
 /// Scans one capture file. Errors opening it become a report with `error` set.
 pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> CaptureReport {
-    let mut scan = Scan::new(args.common.max_flows, args.top);
+    let mut scan = Scan::new(ScanConfig {
+        max_flows: args.common.max_flows,
+        top_keep: args.top,
+        ..ScanConfig::default()
+    });
     let name = display_name(path);
-    let report = |scan: Scan, format, gzip, error| build_report(path, scan, format, gzip, error, args.top);
+    let report =
+        |scan: Scan, format, gzip, error| build_report(path, scan, format, gzip, error, args.top);
     let input = match open_input(path) {
         Ok(i) => i,
         Err(e) => {
@@ -112,7 +118,10 @@ pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> Captu
     let kind = input.kind;
     if !matches!(kind, InputKind::Pcap | InputKind::PcapNg | InputKind::Gzip) {
         let what = match kind {
-            InputKind::Blg => "a binary perfmon log (.blg): convert it with `relog FILE.blg -f csv -o FILE.csv`".to_string(),
+            InputKind::Blg => {
+                "a binary perfmon log (.blg): convert it with `relog FILE.blg -f csv -o FILE.csv`"
+                    .to_string()
+            }
             InputKind::Unknown => "not a pcap or pcapng capture".to_string(),
             k => format!("a {k:?} file, not a packet capture (use `hvsleuth analyze`)"),
         };
@@ -133,6 +142,7 @@ pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> Captu
         last: 0,
     };
     let r = read_capture(input.reader, &name, &mut sink);
+    scan.finish();
     let error = r.error.map(|e| ErrorReport {
         offset: e.offset,
         message: format!("{}: {e}", path.display()),
@@ -168,7 +178,11 @@ fn build_report(
         .interfaces
         .iter()
         .map(|i| {
-            let c = scan.iface_counts.get(i.index as usize).cloned().unwrap_or_default();
+            let c = scan
+                .iface_counts
+                .get(i.index as usize)
+                .cloned()
+                .unwrap_or_default();
             IfaceReport {
                 index: i.index,
                 name: i.name.clone(),
@@ -190,7 +204,7 @@ fn build_report(
         last_ts_ns: scan.last_ts_ns,
         interfaces,
         flows: scan.flows_seen,
-        flows_evicted: scan.flows_evicted,
+        flows_evicted: scan.flows_evicted(),
         tcp: scan.tcp,
         ip_fragments: scan.ip_fragments,
         non_ip_packets: scan.non_ip,
@@ -220,20 +234,26 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     for c in &captures {
         if let Some(e) = &c.error {
             if e.partial {
-                eprintln!("warning: {} (reading stopped; {} packets before it were analysed)", e.message, c.packets);
+                eprintln!(
+                    "warning: {} (reading stopped; {} packets before it were analysed)",
+                    e.message, c.packets
+                );
             } else {
                 eprintln!("error: {}", e.message);
             }
         }
     }
-    let code = ExitCode::from_outcomes(
-        captures
-            .iter()
-            .map(|c| (c.error.as_ref().is_none_or(|e| e.partial), c.error.is_none())),
-    );
+    let code = ExitCode::from_outcomes(captures.iter().map(|c| {
+        (
+            c.error.as_ref().is_none_or(|e| e.partial),
+            c.error.is_none(),
+        )
+    }));
     let report = InspectReport { captures };
     let out = if args.json {
-        serde_json::to_string_pretty(&report).map(|s| s + "\n").map_err(anyhow::Error::from)
+        serde_json::to_string_pretty(&report)
+            .map(|s| s + "\n")
+            .map_err(anyhow::Error::from)
     } else {
         Ok(render_text(&report))
     };
@@ -305,7 +325,11 @@ fn render_text(r: &InspectReport) -> String {
     for c in &r.captures {
         let _ = writeln!(s, "{}", c.path);
         if c.format.is_none() && c.packets == 0 {
-            let _ = writeln!(s, "  unreadable: {}", c.error.as_ref().map_or("", |e| &e.message));
+            let _ = writeln!(
+                s,
+                "  unreadable: {}",
+                c.error.as_ref().map_or("", |e| &e.message)
+            );
             continue;
         }
         let _ = writeln!(
@@ -317,9 +341,17 @@ fn render_text(r: &InspectReport) -> String {
             c.wire_bytes,
             c.captured_bytes
         );
-        let _ = writeln!(s, "  first {}  last {}", fmt_ts(c.first_ts_ns), fmt_ts(c.last_ts_ns));
+        let _ = writeln!(
+            s,
+            "  first {}  last {}",
+            fmt_ts(c.first_ts_ns),
+            fmt_ts(c.last_ts_ns)
+        );
         for i in &c.interfaces {
-            let speed = i.speed_bps.map(|b| format!("  {} Mb/s", b / 1_000_000)).unwrap_or_default();
+            let speed = i
+                .speed_bps
+                .map(|b| format!("  {} Mb/s", b / 1_000_000))
+                .unwrap_or_default();
             let _ = writeln!(
                 s,
                 "  interface {} {:?} {}{}  packets {}  wire bytes {}",
@@ -329,7 +361,12 @@ fn render_text(r: &InspectReport) -> String {
         let _ = writeln!(
             s,
             "  conversations {} (evicted {})  tcp: retransmissions {} duplicates {} out-of-order {} gaps {}",
-            c.flows, c.flows_evicted, c.tcp.retransmissions, c.tcp.duplicates, c.tcp.out_of_order, c.tcp.gaps
+            c.flows,
+            c.flows_evicted,
+            c.tcp.retransmissions,
+            c.tcp.duplicates,
+            c.tcp.out_of_order,
+            c.tcp.gaps
         );
         if !c.top_flows.is_empty() {
             let _ = writeln!(s, "  top conversations by bytes:");

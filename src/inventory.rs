@@ -187,7 +187,11 @@ impl Inventory {
             }
         }
         for c in &self.csv {
-            if !self.nodes.iter().any(|n| n.name.eq_ignore_ascii_case(&c.owner)) {
+            if !self
+                .nodes
+                .iter()
+                .any(|n| n.name.eq_ignore_ascii_case(&c.owner))
+            {
                 bail!("CSV {:?}: owner {:?} is not a node", c.name, c.owner);
             }
         }
@@ -208,7 +212,11 @@ impl Inventory {
     }
 
     pub fn node(&self, r: IfaceRef) -> &Node {
-        if r.member { &self.nodes[r.node] } else { &self.hosts[r.node] }
+        if r.member {
+            &self.nodes[r.node]
+        } else {
+            &self.hosts[r.node]
+        }
     }
 
     pub fn interface(&self, r: IfaceRef) -> &Interface {
@@ -224,7 +232,11 @@ impl Inventory {
                 if !glob_match(&c.file, file_name) {
                     continue;
                 }
-                let r = IfaceRef { member, node: ni, iface: ii };
+                let r = IfaceRef {
+                    member,
+                    node: ni,
+                    iface: ii,
+                };
                 match &c.interface {
                     Some(want) if want == if_name => return Some(r),
                     None => fallback = Some(r),
@@ -240,7 +252,11 @@ impl Inventory {
         for (member, ni, n) in self.machines() {
             for (ii, i) in n.interfaces.iter().enumerate() {
                 if i.addresses.iter().any(|a| a.addr() == ip) {
-                    return Some(IfaceRef { member, node: ni, iface: ii });
+                    return Some(IfaceRef {
+                        member,
+                        node: ni,
+                        iface: ii,
+                    });
                 }
             }
         }
@@ -258,7 +274,11 @@ impl Inventory {
     pub fn csv_owner(&self, share: &str) -> Option<&str> {
         self.csv
             .iter()
-            .find(|c| c.share.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(share)))
+            .find(|c| {
+                c.share
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(share))
+            })
             .map(|c| c.owner.as_str())
     }
 }
@@ -336,14 +356,24 @@ node1 = ["cluster"]
     #[test]
     fn parses_and_looks_up() {
         let inv = Inventory::parse(EXAMPLE).unwrap();
-        let r = inv.interface_for_capture("node1-restore.pcapng", "cluster").unwrap();
+        let r = inv
+            .interface_for_capture("node1-restore.pcapng", "cluster")
+            .unwrap();
         assert_eq!(inv.interface(r).alias, "cluster");
-        assert!(inv.interface_for_capture("node1-restore.pcapng", "storage").is_none());
-        let h = inv.interface_for_capture("host1.pcap", "host1.pcap").unwrap();
+        assert!(
+            inv.interface_for_capture("node1-restore.pcapng", "storage")
+                .is_none()
+        );
+        let h = inv
+            .interface_for_capture("host1.pcap", "host1.pcap")
+            .unwrap();
         assert!(!h.member);
         let o = inv.owner_of("fd00:30:1::11".parse().unwrap()).unwrap();
         assert_eq!(inv.node(o).name, "node1");
-        assert_eq!(inv.network_of("172.30.1.99".parse().unwrap()).unwrap().name, "Cluster");
+        assert_eq!(
+            inv.network_of("172.30.1.99".parse().unwrap()).unwrap().name,
+            "Cluster"
+        );
         assert_eq!(inv.csv_owner("CSV1"), Some("node1"));
         assert!(inv.is_sofs_address("172.30.2.11".parse().unwrap()));
     }

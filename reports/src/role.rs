@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What a byte on an interface was doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// CSV redirected IO: node-to-node SMB 3 (or NetFT-tunnelled) to the CSV owner.
@@ -52,12 +54,12 @@ impl Role {
     /// Chart colour (RGB), the same in every chart and report.
     pub fn color(self) -> (u8, u8, u8) {
         match self {
-            Role::RedirectedIo => (214, 39, 40),   // red: the incident colour
+            Role::RedirectedIo => (214, 39, 40), // red: the incident colour
             Role::LiveMigration => (255, 127, 14), // orange
-            Role::Storage => (31, 119, 180),       // blue
-            Role::Cluster => (44, 160, 44),        // green
-            Role::Management => (148, 103, 189),   // purple
-            Role::Other => (127, 127, 127),        // grey
+            Role::Storage => (31, 119, 180),     // blue
+            Role::Cluster => (44, 160, 44),      // green
+            Role::Management => (148, 103, 189), // purple
+            Role::Other => (127, 127, 127),      // grey
         }
     }
 }
@@ -87,7 +89,10 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(r.name().parse::<Role>().unwrap(), r);
             assert_eq!(Role::ALL[r.index()], r);
-            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.name()));
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.name())
+            );
         }
         assert!("mgmt".parse::<Role>().is_err());
     }

@@ -37,13 +37,15 @@ impl Series {
         let d = usize::from(!to_server);
         let cell = match self.buckets.last_mut() {
             Some((b, c)) if *b == bucket => c,
-            Some((b, _)) if *b > bucket => match self.buckets.binary_search_by_key(&bucket, |x| x.0) {
-                Ok(i) => &mut self.buckets[i].1,
-                Err(i) => {
-                    self.buckets.insert(i, (bucket, Cell::default()));
-                    &mut self.buckets[i].1
+            Some((b, _)) if *b > bucket => {
+                match self.buckets.binary_search_by_key(&bucket, |x| x.0) {
+                    Ok(i) => &mut self.buckets[i].1,
+                    Err(i) => {
+                        self.buckets.insert(i, (bucket, Cell::default()));
+                        &mut self.buckets[i].1
+                    }
                 }
-            },
+            }
             _ => {
                 self.buckets.push((bucket, Cell::default()));
                 &mut self.buckets.last_mut().expect("just pushed").1
@@ -109,7 +111,12 @@ impl Groups {
         }
         if self.keys.len() >= self.cap {
             self.overflowed += 1;
-            key = GroupKey { client: None, server: None, port: 0, ..key };
+            key = GroupKey {
+                client: None,
+                server: None,
+                port: 0,
+                ..key
+            };
             if let Some(&i) = self.index.get(&key) {
                 return i;
             }

@@ -134,19 +134,28 @@ pub fn classify(g: &GroupView<'_>, topo: &dyn Topology) -> (Role, String) {
         }
         (Proto::Tcp, 3343) => return (Role::Cluster, "TCP 3343: cluster service".into()),
         (Proto::Tcp, 6600) => {
-            return (Role::LiveMigration, "TCP 6600: live migration (TCP/Compression transport)".into());
+            return (
+                Role::LiveMigration,
+                "TCP 6600: live migration (TCP/Compression transport)".into(),
+            );
         }
         (Proto::Tcp, 3260) => return (Role::Storage, "TCP 3260: iSCSI".into()),
         (Proto::Tcp, 5445) => {
             return if node_to_node {
-                (Role::RedirectedIo, "TCP 5445 node-to-node: SMB Direct (iWARP) between cluster nodes".into())
+                (
+                    Role::RedirectedIo,
+                    "TCP 5445 node-to-node: SMB Direct (iWARP) between cluster nodes".into(),
+                )
             } else {
                 (Role::Storage, "TCP 5445: SMB Direct (iWARP)".into())
             };
         }
         (Proto::Udp, 4791) => {
             return if node_to_node {
-                (Role::RedirectedIo, "UDP 4791 node-to-node: RoCE v2 between cluster nodes".into())
+                (
+                    Role::RedirectedIo,
+                    "UDP 4791 node-to-node: RoCE v2 between cluster nodes".into(),
+                )
             } else {
                 (Role::Storage, "UDP 4791: RoCE v2 (SMB Direct)".into())
             };
@@ -157,12 +166,19 @@ pub fn classify(g: &GroupView<'_>, topo: &dyn Topology) -> (Role, String) {
         return classify_smb(g, topo, node_to_node);
     }
     if g.app.witness {
-        return (Role::Storage, "SMB Witness (DCE/RPC): SOFS client registration".into());
+        return (
+            Role::Storage,
+            "SMB Witness (DCE/RPC): SOFS client registration".into(),
+        );
     }
     if g.proto == Proto::Tcp && g.port == 135 && node_to_node {
         return (Role::Cluster, "TCP 135 node-to-node: cluster RPC".into());
     }
-    let table = if g.proto == Proto::Tcp { MANAGEMENT_TCP } else { MANAGEMENT_UDP };
+    let table = if g.proto == Proto::Tcp {
+        MANAGEMENT_TCP
+    } else {
+        MANAGEMENT_UDP
+    };
     if let Some((_, name)) = table.iter().find(|(p, _)| *p == g.port) {
         let proto = if g.proto == Proto::Tcp { "TCP" } else { "UDP" };
         return (Role::Management, format!("{proto} {}: {name}", g.port));
@@ -181,10 +197,16 @@ pub fn classify(g: &GroupView<'_>, topo: &dyn Topology) -> (Role, String) {
 fn classify_smb(g: &GroupView<'_>, topo: &dyn Topology, node_to_node: bool) -> (Role, String) {
     let shares = &g.app.shares;
     if shares.iter().any(|s| topo.is_lm_share(s)) {
-        return (Role::LiveMigration, format!("SMB to live-migration share {}", shares.join(", ")));
+        return (
+            Role::LiveMigration,
+            format!("SMB to live-migration share {}", shares.join(", ")),
+        );
     }
     if !shares.is_empty() && shares.iter().all(|s| ADMIN_SHARES.contains(&s.as_str())) {
-        return (Role::Management, format!("SMB to administrative shares only ({})", shares.join(", ")));
+        return (
+            Role::Management,
+            format!("SMB to administrative shares only ({})", shares.join(", ")),
+        );
     }
     if node_to_node {
         return (
@@ -193,7 +215,10 @@ fn classify_smb(g: &GroupView<'_>, topo: &dyn Topology, node_to_node: bool) -> (
         );
     }
     if g.app.scaleout || g.server.is_some_and(|s| topo.is_sofs(s)) {
-        return (Role::Storage, "SMB 3 to a scale-out file server (SOFS)".into());
+        return (
+            Role::Storage,
+            "SMB 3 to a scale-out file server (SOFS)".into(),
+        );
     }
     (Role::Storage, "SMB to a file server".into())
 }
@@ -234,22 +259,64 @@ mod tests {
         let n1 = [10, 0, 0, 11];
         let n2 = [10, 0, 0, 12];
         let host = [10, 0, 0, 100];
-        assert_eq!(classify(&g(Proto::Tcp, n1, n2, 445, &none), &T).0, Role::RedirectedIo);
-        assert_eq!(classify(&g(Proto::Tcp, host, n2, 445, &none), &T).0, Role::Storage);
-        assert_eq!(classify(&g(Proto::Tcp, n1, n2, 6600, &none), &T).0, Role::LiveMigration);
-        assert_eq!(classify(&g(Proto::Udp, n1, n2, 3343, &none), &T).0, Role::Cluster);
-        assert_eq!(classify(&g(Proto::Tcp, host, n1, 3389, &none), &T).0, Role::Management);
-        assert_eq!(classify(&g(Proto::Tcp, host, n1, 5985, &none), &T).0, Role::Management);
-        assert_eq!(classify(&g(Proto::Tcp, host, n1, 3260, &none), &T).0, Role::Storage);
-        assert_eq!(classify(&g(Proto::Tcp, host, n1, 12345, &none), &T).0, Role::Other);
-        let lm = AppFacts { smb: true, shares: vec!["vmms-lm".into()], ..AppFacts::default() };
-        assert_eq!(classify(&g(Proto::Tcp, n1, n2, 445, &lm), &T).0, Role::LiveMigration);
-        let admin = AppFacts { smb: true, shares: vec!["ipc$".into(), "admin$".into()], ..AppFacts::default() };
-        assert_eq!(classify(&g(Proto::Tcp, host, n1, 445, &admin), &T).0, Role::Management);
+        assert_eq!(
+            classify(&g(Proto::Tcp, n1, n2, 445, &none), &T).0,
+            Role::RedirectedIo
+        );
+        assert_eq!(
+            classify(&g(Proto::Tcp, host, n2, 445, &none), &T).0,
+            Role::Storage
+        );
+        assert_eq!(
+            classify(&g(Proto::Tcp, n1, n2, 6600, &none), &T).0,
+            Role::LiveMigration
+        );
+        assert_eq!(
+            classify(&g(Proto::Udp, n1, n2, 3343, &none), &T).0,
+            Role::Cluster
+        );
+        assert_eq!(
+            classify(&g(Proto::Tcp, host, n1, 3389, &none), &T).0,
+            Role::Management
+        );
+        assert_eq!(
+            classify(&g(Proto::Tcp, host, n1, 5985, &none), &T).0,
+            Role::Management
+        );
+        assert_eq!(
+            classify(&g(Proto::Tcp, host, n1, 3260, &none), &T).0,
+            Role::Storage
+        );
+        assert_eq!(
+            classify(&g(Proto::Tcp, host, n1, 12345, &none), &T).0,
+            Role::Other
+        );
+        let lm = AppFacts {
+            smb: true,
+            shares: vec!["vmms-lm".into()],
+            ..AppFacts::default()
+        };
+        assert_eq!(
+            classify(&g(Proto::Tcp, n1, n2, 445, &lm), &T).0,
+            Role::LiveMigration
+        );
+        let admin = AppFacts {
+            smb: true,
+            shares: vec!["ipc$".into(), "admin$".into()],
+            ..AppFacts::default()
+        };
+        assert_eq!(
+            classify(&g(Proto::Tcp, host, n1, 445, &admin), &T).0,
+            Role::Management
+        );
         let mut bulk = g(Proto::Udp, n1, n2, 3343, &none);
         bulk.bytes = 100_000_000;
         assert_eq!(classify(&bulk, &T).0, Role::RedirectedIo);
-        let sofs = AppFacts { smb: true, scaleout: true, ..AppFacts::default() };
+        let sofs = AppFacts {
+            smb: true,
+            scaleout: true,
+            ..AppFacts::default()
+        };
         let (r, why) = classify(&g(Proto::Tcp, host, n2, 445, &sofs), &T);
         assert_eq!(r, Role::Storage);
         assert!(why.contains("SOFS"));

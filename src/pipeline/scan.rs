@@ -1,12 +1,51 @@
-//! The capture scanner: one pass over a capture that counts packets and bytes
-//! per interface, decodes L2-L4, keeps per-conversation statistics and feeds
-//! TCP segments through reassembly. Memory is bounded by the flow table.
+//! The capture scanner: one streaming pass over a capture that counts packets
+//! and bytes per interface, decodes L2-L4, keeps per-conversation statistics
+//! in a bounded flow table, feeds TCP segments through reassembly to the
+//! application analysers, and (for `analyze`) folds every frame into a
+//! per-interface service group with a time series.
+//!
+//! Memory is bounded by the flow table cap, the reassembly buffers and the
+//! groups, never by packet count.
 
-use std::collections::HashMap;
+use std::net::IpAddr;
 
 use hvsleuth_parsers::capture::{InterfaceInfo, Packet, PacketSink};
-use hvsleuth_parsers::decode::{Transport, decode};
+use hvsleuth_parsers::decode::{Transport, decode, tcp_flags};
 use hvsleuth_parsers::flow::{ConvKey, Direction, Endpoint, L4Proto};
+use hvsleuth_parsers::flowtable::FlowTable;
+use hvsleuth_parsers::tcp::{ReassemblyConfig, TcpConnection, TcpCounters};
+
+use crate::attribution::groups::{GroupKey, Groups};
+use crate::attribution::rules::Proto;
+
+/// How a scan is set up.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    /// Most conversations tracked at once.
+    pub max_flows: usize,
+    /// How many of the largest conversations to remember through eviction.
+    pub top_keep: usize,
+    /// Conversations idle this long are closed (their state freed).
+    pub idle_timeout_ns: i64,
+    pub reassembly: ReassemblyConfig,
+    /// Time bucket for group series; `None` disables grouping (inspect).
+    pub bucket_ns: Option<i64>,
+    /// Most groups per capture before new services fold into overflow groups.
+    pub max_groups: usize,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            max_flows: 1_000_000,
+            top_keep: 10,
+            idle_timeout_ns: 300 * 1_000_000_000,
+            reassembly: ReassemblyConfig::default(),
+            bucket_ns: None,
+            max_groups: 200_000,
+        }
+    }
+}
 
 /// Per-conversation statistics.
 #[derive(Debug, Clone, Default)]
@@ -19,13 +58,16 @@ pub struct FlowStats {
     pub dir_bytes: [u64; 2],
 }
 
-/// Anomaly counts over all TCP connections of a capture.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
-pub struct TcpTotals {
-    pub retransmissions: u64,
-    pub duplicates: u64,
-    pub out_of_order: u64,
-    pub gaps: u64,
+/// A conversation's live state.
+#[derive(Debug, Default)]
+struct FlowState {
+    stats: FlowStats,
+    tcp: Option<TcpConnection>,
+    tcp_counters: TcpCounters,
+    /// The direction that goes from client to server.
+    to_server: Option<Direction>,
+    /// Group per capture interface (a flow may be seen on several; usually one).
+    group: Option<(u32, usize)>,
 }
 
 /// Per-interface packet and byte counts.
@@ -36,8 +78,8 @@ pub struct IfaceCounts {
 }
 
 /// What one pass over a capture found.
-#[derive(Debug, Default)]
 pub struct Scan {
+    cfg: ScanConfig,
     pub interfaces: Vec<InterfaceInfo>,
     pub iface_counts: Vec<IfaceCounts>,
     pub packets: u64,
@@ -48,85 +90,175 @@ pub struct Scan {
     pub ip_fragments: u64,
     pub non_ip: u64,
     pub unsupported_link: u64,
-    pub tcp: TcpTotals,
-    /// Conversations ever seen (including evicted ones).
+    /// TCP reassembly counters summed over all connections.
+    pub tcp: TcpCounters,
+    /// Conversations ever seen (a conversation evicted and seen again counts twice).
     pub flows_seen: u64,
-    pub flows_evicted: u64,
-    /// Live conversation table.
-    pub flows: HashMap<ConvKey, FlowStats>,
-    /// Largest evicted conversations (kept so top lists stay right after eviction).
-    pub evicted_top: Vec<(ConvKey, FlowStats)>,
-    max_flows: usize,
-    top_keep: usize,
+    /// Largest finished (evicted) conversations, kept for top lists.
+    pub finished_top: Vec<(ConvKey, FlowStats)>,
+    pub groups: Option<Groups>,
+    flows: FlowTable<FlowState>,
+    next_expiry_ns: i64,
+}
+
+/// Well-known service ports: the side using one is the server when no SYN was seen.
+fn is_service_port(p: u16) -> bool {
+    matches!(
+        p,
+        22 | 53
+            | 67
+            | 68
+            | 80
+            | 88
+            | 123
+            | 135
+            | 137
+            | 138
+            | 139
+            | 161
+            | 162
+            | 389
+            | 443
+            | 445
+            | 464
+            | 546
+            | 547
+            | 636
+            | 3260
+            | 3268
+            | 3269
+            | 3343
+            | 3389
+            | 4791
+            | 5353
+            | 5355
+            | 5445
+            | 5985
+            | 5986
+            | 6600
+    )
+}
+
+/// The direction from client to server, judged from the first packet seen.
+fn guess_to_server(key: &ConvKey, dir: Direction, flags: Option<u8>) -> Direction {
+    if let Some(f) = flags {
+        if f & tcp_flags::SYN != 0 {
+            return if f & tcp_flags::ACK == 0 {
+                dir
+            } else {
+                dir.reverse()
+            };
+        }
+    }
+    let (a, b) = (key.a.port, key.b.port);
+    match (is_service_port(a), is_service_port(b)) {
+        (false, true) => Direction::AtoB,
+        (true, false) => Direction::BtoA,
+        // Both or neither well-known: the lower port is the service.
+        _ if b <= a => Direction::AtoB,
+        _ => Direction::BtoA,
+    }
 }
 
 impl Scan {
-    pub fn new(max_flows: usize, top_keep: usize) -> Scan {
+    pub fn new(cfg: ScanConfig) -> Scan {
         Scan {
-            max_flows: max_flows.max(16),
-            top_keep,
-            ..Scan::default()
+            flows: FlowTable::new(cfg.max_flows.max(16), cfg.idle_timeout_ns),
+            groups: cfg.bucket_ns.map(|b| Groups::new(b, cfg.max_groups)),
+            cfg,
+            interfaces: Vec::new(),
+            iface_counts: Vec::new(),
+            packets: 0,
+            wire_bytes: 0,
+            captured_bytes: 0,
+            first_ts_ns: None,
+            last_ts_ns: None,
+            ip_fragments: 0,
+            non_ip: 0,
+            unsupported_link: 0,
+            tcp: TcpCounters::default(),
+            flows_seen: 0,
+            finished_top: Vec::new(),
+            next_expiry_ns: i64::MIN,
         }
     }
 
-    fn on_conv(&mut self, key: ConvKey, dir: Direction, ts: i64, wire: u64) {
-        if !self.flows.contains_key(&key) && self.flows.len() >= self.max_flows {
-            self.evict(ts);
-        }
-        let entry = self.flows.entry(key).or_insert_with(|| FlowStats {
-            first_ts_ns: ts,
-            ..FlowStats::default()
-        });
-        if entry.packets == 0 {
-            self.flows_seen += 1;
-        }
-        entry.packets += 1;
-        entry.bytes += wire;
-        entry.dir_bytes[dir.index()] += wire;
-        entry.last_ts_ns = ts;
+    pub fn flows_evicted(&self) -> u64 {
+        self.flows.evictions()
     }
 
-    /// Evicts the least recently seen eighth of the table in one go (amortised O(1)).
-    fn evict(&mut self, _now: i64) {
-        let mut by_age: Vec<(i64, ConvKey)> =
-            self.flows.iter().map(|(k, v)| (v.last_ts_ns, *k)).collect();
-        let n = (by_age.len() / 8).max(1);
-        by_age.select_nth_unstable(n - 1);
-        for (_, k) in by_age.into_iter().take(n) {
-            if let Some(v) = self.flows.remove(&k) {
-                self.flows_evicted += 1;
-                self.keep_top(k, v);
-            }
-        }
+    /// Ends the scan: flushes every live conversation.
+    pub fn finish(&mut self) {
+        let table = std::mem::replace(
+            &mut self.flows,
+            FlowTable::new(16, self.cfg.idle_timeout_ns),
+        );
+        let evictions = table.evictions();
+        let mut sink = Finished::new(&mut self.tcp, &mut self.finished_top, self.cfg.top_keep);
+        table.drain(&mut |k, v| sink.take(k, v));
+        let _ = evictions;
     }
 
-    fn keep_top(&mut self, k: ConvKey, v: FlowStats) {
-        self.evicted_top.push((k, v));
-        if self.evicted_top.len() > self.top_keep * 4 + 64 {
-            self.evicted_top
-                .sort_unstable_by(|a, b| b.1.bytes.cmp(&a.1.bytes));
-            self.evicted_top.truncate(self.top_keep);
-        }
-    }
-
-    /// The `n` largest conversations by bytes (live and evicted).
+    /// The `n` largest conversations by bytes (live and finished).
     pub fn top_flows(&self, n: usize) -> Vec<(ConvKey, FlowStats)> {
-        let mut all: Vec<(ConvKey, FlowStats)> = self
-            .flows
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .chain(self.evicted_top.iter().cloned())
-            .collect();
+        let mut all = self.finished_top.clone();
         all.sort_unstable_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
         all.truncate(n);
         all
+    }
+
+    fn group_frame(
+        &mut self,
+        iface: u32,
+        proto: Proto,
+        src: Option<IpAddr>,
+        dst: Option<IpAddr>,
+        ts: i64,
+        wire: u64,
+    ) {
+        if let Some(g) = self.groups.as_mut() {
+            let id = g.id(GroupKey {
+                iface,
+                proto,
+                client: src,
+                server: dst,
+                port: 0,
+            });
+            g.add(id, ts, true, wire);
+        }
+    }
+}
+
+/// Collects finished conversations: their counters and the largest ones.
+struct Finished<'a> {
+    tcp: &'a mut TcpCounters,
+    top: &'a mut Vec<(ConvKey, FlowStats)>,
+    keep: usize,
+}
+
+impl<'a> Finished<'a> {
+    fn new(tcp: &'a mut TcpCounters, top: &'a mut Vec<(ConvKey, FlowStats)>, keep: usize) -> Self {
+        Finished { tcp, top, keep }
+    }
+
+    fn take(&mut self, k: ConvKey, mut v: FlowState) {
+        if let Some(conn) = v.tcp.as_mut() {
+            conn.finish(&mut (), &mut v.tcp_counters);
+        }
+        *self.tcp += v.tcp_counters;
+        self.top.push((k, v.stats));
+        if self.top.len() > self.keep * 4 + 64 {
+            self.top
+                .sort_unstable_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
+            self.top.truncate(self.keep);
+        }
     }
 }
 
 impl PacketSink for Scan {
     fn interface(&mut self, info: &InterfaceInfo) {
         let i = info.index as usize;
-        if self.interfaces.len() <= i {
+        if self.iface_counts.len() <= i {
             self.iface_counts.resize(i + 1, IfaceCounts::default());
         }
         self.interfaces.push(info.clone());
@@ -134,37 +266,137 @@ impl PacketSink for Scan {
 
     fn packet(&mut self, p: &Packet<'_>) {
         let wire = p.wire_len as u64;
+        let ts = p.ts_ns;
         self.packets += 1;
         self.wire_bytes += wire;
         self.captured_bytes += p.data.len() as u64;
-        self.first_ts_ns = Some(self.first_ts_ns.map_or(p.ts_ns, |t| t.min(p.ts_ns)));
-        self.last_ts_ns = Some(self.last_ts_ns.map_or(p.ts_ns, |t| t.max(p.ts_ns)));
+        self.first_ts_ns = Some(self.first_ts_ns.map_or(ts, |t| t.min(ts)));
+        self.last_ts_ns = Some(self.last_ts_ns.map_or(ts, |t| t.max(ts)));
         if let Some(c) = self.iface_counts.get_mut(p.iface as usize) {
             c.packets += 1;
             c.wire_bytes += wire;
         }
         if !p.link_type.is_supported() {
             self.unsupported_link += 1;
+            self.group_frame(p.iface, Proto::NonIp, None, None, ts, wire);
             return;
         }
         let d = decode(p.link_type, p.data);
         let (Some(src), Some(dst)) = (d.src, d.dst) else {
             self.non_ip += 1;
+            self.group_frame(p.iface, Proto::NonIp, None, None, ts, wire);
             return;
         };
         if d.ip_fragment {
             self.ip_fragments += 1;
         }
-        let (proto, sp, dp) = match d.transport {
-            Transport::Tcp(t) => (L4Proto::Tcp, t.src_port, t.dst_port),
-            Transport::Udp(u) => (L4Proto::Udp, u.src_port, u.dst_port),
-            _ => return,
+        let (proto, sp, dp, tcp) = match d.transport {
+            Transport::Tcp(t) => (L4Proto::Tcp, t.src_port, t.dst_port, Some(t)),
+            Transport::Udp(u) => (L4Proto::Udp, u.src_port, u.dst_port, None),
+            Transport::Icmp => {
+                self.group_frame(p.iface, Proto::Icmp, Some(src), Some(dst), ts, wire);
+                return;
+            }
+            _ => {
+                self.group_frame(p.iface, Proto::OtherIp, Some(src), Some(dst), ts, wire);
+                return;
+            }
         };
         let (key, dir) = ConvKey::new(
             proto,
             Endpoint { ip: src, port: sp },
             Endpoint { ip: dst, port: dp },
         );
-        self.on_conv(key, dir, p.ts_ns, wire);
+
+        if ts >= self.next_expiry_ns {
+            // Close idle conversations about once a minute of capture time.
+            if self.next_expiry_ns != i64::MIN {
+                let mut sink =
+                    Finished::new(&mut self.tcp, &mut self.finished_top, self.cfg.top_keep);
+                self.flows.expire_idle(ts, &mut |k, v| sink.take(k, v));
+            }
+            self.next_expiry_ns = ts.saturating_add(60 * 1_000_000_000);
+        }
+
+        let mut sink = Finished::new(&mut self.tcp, &mut self.finished_top, self.cfg.top_keep);
+        let (flow, new) =
+            self.flows
+                .get_or_insert_with(key, ts, FlowState::default, &mut |k, v| sink.take(k, v));
+        if new {
+            self.flows_seen += 1;
+            flow.stats.first_ts_ns = ts;
+            flow.to_server = Some(guess_to_server(&key, dir, tcp.map(|t| t.flags)));
+        }
+        flow.stats.packets += 1;
+        flow.stats.bytes += wire;
+        flow.stats.dir_bytes[dir.index()] += wire;
+        flow.stats.last_ts_ns = ts;
+        let to_server = flow.to_server.unwrap_or(Direction::AtoB);
+
+        if let Some(t) = tcp {
+            let conn = flow.tcp.get_or_insert_with(TcpConnection::new);
+            conn.segment(
+                dir,
+                ts,
+                &t,
+                &self.cfg.reassembly,
+                &mut (),
+                &mut flow.tcp_counters,
+            );
+        }
+
+        if let Some(groups) = self.groups.as_mut() {
+            let gid = match flow.group {
+                Some((iface, id)) if iface == p.iface => id,
+                _ => {
+                    let server = key.source(to_server.reverse());
+                    let client = key.source(to_server);
+                    let gproto = if proto == L4Proto::Tcp {
+                        Proto::Tcp
+                    } else {
+                        Proto::Udp
+                    };
+                    let id = groups.id(GroupKey {
+                        iface: p.iface,
+                        proto: gproto,
+                        client: Some(client.ip),
+                        server: Some(server.ip),
+                        port: server.port,
+                    });
+                    if flow.group.is_none() {
+                        groups.groups[id].flows += 1;
+                    }
+                    flow.group = Some((p.iface, id));
+                    id
+                }
+            };
+            groups.add(gid, ts, dir == to_server, wire);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_side_from_syn_or_ports() {
+        let e = |o: u8, port| Endpoint {
+            ip: [10, 0, 0, o].into(),
+            port,
+        };
+        let (k, d) = ConvKey::new(L4Proto::Tcp, e(1, 50000), e(2, 445));
+        assert_eq!(guess_to_server(&k, d, Some(tcp_flags::SYN)), d);
+        assert_eq!(
+            guess_to_server(&k, d.reverse(), Some(tcp_flags::SYN | tcp_flags::ACK)),
+            d
+        );
+        assert_eq!(
+            k.source(guess_to_server(&k, d, Some(tcp_flags::ACK))),
+            e(1, 50000)
+        );
+        let (k, d) = ConvKey::new(L4Proto::Udp, e(1, 3343), e(2, 3343));
+        let to = guess_to_server(&k, d, None);
+        assert_eq!(k.source(to.reverse()).port, 3343);
     }
 }

@@ -38,7 +38,9 @@ pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
 /// Every capture file in the corpus, relative to it, sorted.
 pub fn corpus_captures() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

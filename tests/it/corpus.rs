@@ -17,7 +17,11 @@ fn inspect_matches_tshark_on_every_corpus_capture() {
     .unwrap();
     let expected = expected["captures"].as_object().unwrap();
     let files = corpus_captures();
-    assert!(files.len() >= 30, "corpus not found at {}", corpus().display());
+    assert!(
+        files.len() >= 30,
+        "corpus not found at {}",
+        corpus().display()
+    );
     let args: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let mut argv = vec!["inspect", "--json", "--top", "3"];
     argv.extend(args.iter().map(String::as_str));
@@ -27,10 +31,14 @@ fn inspect_matches_tshark_on_every_corpus_capture() {
     assert_eq!(caps.len(), files.len());
     let mut checked = 0;
     for (file, got) in files.iter().zip(caps) {
-        let rel = file.strip_prefix(corpus()).unwrap().to_string_lossy().into_owned();
-        let want = expected
-            .get(&rel)
-            .unwrap_or_else(|| panic!("{rel}: no expected figures; run tests/expected/regen_corpus.py"));
+        let rel = file
+            .strip_prefix(corpus())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let want = expected.get(&rel).unwrap_or_else(|| {
+            panic!("{rel}: no expected figures; run tests/expected/regen_corpus.py")
+        });
         for key in ["packets", "wire_bytes", "captured_bytes", "flows"] {
             assert_eq!(got[key], want[key], "{rel}: {key}");
         }
@@ -42,7 +50,11 @@ fn inspect_matches_tshark_on_every_corpus_capture() {
         assert!(got["error"].is_null(), "{rel}: {}", got["error"]);
         checked += 1;
     }
-    assert_eq!(checked, expected.len(), "every expected capture was checked");
+    assert_eq!(
+        checked,
+        expected.len(),
+        "every expected capture was checked"
+    );
 }
 
 #[test]
@@ -52,7 +64,15 @@ fn inspect_json_has_the_documented_shape() {
     assert_eq!(code, 0);
     let c = &v["captures"][0];
     for key in [
-        "path", "packets", "wire_bytes", "captured_bytes", "first_ts_ns", "last_ts_ns", "interfaces", "flows", "tcp",
+        "path",
+        "packets",
+        "wire_bytes",
+        "captured_bytes",
+        "first_ts_ns",
+        "last_ts_ns",
+        "interfaces",
+        "flows",
+        "tcp",
         "top_flows",
     ] {
         assert!(!c[key].is_null(), "missing {key}");
@@ -83,7 +103,10 @@ fn pcapng_interfaces_are_named() {
     let (_, v) = run_json(&["inspect", "--json", f.to_str().unwrap()]);
     let ifs = v["captures"][0]["interfaces"].as_array().unwrap();
     assert_eq!(ifs.len(), 2);
-    assert_eq!(ifs[1]["name"], "\\Device\\NPF_{03819E39-9A73-4967-9703-1DAD0A326D31}");
+    assert_eq!(
+        ifs[1]["name"],
+        "\\Device\\NPF_{03819E39-9A73-4967-9703-1DAD0A326D31}"
+    );
     assert_eq!(ifs[1]["packets"], 2);
     assert_eq!(v["captures"][0]["gzip"], true);
 }

@@ -53,7 +53,11 @@ fn mutate(src: &[u8], rng: &mut Rng) -> Vec<u8> {
 fn mutated_corpus_never_panics_hangs_or_balloons() {
     let sources: Vec<Vec<u8>> = corpus_captures()
         .iter()
-        .filter(|p| std::fs::metadata(p).map(|m| m.len() < 4 << 20).unwrap_or(false))
+        .filter(|p| {
+            std::fs::metadata(p)
+                .map(|m| m.len() < 4 << 20)
+                .unwrap_or(false)
+        })
         .map(|p| std::fs::read(p).unwrap())
         .collect();
     assert!(sources.len() >= 20);

@@ -40,11 +40,17 @@ fn truncated_file_is_partial_exit_3_with_offset() {
     assert_eq!(out.status.code(), Some(3));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let c = &v["captures"][0];
-    assert!(c["packets"].as_u64().unwrap() > 500, "packets before the cut are analysed");
+    assert!(
+        c["packets"].as_u64().unwrap() > 500,
+        "packets before the cut are analysed"
+    );
     let off = c["error"]["offset"].as_u64().unwrap();
     assert!(off > 0 && off <= (src.len() / 2) as u64);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cut.pcap") && err.contains(&format!("offset {off}")), "{err}");
+    assert!(
+        err.contains("cut.pcap") && err.contains(&format!("offset {off}")),
+        "{err}"
+    );
 }
 
 /// A fresh temporary directory under target/.

@@ -232,7 +232,10 @@ fn mid_stream_start_syncs_on_first_segment() {
     );
     assert_eq!(t.seg(A, 123_459, ACK, b"def"), SegmentKind::InOrder);
     // Starting before the sync point and going on past what we have.
-    assert_eq!(t.seg(A, 123_450, ACK, b"123456abcdefgh"), SegmentKind::Overlap);
+    assert_eq!(
+        t.seg(A, 123_450, ACK, b"123456abcdefgh"),
+        SegmentKind::Overlap
+    );
     // The other direction syncs on its first segment, even a pure ACK.
     assert_eq!(t.seg(B, 7, ACK, b""), SegmentKind::ControlOnly);
     assert_eq!(t.seg(B, 7, ACK, b"xy"), SegmentKind::InOrder);

@@ -32,6 +32,70 @@ pub enum Command {
         after_help = "Example:\n  hvsleuth inspect samples/restore-flood/node2.pcapng --top 5"
     )]
     Inspect(InspectArgs),
+    /// Attribute every byte on every interface to a role over time.
+    ///
+    /// Reads captures (and directories of them), maps capture interfaces to
+    /// cluster nodes and NICs (from --inventory, else inferred), groups traffic
+    /// per interface and service, and gives each group a role with a reason:
+    /// redirected-io, live-migration, storage, cluster, management, other. The
+    /// sum over roles always equals the interface's wire bytes.
+    #[command(
+        after_help = "Examples:\n  hvsleuth analyze samples/restore-flood --inventory samples/inventory.toml\n  \
+hvsleuth analyze captures/ --out report-dir --bucket 5s\n  hvsleuth analyze node*.pcapng --write-inventory inferred.toml"
+    )]
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Input files or directories (captures are detected by content).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Cluster inventory (TOML; see README). Without it, nodes, addresses and
+    /// networks are inferred from the traffic.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Write tables (CSV and Parquet) and the JSON summary into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Time bucket of the tables and peaks: e.g. 100ms, 1s, 5s, 1m.
+    #[arg(long, default_value = "1s", value_parser = parse_duration_ns, value_name = "DURATION")]
+    pub bucket: i64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write what was inferred as an inventory file to correct and re-use.
+    #[arg(long, value_name = "FILE")]
+    pub write_inventory: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Parses "250ms", "1s", "5s", "2m", "1h" (or a bare number of seconds) into nanoseconds.
+pub fn parse_duration_ns(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1_000_000.0)
+    } else if let Some(n) = s.strip_suffix("us") {
+        (n, 1_000.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1e9)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60e9)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3600e9)
+    } else {
+        (s, 1e9)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (try 1s, 500ms, 1m)"))?;
+    let ns = v * mult;
+    if !(1_000.0..=86_400e9).contains(&ns) {
+        return Err(format!("duration {s:?} out of range (1us to 24h)"));
+    }
+    Ok(ns as i64)
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use hvsleuth_parsers::InputKind;
-use hvsleuth_parsers::capture::{InterfaceInfo, Packet, PacketSink, read_capture};
+use hvsleuth_parsers::capture::read_capture;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::cli::InspectArgs;
 use crate::exit::ExitCode;
 use crate::pipeline::scan::{Scan, ScanConfig};
-use crate::pipeline::{display_name, expand_inputs, open_input};
+use crate::pipeline::{ProgressSink, display_name, expand_inputs, open_input};
 use crate::progress::bytes_bar;
 use hvsleuth_parsers::tcp::TcpCounters;
 
@@ -69,27 +69,6 @@ pub struct ErrorReport {
     pub partial: bool,
 }
 
-/// Forwards to the scanner and advances the shared progress bar.
-struct WithProgress<'a> {
-    scan: &'a mut Scan,
-    bar: &'a ProgressBar,
-    last: u64,
-}
-
-impl PacketSink for WithProgress<'_> {
-    fn interface(&mut self, info: &InterfaceInfo) {
-        self.scan.interface(info);
-    }
-    #[inline]
-    fn packet(&mut self, pkt: &Packet<'_>) {
-        self.scan.packet(pkt);
-    }
-    fn progress(&mut self, consumed: u64) {
-        self.bar.inc(consumed.saturating_sub(self.last));
-        self.last = consumed;
-    }
-}
-
 /// Scans one capture file. Errors opening it become a report with `error` set.
 pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> CaptureReport {
     let mut scan = Scan::new(ScanConfig {
@@ -136,11 +115,7 @@ pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> Captu
             }),
         );
     }
-    let mut sink = WithProgress {
-        scan: &mut scan,
-        bar,
-        last: 0,
-    };
+    let mut sink = ProgressSink::new(&mut scan, bar);
     let r = read_capture(input.reader, &name, &mut sink);
     scan.finish();
     let error = r.error.map(|e| ErrorReport {

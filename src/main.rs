@@ -3,6 +3,7 @@
 //! Data flows one way: files -> decoders (parallel per file, streaming) ->
 //! typed events -> attribution -> tables -> findings -> reports.
 
+mod analyze;
 mod attribution;
 mod cli;
 mod exit;
@@ -17,6 +18,7 @@ fn main() {
     let cli = cli::Cli::parse();
     let code = match cli.command {
         cli::Command::Inspect(args) => inspect::run(&args),
+        cli::Command::Analyze(args) => analyze::run(&args),
     };
     std::process::exit(code.into());
 }

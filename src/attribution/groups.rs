@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use hvsleuth_parsers::tcp::TcpCounters;
+
 use super::rules::{AppFacts, Proto};
 
 /// Bytes and packets in one time bucket, client->server and server->client.
@@ -78,6 +80,8 @@ pub struct Group {
     /// Conversations merged into this group.
     pub flows: u64,
     pub app: AppFacts,
+    /// TCP reassembly counters of the group's connections.
+    pub tcp: TcpCounters,
 }
 
 /// All groups of one capture, bounded: past `cap` groups, new services on an

@@ -8,7 +8,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use hvsleuth_parsers::capture::{InterfaceInfo, Packet, PacketSink};
 use hvsleuth_parsers::{InputKind, sniff};
+use indicatif::ProgressBar;
 
 /// An input file opened for streaming, with its kind judged by content.
 pub struct OpenInput {
@@ -69,4 +71,35 @@ pub fn expand_inputs(inputs: &[PathBuf], keep: impl Fn(InputKind) -> bool) -> Ve
         }
     }
     out
+}
+
+/// Forwards to another sink and advances a shared progress bar.
+pub struct ProgressSink<'a, S> {
+    inner: &'a mut S,
+    bar: &'a ProgressBar,
+    last: u64,
+}
+
+impl<'a, S> ProgressSink<'a, S> {
+    pub fn new(inner: &'a mut S, bar: &'a ProgressBar) -> Self {
+        ProgressSink {
+            inner,
+            bar,
+            last: 0,
+        }
+    }
+}
+
+impl<S: PacketSink> PacketSink for ProgressSink<'_, S> {
+    fn interface(&mut self, info: &InterfaceInfo) {
+        self.inner.interface(info);
+    }
+    #[inline]
+    fn packet(&mut self, pkt: &Packet<'_>) {
+        self.inner.packet(pkt);
+    }
+    fn progress(&mut self, consumed: u64) {
+        self.bar.inc(consumed.saturating_sub(self.last));
+        self.last = consumed;
+    }
 }

@@ -194,7 +194,12 @@ impl Scan {
             FlowTable::new(16, self.cfg.idle_timeout_ns),
         );
         let evictions = table.evictions();
-        let mut sink = Finished::new(&mut self.tcp, &mut self.finished_top, self.cfg.top_keep);
+        let mut sink = Finished::new(
+            &mut self.tcp,
+            &mut self.finished_top,
+            self.cfg.top_keep,
+            self.groups.as_mut(),
+        );
         table.drain(&mut |k, v| sink.take(k, v));
         let _ = evictions;
     }
@@ -234,11 +239,22 @@ struct Finished<'a> {
     tcp: &'a mut TcpCounters,
     top: &'a mut Vec<(ConvKey, FlowStats)>,
     keep: usize,
+    groups: Option<&'a mut Groups>,
 }
 
 impl<'a> Finished<'a> {
-    fn new(tcp: &'a mut TcpCounters, top: &'a mut Vec<(ConvKey, FlowStats)>, keep: usize) -> Self {
-        Finished { tcp, top, keep }
+    fn new(
+        scan_tcp: &'a mut TcpCounters,
+        top: &'a mut Vec<(ConvKey, FlowStats)>,
+        keep: usize,
+        groups: Option<&'a mut Groups>,
+    ) -> Self {
+        Finished {
+            tcp: scan_tcp,
+            top,
+            keep,
+            groups,
+        }
     }
 
     fn take(&mut self, k: ConvKey, mut v: FlowState) {
@@ -246,6 +262,9 @@ impl<'a> Finished<'a> {
             conn.finish(&mut (), &mut v.tcp_counters);
         }
         *self.tcp += v.tcp_counters;
+        if let (Some(g), Some((_, id))) = (self.groups.as_deref_mut(), v.group) {
+            g.groups[id].tcp += v.tcp_counters;
+        }
         self.top.push((k, v.stats));
         if self.top.len() > self.keep * 4 + 64 {
             self.top
@@ -311,14 +330,23 @@ impl PacketSink for Scan {
         if ts >= self.next_expiry_ns {
             // Close idle conversations about once a minute of capture time.
             if self.next_expiry_ns != i64::MIN {
-                let mut sink =
-                    Finished::new(&mut self.tcp, &mut self.finished_top, self.cfg.top_keep);
+                let mut sink = Finished::new(
+                    &mut self.tcp,
+                    &mut self.finished_top,
+                    self.cfg.top_keep,
+                    self.groups.as_mut(),
+                );
                 self.flows.expire_idle(ts, &mut |k, v| sink.take(k, v));
             }
             self.next_expiry_ns = ts.saturating_add(60 * 1_000_000_000);
         }
 
-        let mut sink = Finished::new(&mut self.tcp, &mut self.finished_top, self.cfg.top_keep);
+        let mut sink = Finished::new(
+            &mut self.tcp,
+            &mut self.finished_top,
+            self.cfg.top_keep,
+            self.groups.as_mut(),
+        );
         let (flow, new) =
             self.flows
                 .get_or_insert_with(key, ts, FlowState::default, &mut |k, v| sink.take(k, v));

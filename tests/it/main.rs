@@ -1,6 +1,7 @@
 //! End-to-end tests of the `hvsleuth` binary (one test crate, so the big binary
 //! is linked once).
 
+mod analyze;
 mod common;
 mod corpus;
 mod robustness;

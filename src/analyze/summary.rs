@@ -1,0 +1,237 @@
+//! The analyze summary: per interface, bytes and peak throughput per role and
+//! the share of the link's capacity; what was inferred. Text and JSON.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use hvsleuth_reports::Role;
+use serde::Serialize;
+
+use super::attribute::Model;
+use super::topology::Inferred;
+
+#[derive(Debug, Serialize)]
+pub struct RoleFigures {
+    pub bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    /// Highest throughput over one time bucket, bits per second.
+    pub peak_bps: u64,
+    /// `peak_bps` as a fraction of the link speed, when known.
+    pub peak_utilisation: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IfaceSummary {
+    pub node: String,
+    pub interface: String,
+    pub capture: String,
+    pub capture_interface: u32,
+    pub addresses: Vec<String>,
+    pub link_bps: Option<u64>,
+    pub from_inventory: bool,
+    pub wire_bytes: u64,
+    /// Every role, including those with 0 bytes.
+    pub roles: BTreeMap<Role, RoleFigures>,
+    /// Highest total throughput over one bucket, bits per second.
+    pub peak_bps: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub bucket_ns: i64,
+    pub interfaces: Vec<IfaceSummary>,
+    pub inferred: Vec<Inferred>,
+    /// Clock skew between captures of different hosts (not estimated yet).
+    pub skew: Vec<serde_json::Value>,
+}
+
+impl Summary {
+    pub fn new(m: &Model, inferred: Vec<Inferred>) -> Summary {
+        let bucket_s = m.bucket_ns as f64 / 1e9;
+        let bps = |bytes: u64| (bytes as f64 * 8.0 / bucket_s).round() as u64;
+        let interfaces = m
+            .ifaces
+            .iter()
+            .map(|i| {
+                let per_role = &m.series[i.id];
+                let mut roles = BTreeMap::new();
+                let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
+                for r in Role::ALL {
+                    let s = &per_role[r.index()];
+                    let tx: u64 = s.iter().map(|(_, c)| c.bytes[0]).sum();
+                    let rx: u64 = s.iter().map(|(_, c)| c.bytes[1]).sum();
+                    let peak = s
+                        .iter()
+                        .map(|(_, c)| c.bytes[0] + c.bytes[1])
+                        .max()
+                        .unwrap_or(0);
+                    for (b, c) in s {
+                        *totals.entry(*b).or_default() += c.bytes[0] + c.bytes[1];
+                    }
+                    roles.insert(
+                        r,
+                        RoleFigures {
+                            bytes: tx + rx,
+                            tx_bytes: tx,
+                            rx_bytes: rx,
+                            peak_bps: bps(peak),
+                            peak_utilisation: i
+                                .link_bps
+                                .filter(|l| *l > 0)
+                                .map(|l| bps(peak) as f64 / l as f64),
+                        },
+                    );
+                }
+                IfaceSummary {
+                    node: i.node.clone(),
+                    interface: i.interface.clone(),
+                    capture: i.capture.clone(),
+                    capture_interface: i.capture_index,
+                    addresses: i.addresses.iter().map(|a| a.to_string()).collect(),
+                    link_bps: i.link_bps,
+                    from_inventory: i.from_inventory,
+                    wire_bytes: m.iface_wire[i.id],
+                    roles,
+                    peak_bps: bps(totals.values().copied().max().unwrap_or(0)),
+                }
+            })
+            .collect();
+        Summary {
+            bucket_ns: m.bucket_ns,
+            interfaces,
+            inferred,
+            skew: Vec::new(),
+        }
+    }
+
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        for i in &self.interfaces {
+            let link = i
+                .link_bps
+                .map(human_bps)
+                .unwrap_or_else(|| "link speed unknown".into());
+            let _ = writeln!(
+                s,
+                "{} / {}  ({}#{}; {}; {} total, peak {})",
+                i.node,
+                i.interface,
+                i.capture,
+                i.capture_interface,
+                link,
+                human_bytes(i.wire_bytes),
+                human_bps(i.peak_bps)
+            );
+            for (r, f) in &i.roles {
+                if f.bytes == 0 {
+                    continue;
+                }
+                let share = 100.0 * f.bytes as f64 / i.wire_bytes.max(1) as f64;
+                let util = f
+                    .peak_utilisation
+                    .map(|u| format!(" ({:.0}% of link)", u * 100.0))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    s,
+                    "  {:<15} {:>10} {:>5.1}%  peak {}{}",
+                    r.name(),
+                    human_bytes(f.bytes),
+                    share,
+                    human_bps(f.peak_bps),
+                    util
+                );
+            }
+        }
+        if !self.inferred.is_empty() {
+            let _ = writeln!(s, "inferred:");
+            for f in &self.inferred {
+                let _ = writeln!(
+                    s,
+                    "  {} — {} (confidence {:.0}%)",
+                    f.fact,
+                    f.reason,
+                    f.confidence * 100.0
+                );
+            }
+        }
+        s
+    }
+}
+
+pub fn human_bytes(b: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < units.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+pub fn human_bps(b: u64) -> String {
+    let units = ["b/s", "kb/s", "Mb/s", "Gb/s", "Tb/s"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < units.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", units[u])
+}
+
+/// Writes what was placed and inferred as an inventory to correct and re-use.
+pub fn write_inventory(path: &Path, m: &Model) -> Result<()> {
+    use crate::inventory::{CaptureRef, Interface, Inventory, Node};
+    let mut inv = Inventory::default();
+    for i in &m.ifaces {
+        let node = match inv.nodes.iter_mut().position(|n| n.name == i.node) {
+            Some(p) => &mut inv.nodes[p],
+            None => {
+                inv.nodes.push(Node {
+                    name: i.node.clone(),
+                    interfaces: Vec::new(),
+                });
+                inv.nodes.last_mut().expect("just pushed")
+            }
+        };
+        node.interfaces.push(Interface {
+            alias: i.interface.clone(),
+            addresses: i
+                .addresses
+                .iter()
+                .filter_map(|a| ipnet::IpNet::new(*a, if a.is_ipv4() { 24 } else { 64 }).ok())
+                .collect(),
+            mac: None,
+            link_speed_bps: i.link_bps,
+            intended_roles: Vec::new(),
+            rdma: None,
+            capture: Some(CaptureRef {
+                file: i.capture.clone(),
+                interface: Some(i.interface.clone()),
+            }),
+        });
+    }
+    let text = format!(
+        "# Inferred by hvsleuth analyze: prefixes (/24, /64) and roles are guesses; correct them\n# and re-run with --inventory.\n{}",
+        toml::to_string_pretty(&inv).context("serialising the inventory")?
+    );
+    std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn units() {
+        assert_eq!(super::human_bytes(999), "999 B");
+        assert_eq!(super::human_bytes(1_500_000), "1.5 MB");
+        assert_eq!(super::human_bps(10_000_000_000), "10.0 Gb/s");
+    }
+}

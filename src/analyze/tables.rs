@@ -1,0 +1,114 @@
+//! The analyze tables as polars DataFrames, written as CSV and Parquet:
+//! `interface_roles` (interface x role x time bucket) and `groups` (one row
+//! per service between two addresses on an interface, with role and reason).
+
+use std::fs::File;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use hvsleuth_reports::Role;
+use polars::prelude::*;
+
+use super::attribute::Model;
+use super::summary::Summary;
+
+/// interface x role x bucket: bytes and packets sent and received.
+pub fn interface_roles(m: &Model) -> PolarsResult<DataFrame> {
+    let (mut node, mut iface, mut role, mut ts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut btx, mut brx, mut ptx, mut prx) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in &m.ifaces {
+        for r in Role::ALL {
+            for (bucket, c) in &m.series[i.id][r.index()] {
+                node.push(i.node.clone());
+                iface.push(i.interface.clone());
+                role.push(r.name());
+                ts.push(bucket * m.bucket_ns);
+                btx.push(c.bytes[0]);
+                brx.push(c.bytes[1]);
+                ptx.push(c.packets[0]);
+                prx.push(c.packets[1]);
+            }
+        }
+    }
+    let time = Series::new("bucket_start".into(), ts).cast(&DataType::Datetime(
+        TimeUnit::Nanoseconds,
+        Some(TimeZone::UTC),
+    ))?;
+    DataFrame::new_infer_height(vec![
+        Column::new("node".into(), node),
+        Column::new("interface".into(), iface),
+        Column::new("role".into(), role),
+        time.into(),
+        Column::new("bytes_tx".into(), btx),
+        Column::new("bytes_rx".into(), brx),
+        Column::new("packets_tx".into(), ptx),
+        Column::new("packets_rx".into(), prx),
+    ])
+}
+
+/// One row per attributed group.
+pub fn groups(m: &Model) -> PolarsResult<DataFrame> {
+    let g = &m.groups;
+    let col_s = |name: &str, f: &dyn Fn(&super::attribute::GroupRow) -> String| {
+        Column::new(name.into(), g.iter().map(f).collect::<Vec<String>>())
+    };
+    let col_u = |name: &str, f: &dyn Fn(&super::attribute::GroupRow) -> u64| {
+        Column::new(name.into(), g.iter().map(f).collect::<Vec<u64>>())
+    };
+    let ts = |name: &str, f: &dyn Fn(&super::attribute::GroupRow) -> i64| -> PolarsResult<Column> {
+        Ok(
+            Series::new(name.into(), g.iter().map(f).collect::<Vec<i64>>())
+                .cast(&DataType::Datetime(
+                    TimeUnit::Nanoseconds,
+                    Some(TimeZone::UTC),
+                ))?
+                .into(),
+        )
+    };
+    let ip = |a: Option<std::net::IpAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+    DataFrame::new_infer_height(vec![
+        col_s("node", &|r| m.ifaces[r.iface].node.clone()),
+        col_s("interface", &|r| m.ifaces[r.iface].interface.clone()),
+        col_s("proto", &|r| format!("{:?}", r.key.proto).to_lowercase()),
+        col_s("client", &|r| ip(r.key.client)),
+        col_s("server", &|r| ip(r.key.server)),
+        col_u("port", &|r| r.key.port as u64),
+        col_s("role", &|r| r.role.name().to_string()),
+        col_s("reason", &|r| r.reason.clone()),
+        col_u("bytes", &|r| r.bytes),
+        col_u("bytes_tx", &|r| r.txrx[0]),
+        col_u("bytes_rx", &|r| r.txrx[1]),
+        col_u("packets", &|r| r.packets),
+        col_u("connections", &|r| r.flows),
+        ts("first_seen", &|r| r.first_ts_ns)?,
+        ts("last_seen", &|r| r.last_ts_ns)?,
+        col_u("tcp_retransmissions", &|r| r.tcp.retransmissions),
+        col_u("tcp_duplicates", &|r| r.tcp.duplicates),
+        col_u("tcp_out_of_order", &|r| r.tcp.out_of_order),
+        col_u("tcp_gaps", &|r| r.tcp.gaps),
+    ])
+}
+
+fn write(dir: &Path, name: &str, df: &mut DataFrame) -> Result<()> {
+    let csv = dir.join(format!("{name}.csv"));
+    let mut f = File::create(&csv).with_context(|| format!("{}", csv.display()))?;
+    anyhow::Context::with_context(CsvWriter::new(&mut f).finish(df), || {
+        format!("{}", csv.display())
+    })?;
+    let pq = dir.join(format!("{name}.parquet"));
+    let f = File::create(&pq).with_context(|| format!("{}", pq.display()))?;
+    anyhow::Context::with_context(ParquetWriter::new(f).finish(df), || {
+        format!("{}", pq.display())
+    })?;
+    Ok(())
+}
+
+/// Writes every table and `summary.json` into `dir` (created if needed).
+pub fn write_all(dir: &Path, m: &Model, summary: &Summary) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write(dir, "interface_roles", &mut interface_roles(m)?)?;
+    write(dir, "groups", &mut groups(m)?)?;
+    let json = serde_json::to_string_pretty(summary)?;
+    std::fs::write(dir.join("summary.json"), json + "\n")?;
+    Ok(())
+}

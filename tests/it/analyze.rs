@@ -1,0 +1,106 @@
+//! `analyze`: every byte lands in exactly one role, on every corpus capture.
+
+use crate::common::*;
+use crate::usage::tempdir;
+
+#[test]
+fn roles_sum_to_wire_bytes_on_every_corpus_capture() {
+    let files: Vec<String> = corpus_captures()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut argv = vec!["analyze", "--json"];
+    argv.extend(files.iter().map(String::as_str));
+    let (code, v) = run_json(&argv);
+    assert_eq!(code, 0);
+    let ifs = v["interfaces"].as_array().unwrap();
+    assert!(ifs.len() >= files.len());
+    let mut total = 0u64;
+    for i in ifs {
+        let wire = i["wire_bytes"].as_u64().unwrap();
+        let roles = i["roles"].as_object().unwrap();
+        assert_eq!(roles.len(), 6, "every role is listed");
+        let sum: u64 = roles.values().map(|r| r["bytes"].as_u64().unwrap()).sum();
+        assert_eq!(sum, wire, "{}: roles sum to wire bytes", i["capture"]);
+        let txrx: u64 = roles
+            .values()
+            .map(|r| r["tx_bytes"].as_u64().unwrap() + r["rx_bytes"].as_u64().unwrap())
+            .sum();
+        assert_eq!(txrx, wire);
+        total += wire;
+    }
+    // Sum of the wire bytes in tests/expected/corpus.json (tshark's frame.len sums).
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/expected/corpus.json")).unwrap(),
+    )
+    .unwrap();
+    let want: u64 = expected["captures"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["wire_bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, want);
+}
+
+#[test]
+fn tables_are_written() {
+    let dir = tempdir().join("out");
+    let f = corpus().join("zeek/rdp-to-ssl.pcap");
+    let out = run(&[
+        "analyze",
+        f.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--bucket",
+        "5s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "interface_roles.csv",
+        "interface_roles.parquet",
+        "groups.csv",
+        "groups.parquet",
+        "summary.json",
+    ] {
+        assert!(dir.join(name).is_file(), "{name}");
+    }
+    let csv = std::fs::read_to_string(dir.join("groups.csv")).unwrap();
+    // tshark -r rdp-to-ssl.pcap -q -z conv,tcp: 192.168.1.200 <-> 192.168.1.150:3389, 658 frames, 124430 bytes
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(",3389,management,") && l.contains(",124430,")),
+        "{csv}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("management"), "{text}");
+}
+
+#[test]
+fn inferred_inventory_round_trips() {
+    let dir = tempdir();
+    let inv = dir.join("inferred.toml");
+    let f = corpus().join("zeek/smb3_multichannel.pcap");
+    let out = run(&[
+        "analyze",
+        f.to_str().unwrap(),
+        "--write-inventory",
+        inv.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let (code, v) = run_json(&[
+        "analyze",
+        "--json",
+        f.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let i = &v["interfaces"][0];
+    assert_eq!(i["from_inventory"], true);
+    assert_eq!(i["addresses"][0], "172.17.0.184");
+}

@@ -70,6 +70,41 @@ struct FlowState {
     group: Option<(u32, usize)>,
 }
 
+/// Arrivals of UDP 3343 datagrams from one address to another on one
+/// interface: cluster heartbeats. Bounded: arrivals beyond the cap are not
+/// kept, but gaps are always tracked.
+#[derive(Debug, Clone, Default)]
+pub struct HeartbeatTrack {
+    pub count: u64,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    /// Silences longer than [`HB_GAP_NS`]: (last arrival before, first arrival after).
+    pub gaps: Vec<(i64, i64)>,
+    /// Arrival times, up to [`HB_MAX_ARRIVALS`].
+    pub arrivals: Vec<i64>,
+}
+
+/// Inter-arrival above which a heartbeat silence is recorded (heartbeats are sent every 1 s).
+pub const HB_GAP_NS: i64 = 1_500_000_000;
+const HB_MAX_ARRIVALS: usize = 200_000;
+const HB_MAX_GAPS: usize = 100_000;
+const HB_MAX_TRACKS: usize = 10_000;
+
+impl HeartbeatTrack {
+    fn add(&mut self, ts: i64) {
+        if self.count == 0 {
+            self.first_ts_ns = ts;
+        } else if ts - self.last_ts_ns > HB_GAP_NS && self.gaps.len() < HB_MAX_GAPS {
+            self.gaps.push((self.last_ts_ns, ts));
+        }
+        self.count += 1;
+        self.last_ts_ns = self.last_ts_ns.max(ts);
+        if self.arrivals.len() < HB_MAX_ARRIVALS {
+            self.arrivals.push(ts);
+        }
+    }
+}
+
 /// Per-interface packet and byte counts.
 #[derive(Debug, Clone, Default)]
 pub struct IfaceCounts {
@@ -97,6 +132,8 @@ pub struct Scan {
     /// Largest finished (evicted) conversations, kept for top lists.
     pub finished_top: Vec<(ConvKey, FlowStats)>,
     pub groups: Option<Groups>,
+    /// Heartbeat tracks by (capture interface, source, destination).
+    pub heartbeats: std::collections::BTreeMap<(u32, IpAddr, IpAddr), HeartbeatTrack>,
     flows: FlowTable<FlowState>,
     next_expiry_ns: i64,
 }
@@ -179,6 +216,7 @@ impl Scan {
             tcp: TcpCounters::default(),
             flows_seen: 0,
             finished_top: Vec::new(),
+            heartbeats: std::collections::BTreeMap::new(),
             next_expiry_ns: i64::MIN,
         }
     }
@@ -311,7 +349,15 @@ impl PacketSink for Scan {
         }
         let (proto, sp, dp, tcp) = match d.transport {
             Transport::Tcp(t) => (L4Proto::Tcp, t.src_port, t.dst_port, Some(t)),
-            Transport::Udp(u) => (L4Proto::Udp, u.src_port, u.dst_port, None),
+            Transport::Udp(u) => {
+                if u.src_port == 3343 && u.dst_port == 3343 && self.groups.is_some() {
+                    let k = (p.iface, src, dst);
+                    if self.heartbeats.len() < HB_MAX_TRACKS || self.heartbeats.contains_key(&k) {
+                        self.heartbeats.entry(k).or_default().add(ts);
+                    }
+                }
+                (L4Proto::Udp, u.src_port, u.dst_port, None)
+            }
             Transport::Icmp => {
                 self.group_frame(p.iface, Proto::Icmp, Some(src), Some(dst), ts, wire);
                 return;

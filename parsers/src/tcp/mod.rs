@@ -7,9 +7,11 @@
 //!   flow table; the handler is passed in on every call, so analysers and the
 //!   reassembler stay separate types.
 //!
-//! How it works, per direction ([`half`]): in-order bytes are handed to the
-//! handler straight from the packet slice (no copy); only segments that arrive
-//! ahead of a hole are copied into a bounded out-of-order buffer ([`ooo`]).
+//! How it works, per direction (submodule `half`): in-order bytes are handed
+//! to the handler straight from the packet slice (no copy); only segments that
+//! arrive ahead of a hole are copied into a bounded out-of-order buffer
+//! (submodule `ooo`). The in-order fast path is a handful of comparisons and
+//! one handler call, with no allocation.
 //! Sequence numbers are compared mod 2^32 and then mapped to non-wrapping
 //! stream offsets. Nothing is ever allocated by a length or sequence field:
 //! a buffered copy is at most the captured payload, and the buffer is capped
@@ -36,11 +38,18 @@
 //!   of 2^31 bytes or more reads, mod 2^32, as old data (a retransmission).
 //! - **Snaplen**: a cut segment delivers its captured part, then reports the
 //!   cut bytes with `gap()`; the stream stays in sequence.
-//! - **SYN, FIN** each consume one sequence number. `end()` is reported once
+//! - **SYN, FIN** each consume one sequence number (a SYN only where its
+//!   direction began with it: a SYN flag elsewhere is ignored). `end()` is reported once
 //!   all data before the FIN has been delivered (or given up at
-//!   [`TcpConnection::finish`]). **RST** gives up all holes of both directions
-//!   and ends both. A SYN on a closed connection starts a new one (port reuse):
-//!   the handler sees new data after `end()`.
+//!   [`TcpConnection::finish`]); bytes past a FIN are never delivered
+//!   ([`SegmentKind::AfterClose`]). **RST** gives up all holes of both
+//!   directions and ends both. A SYN on a closed connection starts a new one
+//!   (port reuse): the handler sees new data after `end()`.
+//! - **Keep-alives** (tshark's definition: 0 or 1 byte at next expected - 1)
+//!   are counted, their byte never delivered.
+//! - **Timestamps**: `data()` gets the time of the packet that made the bytes
+//!   deliverable (the hole filler for buffered data); at `finish()` the
+//!   arrival time of each buffered piece.
 //! - TSO/GRO super-frames are ordinary (large) segments.
 
 mod half;

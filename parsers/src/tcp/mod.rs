@@ -106,19 +106,25 @@ impl Default for ReassemblyConfig {
 /// at most one of `duplicates`, `keep_alives`, `retransmissions`, `overlaps`,
 /// `out_of_order`, `out_of_window`, `after_close`.
 ///
-/// Compared with tshark's `tcp.analysis.*` flags (packet-tcp.c):
-/// - tshark flags the *first segment after* a hole as `lost_segment` ("previous
-///   segment not captured") and the late segment that *fills* it as
-///   `out_of_order` (arrived within ~3 ms / RTT) or `retransmission`. Our
-///   `out_of_order` counts segments that arrive ahead of a hole (every one of
-///   them, not just the first), and `hole_fills` counts the fillers, whichever
-///   tshark would call them.
-/// - tshark's `retransmission` (with `spurious_`/`fast_` sub-kinds) is any data
-///   segment not beyond the highest sequence seen, plus the hole fillers
-///   above; ours is a segment all of whose bytes were already received
-///   (delivered or buffered), excluding exact copies (`duplicates`) and
-///   partial ones (`overlaps`). tshark has no notion of exact duplicates: it
-///   calls a mirror-port copy a retransmission.
+/// Compared with tshark's `tcp.analysis.*` flags (packet-tcp.c,
+/// `tcp_analyze_sequence_number`):
+/// - tshark marks a segment with data, SYN or FIN that does not advance the
+///   highest sequence number seen so far as one of `fast_retransmission` (2+
+///   duplicate ACKs), `out_of_order` (came within the initial RTT, else 3 ms,
+///   of the highest one), `spurious_retransmission` (already ACKed) or
+///   `retransmission` (all of which also match the `tcp.analysis.retransmission`
+///   filter except `out_of_order`). So tshark counts the late segment that
+///   *fills* a hole, and flags the first segment *after* a hole as
+///   `lost_segment` ("previous segment not captured"). We do not use time or
+///   ACKs: our `out_of_order` counts every segment that arrives ahead of a hole
+///   (tshark's `lost_segment` flags only the first), and `hole_fills` counts
+///   the fillers, whatever tshark calls them.
+/// - Our `retransmissions` are segments all of whose bytes were already
+///   received (delivered or buffered), excluding exact copies (`duplicates`)
+///   and partial ones (`overlaps`); on a capture without loss, reordering or
+///   mirror duplicates this equals tshark's `tcp.analysis.retransmission`
+///   count. tshark has no notion of an exact duplicate: it calls a
+///   mirror-port copy a retransmission.
 /// - `keep_alives` follows tshark's `keep_alive` (seq = next expected - 1,
 ///   0 or 1 byte, no SYN/FIN/RST); tshark still sums their byte in `tcp.len`.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

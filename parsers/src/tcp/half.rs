@@ -31,6 +31,8 @@ const RECENT: usize = 4;
 pub(super) struct HalfStream {
     /// A first segment (SYN or not) has fixed the sequence space.
     synced: bool,
+    /// That first segment was a SYN (offset 0 is the SYN's sequence number).
+    syn_start: bool,
     next_seq: u32,
     next_off: u64,
     /// Offset of the FIN, once seen.
@@ -83,7 +85,8 @@ impl HalfStream {
         h: &mut H,
         c: &mut TcpCounters,
     ) {
-        let end = r.end();
+        // Nothing is delivered past a FIN (a hostile segment may straddle it).
+        let end = r.end().min(self.fin_off.unwrap_or(u64::MAX));
         if end <= self.next_off {
             return;
         }
@@ -136,9 +139,15 @@ impl HalfStream {
             && self.next_off >= f
         {
             self.advance_to(f + 1);
-            self.ended = true;
-            h.end(dir);
+            self.end(dir, h);
         }
+    }
+
+    /// Reports the end; whatever is still buffered lies beyond the FIN and is dropped.
+    fn end<H: StreamHandler>(&mut self, dir: Direction, h: &mut H) {
+        self.ended = true;
+        self.ooo.clear();
+        h.end(dir);
     }
 
     /// Gives up every hole: delivers all buffered data in order, reporting the
@@ -151,7 +160,13 @@ impl HalfStream {
         h: &mut H,
         c: &mut TcpCounters,
     ) {
+        if self.ended {
+            return;
+        }
         while let Some((off, pc)) = self.ooo.pop_first() {
+            if self.fin_off.is_some_and(|f| off >= f) {
+                break;
+            }
             self.gap(dir, off, h, c);
             self.deliver_piece(dir, pc.ts_ns, off, &pc, h, c);
         }
@@ -160,8 +175,7 @@ impl HalfStream {
             self.maybe_end(dir, h);
         }
         if force_end && !self.ended {
-            self.ended = true;
-            h.end(dir);
+            self.end(dir, h);
         }
     }
 
@@ -175,19 +189,25 @@ impl HalfStream {
         h: &mut H,
         c: &mut TcpCounters,
     ) -> SegmentKind {
-        let syn = tcp.has(tcp_flags::SYN);
+        let syn_flag = tcp.has(tcp_flags::SYN);
         let fin = tcp.has(tcp_flags::FIN);
         let len = tcp.payload_len();
         if !self.synced {
             self.synced = true;
+            self.syn_start = syn_flag;
             self.next_seq = tcp.seq;
             self.next_off = 0;
-            if !syn {
+            if !syn_flag {
                 c.midstream += 1;
             }
         }
+        let n0 = self.next_off as i64;
+        let start = n0 + i64::from(tcp.seq.wrapping_sub(self.next_seq) as i32);
+        // A SYN takes a sequence number only where the stream began with one;
+        // elsewhere (bogus) the flag is ignored.
+        let syn = syn_flag && self.syn_start && start == 0;
         if len <= 1
-            && !syn
+            && !syn_flag
             && !fin
             && !tcp.has(tcp_flags::RST)
             && tcp.seq == self.next_seq.wrapping_sub(1)
@@ -217,8 +237,6 @@ impl HalfStream {
             c.truncated += 1;
         }
 
-        let n0 = self.next_off as i64;
-        let start = n0 + i64::from(tcp.seq.wrapping_sub(self.next_seq) as i32);
         let d0 = start + i64::from(syn);
         let d_end = d0 + i64::from(len);
         let end = d_end + i64::from(fin);

@@ -7,9 +7,11 @@
 //!   flow table; the handler is passed in on every call, so analysers and the
 //!   reassembler stay separate types.
 //!
-//! How it works, per direction ([`half`]): in-order bytes are handed to the
-//! handler straight from the packet slice (no copy); only segments that arrive
-//! ahead of a hole are copied into a bounded out-of-order buffer ([`ooo`]).
+//! How it works, per direction (submodule `half`): in-order bytes are handed
+//! to the handler straight from the packet slice (no copy); only segments that
+//! arrive ahead of a hole are copied into a bounded out-of-order buffer
+//! (submodule `ooo`). The in-order fast path is a handful of comparisons and
+//! one handler call, with no allocation.
 //! Sequence numbers are compared mod 2^32 and then mapped to non-wrapping
 //! stream offsets. Nothing is ever allocated by a length or sequence field:
 //! a buffered copy is at most the captured payload, and the buffer is capped
@@ -36,11 +38,18 @@
 //!   of 2^31 bytes or more reads, mod 2^32, as old data (a retransmission).
 //! - **Snaplen**: a cut segment delivers its captured part, then reports the
 //!   cut bytes with `gap()`; the stream stays in sequence.
-//! - **SYN, FIN** each consume one sequence number. `end()` is reported once
+//! - **SYN, FIN** each consume one sequence number (a SYN only where its
+//!   direction began with it: a SYN flag elsewhere is ignored). `end()` is reported once
 //!   all data before the FIN has been delivered (or given up at
-//!   [`TcpConnection::finish`]). **RST** gives up all holes of both directions
-//!   and ends both. A SYN on a closed connection starts a new one (port reuse):
-//!   the handler sees new data after `end()`.
+//!   [`TcpConnection::finish`]); bytes past a FIN are never delivered
+//!   ([`SegmentKind::AfterClose`]). **RST** gives up all holes of both
+//!   directions and ends both. A SYN on a closed connection starts a new one
+//!   (port reuse): the handler sees new data after `end()`.
+//! - **Keep-alives** (tshark's definition: 0 or 1 byte at next expected - 1)
+//!   are counted, their byte never delivered.
+//! - **Timestamps**: `data()` gets the time of the packet that made the bytes
+//!   deliverable (the hole filler for buffered data); at `finish()` the
+//!   arrival time of each buffered piece.
 //! - TSO/GRO super-frames are ordinary (large) segments.
 
 mod half;
@@ -97,19 +106,25 @@ impl Default for ReassemblyConfig {
 /// at most one of `duplicates`, `keep_alives`, `retransmissions`, `overlaps`,
 /// `out_of_order`, `out_of_window`, `after_close`.
 ///
-/// Compared with tshark's `tcp.analysis.*` flags (packet-tcp.c):
-/// - tshark flags the *first segment after* a hole as `lost_segment` ("previous
-///   segment not captured") and the late segment that *fills* it as
-///   `out_of_order` (arrived within ~3 ms / RTT) or `retransmission`. Our
-///   `out_of_order` counts segments that arrive ahead of a hole (every one of
-///   them, not just the first), and `hole_fills` counts the fillers, whichever
-///   tshark would call them.
-/// - tshark's `retransmission` (with `spurious_`/`fast_` sub-kinds) is any data
-///   segment not beyond the highest sequence seen, plus the hole fillers
-///   above; ours is a segment all of whose bytes were already received
-///   (delivered or buffered), excluding exact copies (`duplicates`) and
-///   partial ones (`overlaps`). tshark has no notion of exact duplicates: it
-///   calls a mirror-port copy a retransmission.
+/// Compared with tshark's `tcp.analysis.*` flags (packet-tcp.c,
+/// `tcp_analyze_sequence_number`):
+/// - tshark marks a segment with data, SYN or FIN that does not advance the
+///   highest sequence number seen so far as one of `fast_retransmission` (2+
+///   duplicate ACKs), `out_of_order` (came within the initial RTT, else 3 ms,
+///   of the highest one), `spurious_retransmission` (already ACKed) or
+///   `retransmission` (all of which also match the `tcp.analysis.retransmission`
+///   filter except `out_of_order`). So tshark counts the late segment that
+///   *fills* a hole, and flags the first segment *after* a hole as
+///   `lost_segment` ("previous segment not captured"). We do not use time or
+///   ACKs: our `out_of_order` counts every segment that arrives ahead of a hole
+///   (tshark's `lost_segment` flags only the first), and `hole_fills` counts
+///   the fillers, whatever tshark calls them.
+/// - Our `retransmissions` are segments all of whose bytes were already
+///   received (delivered or buffered), excluding exact copies (`duplicates`)
+///   and partial ones (`overlaps`); on a capture without loss, reordering or
+///   mirror duplicates this equals tshark's `tcp.analysis.retransmission`
+///   count. tshark has no notion of an exact duplicate: it calls a
+///   mirror-port copy a retransmission.
 /// - `keep_alives` follows tshark's `keep_alive` (seq = next expected - 1,
 ///   0 or 1 byte, no SYN/FIN/RST); tshark still sums their byte in `tcp.len`.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -135,6 +135,11 @@ impl OooBuffer {
         }
     }
 
+    pub fn clear(&mut self) {
+        self.pieces.clear();
+        self.bytes = 0;
+    }
+
     /// Removes and returns the first piece.
     pub fn pop_first(&mut self) -> Option<(u64, Piece)> {
         let (k, pc) = self.pieces.pop_first()?;

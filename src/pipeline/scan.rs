@@ -32,6 +32,9 @@ pub struct ScanConfig {
     pub bucket_ns: Option<i64>,
     /// Most groups per capture before new services fold into overflow groups.
     pub max_groups: usize,
+    /// Out-of-order bytes all connections may hold together; past it, the
+    /// connection that grows the buffers gives up its holes (counted).
+    pub max_buffered: usize,
 }
 
 impl Default for ScanConfig {
@@ -43,6 +46,7 @@ impl Default for ScanConfig {
             reassembly: ReassemblyConfig::default(),
             bucket_ns: None,
             max_groups: 200_000,
+            max_buffered: 256 << 20,
         }
     }
 }
@@ -134,7 +138,11 @@ pub struct Scan {
     pub groups: Option<Groups>,
     /// Heartbeat tracks by (capture interface, source, destination).
     pub heartbeats: std::collections::BTreeMap<(u32, IpAddr, IpAddr), HeartbeatTrack>,
+    /// Times the global reassembly budget forced a connection to give up its holes.
+    pub budget_flushes: u64,
     flows: FlowTable<FlowState>,
+    /// Out-of-order bytes buffered by live connections.
+    buffered: usize,
     next_expiry_ns: i64,
 }
 
@@ -217,6 +225,8 @@ impl Scan {
             flows_seen: 0,
             finished_top: Vec::new(),
             heartbeats: std::collections::BTreeMap::new(),
+            budget_flushes: 0,
+            buffered: 0,
             next_expiry_ns: i64::MIN,
         }
     }
@@ -237,6 +247,7 @@ impl Scan {
             &mut self.finished_top,
             self.cfg.top_keep,
             self.groups.as_mut(),
+            &mut self.buffered,
         );
         table.drain(&mut |k, v| sink.take(k, v));
         let _ = evictions;
@@ -278,6 +289,7 @@ struct Finished<'a> {
     top: &'a mut Vec<(ConvKey, FlowStats)>,
     keep: usize,
     groups: Option<&'a mut Groups>,
+    buffered: &'a mut usize,
 }
 
 impl<'a> Finished<'a> {
@@ -286,17 +298,20 @@ impl<'a> Finished<'a> {
         top: &'a mut Vec<(ConvKey, FlowStats)>,
         keep: usize,
         groups: Option<&'a mut Groups>,
+        buffered: &'a mut usize,
     ) -> Self {
         Finished {
             tcp: scan_tcp,
             top,
             keep,
             groups,
+            buffered,
         }
     }
 
     fn take(&mut self, k: ConvKey, mut v: FlowState) {
         if let Some(conn) = v.tcp.as_mut() {
+            *self.buffered = self.buffered.saturating_sub(conn.buffered_bytes());
             conn.finish(&mut (), &mut v.tcp_counters);
         }
         *self.tcp += v.tcp_counters;
@@ -381,6 +396,7 @@ impl PacketSink for Scan {
                     &mut self.finished_top,
                     self.cfg.top_keep,
                     self.groups.as_mut(),
+                    &mut self.buffered,
                 );
                 self.flows.expire_idle(ts, &mut |k, v| sink.take(k, v));
             }
@@ -392,6 +408,7 @@ impl PacketSink for Scan {
             &mut self.finished_top,
             self.cfg.top_keep,
             self.groups.as_mut(),
+            &mut self.buffered,
         );
         let (flow, new) =
             self.flows
@@ -409,6 +426,7 @@ impl PacketSink for Scan {
 
         if let Some(t) = tcp {
             let conn = flow.tcp.get_or_insert_with(TcpConnection::new);
+            let before = conn.buffered_bytes();
             conn.segment(
                 dir,
                 ts,
@@ -417,6 +435,14 @@ impl PacketSink for Scan {
                 &mut (),
                 &mut flow.tcp_counters,
             );
+            let after = conn.buffered_bytes();
+            self.buffered = (self.buffered + after).saturating_sub(before);
+            if after > before && self.buffered > self.cfg.max_buffered {
+                // Global reassembly budget exceeded: give up this connection's holes now.
+                conn.finish(&mut (), &mut flow.tcp_counters);
+                self.buffered = self.buffered.saturating_sub(after);
+                self.budget_flushes += 1;
+            }
         }
 
         if let Some(groups) = self.groups.as_mut() {
@@ -452,6 +478,55 @@ impl PacketSink for Scan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hvsleuth_parsers::link::LinkType;
+
+    fn frame(port: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(port, 445, seq, 65535)
+            .ack(1);
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    #[test]
+    fn global_reassembly_budget_bounds_buffers() {
+        // 200 connections each leave a hole and buffer 60 KB after it: 12 MB
+        // would wait without a global budget; with 1 MiB it stays bounded.
+        let mut scan = Scan::new(ScanConfig {
+            max_buffered: 1 << 20,
+            ..ScanConfig::default()
+        });
+        let payload = vec![0u8; 1400];
+        for port in 0..200u16 {
+            for i in 0..44u32 {
+                let seq = if i == 0 { 1000 } else { 1000 + 1400 * (i + 1) };
+                let f = frame(10_000 + port, seq, &payload);
+                scan.packet(&Packet {
+                    iface: 0,
+                    link_type: LinkType::ETHERNET,
+                    ts_ns: i as i64,
+                    wire_len: f.len() as u32,
+                    data: &f,
+                });
+                assert!(
+                    scan.buffered <= (1 << 20) + (2 << 20),
+                    "buffered {}",
+                    scan.buffered
+                );
+            }
+        }
+        assert!(
+            scan.budget_flushes > 0,
+            "buffered {} tcp {:?}",
+            scan.buffered,
+            scan.tcp
+        );
+        scan.finish();
+        assert_eq!(scan.buffered, 0);
+        assert_eq!(scan.flows_seen, 200);
+    }
 
     #[test]
     fn client_side_from_syn_or_ports() {

@@ -11,7 +11,7 @@
 const BUCKETS: usize = 128;
 const WAYS: usize = 8;
 /// Copies further apart than this are not the same packet.
-const WINDOW_NS: i64 = 100_000_000;
+const WINDOW_NS: u64 = 100_000_000;
 /// Layers one remembered packet can be matched at besides the first.
 const EXTRA_LAYERS: usize = 6;
 
@@ -84,7 +84,7 @@ impl LayerDedupe {
             }
             let e = &mut self.entries[i];
             let n = e.n_layers as usize;
-            if (e.ts - ts).abs() > WINDOW_NS || e.layers[..n].contains(&layer) || n > EXTRA_LAYERS {
+            if e.ts.abs_diff(ts) > WINDOW_NS || e.layers[..n].contains(&layer) || n > EXTRA_LAYERS {
                 continue;
             }
             e.layers[n] = layer;

@@ -21,6 +21,7 @@ mod tests;
 #[cfg(test)]
 pub(crate) mod writer;
 
+use std::collections::HashMap;
 use std::io::{Cursor, ErrorKind, Read};
 
 pub use container::{
@@ -66,6 +67,10 @@ pub enum EtlWarning {
     IncompletePackets { count: u64 },
     #[error("more than {MAX_PROVIDERS} providers: {events} events not itemised")]
     ProvidersTruncated { events: u64 },
+    #[error(
+        "more than {MAX_INTERFACES} interfaces: {packets} packets put on interface \"{OVERFLOW_IFACE}\""
+    )]
+    TooManyInterfaces { packets: u64 },
 }
 
 /// Why reading stopped.
@@ -128,6 +133,10 @@ pub struct EtlReport {
 pub const MAX_WARNINGS: usize = 64;
 /// Distinct providers itemised.
 pub const MAX_PROVIDERS: usize = 1024;
+/// Interfaces announced; packets of further ones share [`OVERFLOW_IFACE`].
+pub const MAX_INTERFACES: usize = 4096;
+/// Name of the interface that takes packets beyond [`MAX_INTERFACES`].
+pub const OVERFLOW_IFACE: &str = "etl-other-interfaces";
 
 impl EtlReport {
     pub fn has_packet_events(&self) -> bool {
@@ -207,7 +216,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Which interface a packet belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum IfKey {
     /// An NDIS layer (`LowerIfIndex`) or a pktmon interface index.
     IfIndex(u32),
@@ -215,37 +224,48 @@ enum IfKey {
     VmPort { lower: u32, port: u32 },
     /// A pktmon component whose interface is unknown.
     Component(u16),
+    /// Everything beyond [`MAX_INTERFACES`].
+    Overflow,
 }
 
 /// Announces interfaces and delivers packets.
 struct Out<'s> {
     sink: &'s mut dyn PacketSink,
     default_name: String,
-    ifaces: Vec<(IfKey, LinkType, u32)>,
-    last: usize,
+    ifaces: HashMap<(IfKey, LinkType), u32>,
+    last: Option<(IfKey, LinkType, u32)>,
     packets: u64,
+    /// Packets put on the overflow interface.
+    overflowed: u64,
 }
 
 impl Out<'_> {
     fn iface(&mut self, key: IfKey, link: LinkType, describe: impl FnOnce() -> String) -> u32 {
-        if let Some(&(k, l, i)) = self.ifaces.get(self.last) {
+        if let Some((k, l, i)) = self.last {
             if k == key && l == link {
                 return i;
             }
         }
-        if let Some(pos) = self
-            .ifaces
-            .iter()
-            .position(|&(k, l, _)| k == key && l == link)
-        {
-            self.last = pos;
-            return self.ifaces[pos].2;
+        let (key, describe): (IfKey, Box<dyn FnOnce() -> String>) =
+            if self.ifaces.len() >= MAX_INTERFACES && !self.ifaces.contains_key(&(key, link)) {
+                self.overflowed += 1;
+                (
+                    IfKey::Overflow,
+                    Box::new(|| "interfaces beyond the limit".to_string()),
+                )
+            } else {
+                (key, Box::new(describe))
+            };
+        if let Some(&i) = self.ifaces.get(&(key, link)) {
+            self.last = Some((key, link, i));
+            return i;
         }
         let index = self.ifaces.len() as u32;
         let name = match key {
             IfKey::IfIndex(n) => format!("ifindex-{n}"),
             IfKey::VmPort { lower, port } => format!("vmswitch-ifindex-{lower}-port-{port}"),
             IfKey::Component(c) => format!("pktmon-component-{c}"),
+            IfKey::Overflow => OVERFLOW_IFACE.to_string(),
         };
         self.sink.interface(&InterfaceInfo {
             index,
@@ -255,8 +275,8 @@ impl Out<'_> {
             speed_bps: None,
             snaplen: 65535,
         });
-        self.ifaces.push((key, link, index));
-        self.last = self.ifaces.len() - 1;
+        self.ifaces.insert((key, link), index);
+        self.last = Some((key, link, index));
         index
     }
 
@@ -276,6 +296,7 @@ impl Out<'_> {
 #[derive(Default)]
 struct Providers {
     list: Vec<(Guid, u64)>,
+    index: HashMap<Guid, usize>,
     last: usize,
     overflow: u64,
 }
@@ -289,10 +310,11 @@ impl Providers {
                 return;
             }
         }
-        if let Some(pos) = self.list.iter().position(|e| e.0 == g) {
+        if let Some(&pos) = self.index.get(&g) {
             self.list[pos].1 += 1;
             self.last = pos;
         } else if self.list.len() < MAX_PROVIDERS {
+            self.index.insert(g, self.list.len());
             self.list.push((g, 1));
             self.last = self.list.len() - 1;
         } else {
@@ -323,9 +345,10 @@ impl<'s> State<'s> {
             out: Out {
                 sink,
                 default_name: default_name.to_string(),
-                ifaces: Vec::new(),
-                last: 0,
+                ifaces: HashMap::new(),
+                last: None,
                 packets: 0,
+                overflowed: 0,
             },
             report: EtlReport::default(),
             clock: Clock::Filetime,
@@ -582,6 +605,10 @@ impl<'s> State<'s> {
         if self.providers.overflow > 0 {
             let events = self.providers.overflow;
             self.report.warn(EtlWarning::ProvidersTruncated { events });
+        }
+        if self.out.overflowed > 0 {
+            let packets = self.out.overflowed;
+            self.report.warn(EtlWarning::TooManyInterfaces { packets });
         }
         let mut list = std::mem::take(&mut self.providers.list);
         list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -498,6 +498,39 @@ fn corrupt_record_skips_rest_of_buffer() {
     )));
 }
 
+/// A hostile file naming a new interface per packet: bounded interfaces.
+#[test]
+fn interfaces_are_bounded() {
+    use ndis::kw;
+    let mut w = EtlWriter::new(64 << 10, WClock::SystemTime, 1_600_000_000_000_000_000);
+    let frame = [0u8; 60];
+    for i in 0..5000u32 {
+        let payload = ndis_1001(i, i, &frame);
+        w.event(&WEvent {
+            provider: ndis::NDIS_PROVIDER,
+            id: ndis::EVENT_FRAGMENT,
+            keywords: kw::PACKET_START | kw::PACKET_END | kw::SEND,
+            process_id: 4,
+            thread_id: 1,
+            ts_ns: 1_600_000_000_000_000_000 + i as i64 * 1000,
+            payload: &payload,
+            extended: false,
+        });
+    }
+    let etl = w.finish();
+    let mut c = Collect::default();
+    let r = read_etl(&etl[..], "x", &mut c);
+    assert_eq!(r.packets, 5000);
+    assert_eq!(c.ifaces.len(), MAX_INTERFACES + 1);
+    assert_eq!(c.ifaces[MAX_INTERFACES].name, OVERFLOW_IFACE);
+    assert_eq!(
+        r.warnings,
+        vec![EtlWarning::TooManyInterfaces {
+            packets: 5000 - MAX_INTERFACES as u64
+        }]
+    );
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;

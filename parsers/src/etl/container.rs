@@ -17,8 +17,6 @@ pub const BUFFER_HEADER_LEN: usize = 0x48;
 pub const MAX_BUFFER_SIZE: u32 = 64 << 20;
 /// `ETW_BUFFER_FLAG_COMPRESSED` in the buffer header's flag word at 0x34.
 pub const BUFFER_FLAG_COMPRESSED: u16 = 0x40;
-/// FILETIME of 1970-01-01T00:00:00Z (100 ns units since 1601).
-pub const FILETIME_UNIX_EPOCH: u64 = 116_444_736_000_000_000;
 
 #[inline]
 pub(crate) fn u16_at(b: &[u8], o: usize) -> Option<u16> {
@@ -360,7 +358,7 @@ pub struct EventView<'a> {
     pub flags: u16,
     pub thread_id: u32,
     pub process_id: u32,
-    /// Raw clock ticks; see [`Clock`].
+    /// Raw clock ticks; see [`super::logfile::Clock`].
     pub timestamp: u64,
     pub provider: Guid,
     pub id: u16,
@@ -405,104 +403,6 @@ pub fn parse_event<'a>(rec: &Record<'a>) -> Option<EventView<'a>> {
     })
 }
 
-/// How the trace's timestamps tick (`TRACE_LOGFILE_HEADER.ReservedFlags`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ClockType {
-    /// QueryPerformanceCounter ticks at `perf_freq` Hz.
-    Qpc,
-    /// System time: FILETIME, 100 ns since 1601.
-    SystemTime,
-    /// CPU cycle counter at `cpu_mhz` MHz.
-    CpuCycles,
-    Unknown(u32),
-}
-
-/// What the logfile header (first record of the file) says.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LogfileHeaderSummary {
-    pub buffer_size: u32,
-    /// Windows version that wrote the trace, e.g. "6.1".
-    pub os_version: String,
-    /// `ProviderVersion`: the Windows build number.
-    pub os_build: u32,
-    pub processors: u32,
-    pub pointer_size: u32,
-    pub clock: ClockType,
-    pub perf_freq: u64,
-    pub cpu_mhz: u32,
-    pub timer_resolution: u32,
-    pub log_file_mode: u32,
-    pub buffers_written: u32,
-    pub events_lost: u32,
-    pub buffers_lost: u32,
-    /// Session start, Unix nanoseconds.
-    pub start_ns: i64,
-    /// Last event written, Unix nanoseconds (0 when the logger never set it).
-    pub end_ns: i64,
-    pub boot_ns: i64,
-    pub logger_name: String,
-    pub log_file_name: String,
-}
-
-/// FILETIME to Unix nanoseconds (saturating).
-pub fn filetime_to_unix_ns(ft: u64) -> i64 {
-    let ns = (ft as i128 - FILETIME_UNIX_EPOCH as i128) * 100;
-    ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
-}
-
-/// Parses the logfile header record (system header, hook id 0). Returns the
-/// summary and the record's own raw timestamp (the clock's reference point).
-pub fn parse_logfile_header(rec: &Record<'_>) -> Option<(LogfileHeaderSummary, u64)> {
-    if rec.kind != RecordKind::System || rec.hook_id()? != 0 {
-        return None;
-    }
-    let p = rec.system_payload()?;
-    let ptr = u32_at(p, 0x2c)?;
-    // Pointer-sized LoggerName/LogFileName, then TIME_ZONE_INFORMATION
-    // (0xac bytes), then 8-aligned LARGE_INTEGERs.
-    let ptr_size = if rec.is_64bit() || ptr == 8 { 8 } else { 4 };
-    let tz = 0x38 + 2 * ptr_size;
-    let boot = (tz + 0xac + 7) & !7;
-    let fixed_end = boot + 0x20;
-    let clock = match u32_at(p, boot + 0x18)? {
-        1 => ClockType::Qpc,
-        2 => ClockType::SystemTime,
-        3 => ClockType::CpuCycles,
-        n => ClockType::Unknown(n),
-    };
-    let names = p.get(fixed_end..).unwrap_or(&[]);
-    let (logger_name, used) = utf16z(names, 512);
-    let (log_file_name, _) = utf16z(names.get(used..).unwrap_or(&[]), 1024);
-    let end = u64_at(p, 0x10)?;
-    let version = u32_at(p, 4)?.to_le_bytes();
-    let s = LogfileHeaderSummary {
-        buffer_size: u32_at(p, 0)?,
-        os_version: format!("{}.{}", version[0], version[1]),
-        os_build: u32_at(p, 8)?,
-        processors: u32_at(p, 0x0c)?,
-        pointer_size: ptr,
-        clock,
-        perf_freq: u64_at(p, boot + 8)?,
-        cpu_mhz: u32_at(p, 0x34)?,
-        timer_resolution: u32_at(p, 0x18)?,
-        log_file_mode: u32_at(p, 0x20)?,
-        buffers_written: u32_at(p, 0x24)?,
-        events_lost: u32_at(p, 0x30)?,
-        buffers_lost: u32_at(p, boot + 0x1c)?,
-        start_ns: filetime_to_unix_ns(u64_at(p, boot + 0x10)?),
-        end_ns: if end == 0 {
-            0
-        } else {
-            filetime_to_unix_ns(end)
-        },
-        boot_ns: filetime_to_unix_ns(u64_at(p, boot)?),
-        logger_name,
-        log_file_name,
-    };
-    Some((s, rec.raw_timestamp()?))
-}
-
 /// A NUL-terminated UTF-16LE string of at most `max` units; returns it and
 /// the bytes consumed (terminator included).
 pub(crate) fn utf16z(b: &[u8], max: usize) -> (String, usize) {
@@ -517,67 +417,4 @@ pub(crate) fn utf16z(b: &[u8], max: usize) -> (String, usize) {
         units.push(u);
     }
     (String::from_utf16_lossy(&units), used)
-}
-
-/// Turns raw record timestamps into Unix nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Clock {
-    /// Raw values are FILETIMEs.
-    Filetime,
-    /// Raw values tick at `freq` Hz; `ref_raw` happened at `ref_ns`.
-    Scaled {
-        ref_raw: u64,
-        ref_ns: i64,
-        freq: u64,
-        /// `1e9 / freq` when that is exact (fast path).
-        ns_per_tick: u64,
-    },
-}
-
-impl Clock {
-    /// The clock a logfile header describes; `None` when it cannot be used
-    /// (unknown clock type, zero frequency).
-    pub fn from_header(h: &LogfileHeaderSummary, ref_raw: u64) -> Option<Clock> {
-        let freq = match h.clock {
-            ClockType::SystemTime => return Some(Clock::Filetime),
-            ClockType::Qpc => h.perf_freq,
-            ClockType::CpuCycles => h.cpu_mhz as u64 * 1_000_000,
-            ClockType::Unknown(_) => 0,
-        };
-        if freq == 0 {
-            return None;
-        }
-        let ns_per_tick = if 1_000_000_000 % freq == 0 {
-            1_000_000_000 / freq
-        } else {
-            0
-        };
-        Some(Clock::Scaled {
-            ref_raw,
-            ref_ns: h.start_ns,
-            freq,
-            ns_per_tick,
-        })
-    }
-
-    #[inline]
-    pub fn to_unix_ns(&self, raw: u64) -> i64 {
-        match *self {
-            Clock::Filetime => filetime_to_unix_ns(raw),
-            Clock::Scaled {
-                ref_raw,
-                ref_ns,
-                freq,
-                ns_per_tick,
-            } => {
-                let delta = raw as i128 - ref_raw as i128;
-                let ns = if ns_per_tick != 0 {
-                    delta * ns_per_tick as i128
-                } else {
-                    delta * 1_000_000_000 / freq as i128
-                };
-                (ref_ns as i128 + ns).clamp(i64::MIN as i128, i64::MAX as i128) as i64
-            }
-        }
-    }
 }

@@ -126,7 +126,7 @@ fn corpus_timestamps_match_dissect() {
             .next()
             .unwrap()
             .unwrap();
-        let (hdr, ref_raw) = container::parse_logfile_header(&h).unwrap();
+        let (hdr, ref_raw) = logfile::parse_logfile_header(&h).unwrap();
         let clock = Clock::from_header(&hdr, ref_raw).unwrap();
         let second = &data[0x2000..0x4000];
         let filled = container::u32_at(second, 0x30).unwrap() as usize;

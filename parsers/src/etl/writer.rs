@@ -2,7 +2,8 @@
 //! `EVENT_HEADER` records the way ETW writes them, so tests can build packet
 //! captures (NDIS-PacketCapture, pktmon) from pcap files.
 
-use super::container::{FILETIME_UNIX_EPOCH, Guid};
+use super::container::Guid;
+use super::logfile::FILETIME_UNIX_EPOCH;
 
 /// How timestamps tick in the written file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

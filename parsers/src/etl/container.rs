@@ -418,3 +418,125 @@ pub(crate) fn utf16z(b: &[u8], max: usize) -> (String, usize) {
     }
     (String::from_utf16_lossy(&units), used)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A buffer with one record of each kind we skip, then an event.
+    fn buffer() -> Vec<u8> {
+        let mut b = vec![0u8; BUFFER_HEADER_LEN];
+        let rec = |b: &mut Vec<u8>, r: Vec<u8>| {
+            b.extend_from_slice(&r);
+            b.resize((b.len() + 7) & !7, 0);
+        };
+        // Perfinfo64: size 0x14 at 4.
+        let mut r = vec![0x02, 0x00, 0x11, 0xc0, 0x14, 0x00, 0x2e, 0x0f];
+        r.extend_from_slice(&77u64.to_le_bytes());
+        r.extend_from_slice(&[1, 2, 3, 4]);
+        rec(&mut b, r);
+        // Compact64: size 0x18.
+        let mut r = vec![0x02, 0x00, 0x04, 0xc0, 0x18, 0x00, 0x24, 0x05];
+        r.resize(0x18, 0);
+        rec(&mut b, r);
+        // Classic 64-bit (FULL_HEADER64): size at 0, GUID at 0x18.
+        let mut r = vec![0x33, 0x00, 0x14, 0xc0];
+        r.resize(0x18, 0);
+        r.extend_from_slice(&Guid::from_u128(0x1234).0);
+        r.resize(0x33, 9);
+        rec(&mut b, r);
+        // WPP message: flags 0x90, size first.
+        let mut r = vec![0x0c, 0x00, 0x00, 0x90];
+        r.resize(0x0c, 0);
+        rec(&mut b, r);
+        // EVENT_HEADER32 with no payload.
+        let mut r = vec![0x50, 0x00, 0x12, 0xc0];
+        r.resize(0x18, 0);
+        r.extend_from_slice(&Guid::from_u128(0x5678).0);
+        r.resize(0x50, 0);
+        rec(&mut b, r);
+        b
+    }
+
+    #[test]
+    fn record_kinds_and_sizes() {
+        let b = buffer();
+        let recs: Vec<Record<'_>> = Records::new(&b).map(|r| r.unwrap()).collect();
+        let kinds: Vec<RecordKind> = recs.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                RecordKind::Perfinfo,
+                RecordKind::Compact,
+                RecordKind::Classic,
+                RecordKind::Message,
+                RecordKind::Event
+            ]
+        );
+        let sizes: Vec<usize> = recs.iter().map(|r| r.bytes.len()).collect();
+        assert_eq!(sizes, [0x14, 0x18, 0x33, 0x0c, 0x50]);
+        assert_eq!(recs[0].raw_timestamp(), Some(77));
+        assert_eq!(recs[0].hook_id(), Some(0x0f2e));
+        assert_eq!(recs[2].classic_provider(), Some(Guid::from_u128(0x1234)));
+        assert!(!recs[4].is_64bit());
+        let ev = parse_event(&recs[4]).unwrap();
+        assert_eq!(
+            (ev.provider, ev.payload.len()),
+            (Guid::from_u128(0x5678), 0)
+        );
+    }
+
+    #[test]
+    fn damaged_records_stop_the_buffer() {
+        let mut b = buffer();
+        // Padding marker ends the buffer early.
+        let mut cut = b[..BUFFER_HEADER_LEN + 0x18].to_vec();
+        cut.extend_from_slice(&[0xff; 16]);
+        assert_eq!(Records::new(&cut).count(), 1);
+        // A size beyond the filled bytes.
+        b[BUFFER_HEADER_LEN + 4] = 0xff;
+        let first = Records::new(&b).next().unwrap();
+        assert_eq!(
+            first.unwrap_err(),
+            RecordError {
+                offset: BUFFER_HEADER_LEN,
+                reason: "record runs past the buffer's filled bytes"
+            }
+        );
+        // A size below the header's.
+        b[BUFFER_HEADER_LEN + 4] = 0x08;
+        assert!(Records::new(&b).next().unwrap().is_err());
+        // Exactly one error, then the iterator ends.
+        assert_eq!(Records::new(&b).count(), 1);
+    }
+
+    #[test]
+    fn extended_items_are_skipped() {
+        let mut r = vec![0u8, 0, 0x13, 0xc0, 0x01, 0x00];
+        r.resize(0x50, 0);
+        r.extend_from_slice(&[0, 0, 1, 0, 1, 0, 3, 0, 7, 7, 7, 0, 0, 0, 0, 0]); // linked
+        r.extend_from_slice(&[0, 0, 3, 0, 0, 0, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        r.extend_from_slice(b"payload");
+        let n = r.len() as u16;
+        r[0..2].copy_from_slice(&n.to_le_bytes());
+        let rec = Record {
+            kind: RecordKind::Event,
+            header_type: header_type::EVENT_HEADER64,
+            bytes: &r,
+            offset: 0,
+        };
+        assert_eq!(parse_event(&rec).unwrap().payload, b"payload");
+        // The second item's size running past the record.
+        let mut bad = r.clone();
+        bad[0x50 + 16 + 6] = 0xff;
+        let rec = Record { bytes: &bad, ..rec };
+        assert!(parse_event(&rec).is_none());
+    }
+
+    #[test]
+    fn guid_text() {
+        let g = Guid::from_u128(0x2ed6006e_4729_4609_b423_3ee7bcd678ef);
+        assert_eq!(g.to_string(), "2ed6006e-4729-4609-b423-3ee7bcd678ef");
+        assert_eq!(&g.0[..4], &[0x6e, 0x00, 0xd6, 0x2e]);
+    }
+}

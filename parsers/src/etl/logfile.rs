@@ -168,3 +168,68 @@ impl Clock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 32-bit logfile header: 4-byte name pointers move the time zone to
+    /// 0x40 and the LARGE_INTEGERs to 0xf0 (dissect.etl: 0x110 bytes).
+    #[test]
+    fn header_32bit_layout() {
+        let mut p = vec![0u8; 0x110];
+        p[0..4].copy_from_slice(&0x1_0000u32.to_le_bytes());
+        p[4..8].copy_from_slice(&[6, 3, 0, 0]);
+        p[8..12].copy_from_slice(&9600u32.to_le_bytes());
+        p[0x2c..0x30].copy_from_slice(&4u32.to_le_bytes());
+        p[0x34..0x38].copy_from_slice(&3000u32.to_le_bytes());
+        let start = FILETIME_UNIX_EPOCH + 10_000_000;
+        p[0xf8..0x100].copy_from_slice(&3_579_545u64.to_le_bytes());
+        p[0x100..0x108].copy_from_slice(&start.to_le_bytes());
+        p[0x108..0x10c].copy_from_slice(&1u32.to_le_bytes());
+        for u in "log\0f.etl\0".encode_utf16() {
+            p.extend_from_slice(&u.to_le_bytes());
+        }
+        let mut r = vec![0x02, 0x00, 0x01, 0xc0];
+        r.extend_from_slice(&((0x20 + p.len()) as u16).to_le_bytes());
+        r.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        r.extend_from_slice(&1000u64.to_le_bytes());
+        r.extend_from_slice(&[0u8; 8]);
+        r.extend_from_slice(&p);
+        let rec = Record {
+            kind: RecordKind::System,
+            header_type: 1,
+            bytes: &r,
+            offset: 0,
+        };
+        let (h, ref_raw) = parse_logfile_header(&rec).unwrap();
+        assert_eq!(ref_raw, 1000);
+        assert_eq!(
+            (h.pointer_size, h.perf_freq, h.cpu_mhz),
+            (4, 3_579_545, 3000)
+        );
+        assert_eq!((h.os_version.as_str(), h.os_build), ("6.3", 9600));
+        assert_eq!(h.clock, ClockType::Qpc);
+        assert_eq!(h.start_ns, 1_000_000_000);
+        assert_eq!(
+            (h.logger_name.as_str(), h.log_file_name.as_str()),
+            ("log", "f.etl")
+        );
+        let c = Clock::from_header(&h, ref_raw).unwrap();
+        assert_eq!(c.to_unix_ns(1000 + 3_579_545), 2_000_000_000);
+        assert_eq!(c.to_unix_ns(0), 1_000_000_000 - 279_365); // before the reference
+    }
+
+    #[test]
+    fn clocks() {
+        assert_eq!(Clock::Filetime.to_unix_ns(FILETIME_UNIX_EPOCH + 5), 500);
+        let c = Clock::Scaled {
+            ref_raw: 10,
+            ref_ns: 0,
+            freq: 10_000_000,
+            ns_per_tick: 100,
+        };
+        assert_eq!(c.to_unix_ns(11), 100);
+        assert_eq!(c.to_unix_ns(u64::MAX), i64::MAX);
+    }
+}

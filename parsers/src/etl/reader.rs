@@ -359,8 +359,11 @@ impl<'s> State<'s> {
                 None => (IfKey::IfIndex(frag.lower), frag.miniport),
             };
             let lower = frag.lower;
+            let port = frag.port;
             let iface = self.out.iface(key, link, || {
-                if lower == miniport {
+                if let Some(p) = port {
+                    format!("VMSwitch port {p} on ifindex-{lower} (miniport ifindex-{miniport})")
+                } else if lower == miniport {
                     format!("NDIS miniport ifindex-{miniport}")
                 } else {
                     format!("NDIS layer ifindex-{lower} over miniport ifindex-{miniport}")

@@ -498,6 +498,59 @@ fn corrupt_record_skips_rest_of_buffer() {
     )));
 }
 
+/// VMSwitch fragments (event 1003) get an interface per switch port; the
+/// same packet seen again at the NIC's layer counts once.
+#[test]
+fn vmswitch_fragments() {
+    use ndis::kw;
+    let pkts = pcap_packets("zeek/smb2readwrite.pcap");
+    let (a, b) = (&pkts[0].2, &pkts[1].2);
+    let mut v = Vec::new();
+    for x in [7u32, 12, 3] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    for name in ["Port-A", "vm1", "Synthetic"] {
+        for u in name.encode_utf16().chain([0]) {
+            v.extend_from_slice(&u.to_le_bytes());
+        }
+    }
+    v.extend_from_slice(&1u32.to_le_bytes());
+    v.extend_from_slice(&[5u8; 8]);
+    v.extend_from_slice(&(a.len() as u32).to_le_bytes());
+    v.extend_from_slice(a);
+    v.extend_from_slice(&8u32.to_le_bytes());
+    v.extend_from_slice(&[0u8; 8]);
+    let start = 1_600_000_000_000_000_000;
+    let mut w = EtlWriter::new(64 << 10, WClock::SystemTime, start);
+    let one = kw::PACKET_START | kw::PACKET_END | kw::RECEIVE | kw::VMSWITCH;
+    let a_nic = ndis_1001(7, 7, a);
+    let b_nic = ndis_1001(7, 7, b);
+    for (id, payload) in [
+        (ndis::EVENT_VMSWITCH_FRAGMENT, &v),
+        (ndis::EVENT_FRAGMENT, &a_nic),
+        (ndis::EVENT_FRAGMENT, &b_nic),
+    ] {
+        w.event(&WEvent {
+            provider: ndis::NDIS_PROVIDER,
+            id,
+            keywords: one,
+            process_id: 4,
+            thread_id: 1,
+            ts_ns: start + 1000,
+            payload,
+            extended: false,
+        });
+    }
+    let etl = w.finish();
+    let mut c = Collect::default();
+    let r = read_etl(&etl[..], "x", &mut c);
+    assert_eq!(r.warnings, vec![]);
+    assert_eq!((r.packet_events, r.packets, r.duplicates), (3, 2, 1));
+    let names: Vec<&str> = c.ifaces.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["vmswitch-ifindex-12-port-3", "ifindex-7"]);
+    assert_eq!((&c.pkts[0].3, &c.pkts[1].3), (a, b));
+}
+
 /// A hostile file naming a new interface per packet: bounded interfaces.
 #[test]
 fn interfaces_are_bounded() {

@@ -623,6 +623,28 @@ mod props {
             let _ = read_etl(&f[..], "p", &mut Null);
         }
 
+        /// A reader handing out arbitrary small pieces gives the same result.
+        #[test]
+        fn chunked_reads(sizes in proptest::collection::vec(1usize..5000, 1..50)) {
+            struct Chunks<'a> { data: &'a [u8], sizes: Vec<usize>, i: usize }
+            impl Read for Chunks<'_> {
+                fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                    let n = self.sizes[self.i % self.sizes.len()].min(buf.len()).min(self.data.len());
+                    self.i += 1;
+                    buf[..n].copy_from_slice(&self.data[..n]);
+                    self.data = &self.data[n..];
+                    Ok(n)
+                }
+            }
+            let f = sample();
+            let mut a = Collect::default();
+            let ra = read_etl(f, "p", &mut a);
+            let mut b = Collect::default();
+            let rb = read_etl(Chunks { data: f, sizes, i: 0 }, "p", &mut b);
+            prop_assert_eq!(ra, rb);
+            prop_assert_eq!(a.pkts, b.pkts);
+        }
+
         #[test]
         fn mutated_capture_never_panics(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..64)) {
             let mut f = sample().to_vec();

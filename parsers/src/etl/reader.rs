@@ -231,6 +231,15 @@ impl<'s> State<'s> {
                 }
                 self.buffer(&buf[..filled], offset);
             }
+            if self.report.buffers == 1
+                && self.report.header.is_none()
+                && !self
+                    .report
+                    .warnings
+                    .contains(&EtlWarning::MissingLogfileHeader)
+            {
+                self.report.warn(EtlWarning::MissingLogfileHeader);
+            }
             if buf.len() < bh.size as usize {
                 return self.fail(offset, EtlErrorKind::Truncated);
             }

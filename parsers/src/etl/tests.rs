@@ -584,6 +584,22 @@ fn interfaces_are_bounded() {
     );
 }
 
+/// Without a usable logfile header the file still reads, with a warning.
+#[test]
+fn missing_logfile_header() {
+    let pkts = pcap_packets("zeek/smb2readwrite.pcap");
+    let (mut etl, _) = ndis_capture(&pkts[..10], WClock::SystemTime, false);
+    etl[0x48 + 6] = 0x05; // hook id of the header record
+    let mut c = Collect::default();
+    let r = read_etl(&etl[..], "t", &mut c);
+    assert_eq!(r.error, None);
+    assert_eq!(r.header, None);
+    assert_eq!(r.warnings, vec![EtlWarning::MissingLogfileHeader]);
+    // System-time stamps are FILETIMEs anyway.
+    assert_eq!(c.pkts.len(), 10);
+    assert_eq!(c.pkts[0].1, pkts[0].0);
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;

@@ -8,9 +8,15 @@
 //! per NDIS `LowerIfIndex` (`ifindex-N`, as microsoft/etl2pcapng does), one
 //! per VMSwitch source port, one per pktmon interface. A packet logged at
 //! several layers (NDIS filters, VMSwitch, pktmon components) is delivered
-//! once, on the interface where it was first logged. ETL files without
-//! packet events (kernel or application traces) read without error and
-//! report no packet events.
+//! once, on the interface where it was first logged (pktmon frames logged
+//! as dropped are counted, not delivered). ETL files without packet events
+//! (kernel or application traces) read without error and report no packet
+//! events. Compressed buffers (Windows 8+ trace compression, LZNT1 per
+//! public notes, layout undocumented) are reported and skipped.
+//!
+//! Modules: [`container`] (buffers, records, event headers), [`logfile`]
+//! (logfile header, clock), [`ndis`] and [`pktmon`] (the two providers),
+//! `dedupe` (one count per packet across layers), `reader` (the loop).
 
 pub mod container;
 mod dedupe;

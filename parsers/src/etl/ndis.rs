@@ -1,6 +1,6 @@
 //! Microsoft-Windows-NDIS-PacketCapture (ndiscap, what `netsh trace
 //! capture=yes` enables): event 1001 "Packet Fragment" = MiniportIfIndex u32,
-//! LowerIfIndex u32, FragmentSize u32, Fragment[FragmentSize] (newer builds
+//! LowerIfIndex u32, FragmentSize u32, `Fragment[FragmentSize]` (newer builds
 //! append GFT fields after it); event 1003 "VMSwitch Packet Fragment" carries
 //! the source switch port and names before its fragment. Keywords mark the
 //! medium, the direction and, for packets split over several events (before

@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod decode;
+pub mod etl;
 pub mod flow;
 pub mod flowtable;
 pub mod link;

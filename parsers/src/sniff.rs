@@ -46,15 +46,8 @@ pub fn sniff(head: &[u8]) -> InputKind {
     if at(0, b"\x01\x00\x00\x00\x01\x00\x00\x00") || at(0, b"PLGX") {
         return InputKind::Blg;
     }
-    // ETL: the first WMI buffer's header; the buffer size (u32 at 0) is a power of two
-    // multiple of 1 KiB, and offset 0x08 (saved offset) <= size.
-    if let (Some(size), Some(saved)) = (u32le(0), u32le(4)) {
-        if size >= 1024 && size.is_power_of_two() && saved <= size && at(0x2c, &[0, 0]) {
-            // WNODE_HEADER flags at 0x2c..0x30 in buffer headers written by ETW sessions
-            // have the high bits clear; combined with the size check this is specific
-            // enough for our inputs. The ETL decoder validates further.
-            return InputKind::Etl;
-        }
+    if looks_like_etl(head) {
+        return InputKind::Etl;
     }
     let text = strip_bom(head);
     if text.starts_with(b"\"(PDH-CSV") || text.starts_with(b"\"(PDH-TSV") {
@@ -64,6 +57,27 @@ pub fn sniff(head: &[u8]) -> InputKind {
         return InputKind::ClusterLog;
     }
     InputKind::Unknown
+}
+
+/// ETL: the first `WMI_BUFFER_HEADER` (buffer size at 0, filled bytes at
+/// 0x30, both sane) followed at 0x48 by the logfile header record: a system
+/// trace header (marker type 1 or 2 with flags 0xc0, hook id 0) large enough
+/// to hold `TRACE_LOGFILE_HEADER`.
+fn looks_like_etl(head: &[u8]) -> bool {
+    let u16le = |o: usize| head.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32le = |o: usize| {
+        head.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (Some(size), Some(filled)) = (u32le(0), u32le(0x30)) else {
+        return false;
+    };
+    let sane_buffer = (0x100..=64 << 20).contains(&size) && filled >= 0x48 && filled <= size;
+    let header_record = matches!(head.get(0x4a), Some(1 | 2))
+        && head.get(0x4b) == Some(&0xc0)
+        && u16le(0x4e) == Some(0)
+        && u16le(0x4c).is_some_and(|n| n >= 0x20 + 0x110);
+    sane_buffer && header_record
 }
 
 fn strip_bom(b: &[u8]) -> &[u8] {
@@ -108,6 +122,57 @@ mod tests {
             InputKind::ClusterLog
         );
         assert_eq!(sniff(b"hello"), InputKind::Unknown);
+        assert_eq!(sniff(&[0u8; 200]), InputKind::Unknown);
         assert_eq!(sniff(b""), InputKind::Unknown);
+    }
+
+    /// First 0x50 bytes of the corpus ETL files (`xxd -l 80`):
+    /// microsoft-tx/HTTP_Server.etl, microsoft-tx/KernelNetwork.etl,
+    /// etl-parser/lxcore_kernel.etl.
+    #[test]
+    fn etl_heads() {
+        let hex = |s: &str| -> Vec<u8> {
+            let s: String = s.split_whitespace().collect();
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let zeros = "0000 0000 0000 0000 0000 0000 0000 0000";
+        let http = hex(&format!(
+            "0020 0000 0000 0000 2802 0000 0000 0000 {zeros} 0000 0000 0000 0000 0008 1f00 0300 0000
+             2802 0000 0100 0400 0000 0000 0000 0000 0000 0000 0000 0000 0200 02c0 e001 0000"
+        ));
+        let kernel = hex(&format!(
+            "0020 0000 0000 0000 4002 0000 0000 0000 {zeros} 0000 0000 0000 0000 0008 1400 0300 0000
+             4002 0000 0100 0400 0000 0000 0000 0000 0000 0000 0000 0000 0200 02c0 f201 0000"
+        ));
+        let lxcore = hex(&format!(
+            "0020 0000 2002 0000 2002 0000 0000 0000 {zeros} 0000 0000 0000 0000 0000 1400 0300 0000
+             2002 0000 2100 0400 0000 0000 0000 0000 0000 0000 0000 0000 0200 02c0 8801 0000"
+        ));
+        for (name, head) in [("http", &http), ("kernel", &kernel), ("lxcore", &lxcore)] {
+            assert_eq!(head.len(), 0x50, "{name}");
+            assert_eq!(sniff(head), InputKind::Etl, "{name}");
+            // Cut before the record header, or with another marker: not ETL.
+            assert_eq!(sniff(&head[..0x48]), InputKind::Unknown, "{name}");
+            let mut bad = head.clone();
+            bad[0x4b] = 0x00;
+            assert_eq!(sniff(&bad), InputKind::Unknown, "{name}");
+            let mut bad = head.clone();
+            bad[0x30] = 0x10; // filled bytes inside the header
+            bad[0x31] = 0x00;
+            assert_eq!(sniff(&bad), InputKind::Unknown, "{name}");
+        }
+        // The real files sniff as ETL too.
+        for rel in [
+            "microsoft-tx/HTTP_Server.etl",
+            "microsoft-tx/KernelNetwork.etl",
+            "etl-parser/lxcore_kernel.etl",
+        ] {
+            let path = format!("{}/../../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"));
+            let data = std::fs::read(&path).unwrap();
+            assert_eq!(sniff(&data[..4096]), InputKind::Etl, "{rel}");
+        }
     }
 }

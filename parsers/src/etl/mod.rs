@@ -1,0 +1,208 @@
+//! ETW trace logs (.etl) holding packet captures: `netsh trace capture=yes`
+//! (Microsoft-Windows-NDIS-PacketCapture) and `pktmon` (Microsoft-Windows-
+//! PktMon), decoded straight into the same [`PacketSink`] as pcap files.
+//!
+//! Reading is streaming, one ETL buffer at a time (bounded by
+//! [`MAX_BUFFER_SIZE`]); single-fragment packets are handed to the sink as
+//! slices of that buffer. Interfaces are announced as they first appear: one
+//! per NDIS `LowerIfIndex` (`ifindex-N`, as microsoft/etl2pcapng does), one
+//! per VMSwitch source port, one per pktmon interface. A packet logged at
+//! several layers (NDIS filters, VMSwitch, pktmon components) is delivered
+//! once, on the interface where it was first logged (pktmon frames logged
+//! as dropped are counted, not delivered). ETL files without packet events
+//! (kernel or application traces) read without error and report no packet
+//! events. Compressed buffers (Windows 8+ trace compression, LZNT1 per
+//! public notes, layout undocumented) are reported and skipped.
+//!
+//! Modules: [`container`] (buffers, records, event headers), [`logfile`]
+//! (logfile header, clock), [`ndis`] and [`pktmon`] (the two providers),
+//! `dedupe` (one count per packet across layers), `reader` (the loop).
+
+pub mod container;
+mod dedupe;
+pub mod logfile;
+pub mod ndis;
+pub mod pktmon;
+mod reader;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod writer;
+
+use std::io::{Cursor, Read};
+
+pub use container::{BUFFER_HEADER_LEN, Guid, MAX_BUFFER_SIZE};
+pub use logfile::{ClockType, LogfileHeaderSummary, filetime_to_unix_ns};
+
+use crate::capture::PacketSink;
+#[cfg(test)]
+use crate::capture::{InterfaceInfo, Packet};
+#[cfg(test)]
+use logfile::Clock;
+use reader::{State, read_full};
+
+/// Something odd that did not stop reading. Offsets count bytes of the
+/// (decompressed) file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EtlWarning {
+    #[error("buffer at byte offset {offset} is compressed (not supported): skipped")]
+    CompressedBuffer { offset: u64 },
+    #[error("damaged record at byte offset {offset} ({reason}): rest of its buffer skipped")]
+    CorruptRecord { offset: u64, reason: &'static str },
+    #[error("buffer at byte offset {offset} claims more filled bytes than it has")]
+    FilledBeyondBuffer { offset: u64 },
+    #[error("no logfile header in the first buffer: timestamps read as FILETIMEs")]
+    MissingLogfileHeader,
+    #[error("clock {clock:?} cannot be converted: timestamps read as FILETIMEs")]
+    UnusableClock { clock: ClockType },
+    #[error("event {id} of provider {provider} at byte offset {offset} does not decode")]
+    UndecodableEvent {
+        offset: u64,
+        provider: Guid,
+        id: u16,
+    },
+    #[error("pktmon packet type {packet_type} at byte offset {offset} is not supported")]
+    UnsupportedPacketType { offset: u64, packet_type: u16 },
+    #[error(
+        "packet assembled at byte offset {offset} exceeds {} bytes: dropped",
+        ndis::MAX_PACKET
+    )]
+    PacketTooLarge { offset: u64 },
+    #[error("{count} multi-event packets were never completed")]
+    IncompletePackets { count: u64 },
+    #[error("more than {MAX_PROVIDERS} providers: {events} events not itemised")]
+    ProvidersTruncated { events: u64 },
+    #[error(
+        "more than {MAX_INTERFACES} interfaces: {packets} packets put on interface \"{OVERFLOW_IFACE}\""
+    )]
+    TooManyInterfaces { packets: u64 },
+}
+
+/// Why reading stopped.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+pub enum EtlErrorKind {
+    #[error("not an ETL file (starts with {0})")]
+    NotEtl(String),
+    #[error("file ends inside a buffer (truncated)")]
+    Truncated,
+    #[error("buffer of {0} bytes exceeds the {MAX_BUFFER_SIZE} byte limit")]
+    BufferTooLarge(u32),
+    #[error("buffer of {0} bytes is smaller than its header")]
+    BufferTooSmall(u32),
+    #[error("read error: {0}")]
+    Io(String),
+}
+
+/// Damage that stopped reading; everything before `offset` was delivered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[error("at byte offset {offset}: {kind}")]
+pub struct EtlError {
+    pub offset: u64,
+    pub kind: EtlErrorKind,
+}
+
+/// What reading an ETL file found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EtlReport {
+    /// The input was gzip-compressed.
+    pub gzip: bool,
+    /// Buffers read (compressed ones included).
+    pub buffers: u64,
+    /// Records of every kind (events, kernel records, the logfile header).
+    pub events: u64,
+    /// Kernel records (system, compact, perfinfo headers: no provider GUID).
+    pub kernel_records: u64,
+    /// Packet-carrying events (NDIS 1001/1003, pktmon 160/170).
+    pub packet_events: u64,
+    /// Packets handed to the sink.
+    pub packets: u64,
+    /// Packets not handed on because another layer already logged them.
+    pub duplicates: u64,
+    /// pktmon frames logged as dropped by a component (counted, not delivered).
+    pub dropped_frames: u64,
+    /// Events per provider GUID, most frequent first (bounded).
+    pub providers: Vec<(Guid, u64)>,
+    pub compressed_buffers: u64,
+    /// Bytes of the file consumed.
+    pub bytes_parsed: u64,
+    /// The first warnings (see `warnings_dropped` for the rest).
+    pub warnings: Vec<EtlWarning>,
+    pub warnings_dropped: u64,
+    /// `None` when the whole file was read.
+    pub error: Option<EtlError>,
+    pub header: Option<LogfileHeaderSummary>,
+}
+
+/// Warnings kept in the report.
+pub const MAX_WARNINGS: usize = 64;
+/// Distinct providers itemised.
+pub const MAX_PROVIDERS: usize = 1024;
+/// Interfaces announced; packets of further ones share [`OVERFLOW_IFACE`].
+pub const MAX_INTERFACES: usize = 4096;
+/// Name of the interface that takes packets beyond [`MAX_INTERFACES`].
+pub const OVERFLOW_IFACE: &str = "etl-other-interfaces";
+
+impl EtlReport {
+    pub fn has_packet_events(&self) -> bool {
+        self.packet_events > 0
+    }
+
+    /// One line for people, e.g. "36 buffers, 2042 events, no packet events".
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} buffers, {} events, ", self.buffers, self.events);
+        if self.has_packet_events() {
+            s += &format!(
+                "{} packet events, {} packets ({} duplicates across layers)",
+                self.packet_events, self.packets, self.duplicates
+            );
+        } else {
+            s += "no packet events";
+        }
+        if self.compressed_buffers > 0 {
+            s += &format!(", {} compressed buffers skipped", self.compressed_buffers);
+        }
+        if let Some(e) = &self.error {
+            s += &format!("; stopped {e}");
+        }
+        s
+    }
+
+    fn warn(&mut self, w: EtlWarning) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(w);
+        } else {
+            self.warnings_dropped += 1;
+        }
+    }
+}
+
+/// Reads an ETL file (optionally gzip-compressed) from `input` and hands its
+/// packets to `sink`. `default_name` (usually the file name) goes into the
+/// interface descriptions.
+pub fn read_etl<R: Read>(mut input: R, default_name: &str, sink: &mut dyn PacketSink) -> EtlReport {
+    let mut head = [0u8; BUFFER_HEADER_LEN];
+    let n = match read_full(&mut input, &mut head) {
+        Ok(n) => n,
+        Err(e) => {
+            return EtlReport {
+                error: Some(EtlError {
+                    offset: 0,
+                    kind: EtlErrorKind::Io(e.to_string()),
+                }),
+                ..EtlReport::default()
+            };
+        }
+    };
+    let head = &head[..n];
+    let mut st = State::new(default_name, sink);
+    if head.starts_with(&[0x1f, 0x8b]) {
+        st.report.gzip = true;
+        let gz = flate2::read::MultiGzDecoder::new(Cursor::new(head).chain(input));
+        st.run(gz);
+    } else {
+        st.run(Cursor::new(head).chain(input));
+    }
+    st.finish()
+}

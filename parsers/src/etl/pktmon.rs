@@ -1,0 +1,206 @@
+//! Microsoft-Windows-PktMon (`pktmon start --capture`): event 160 "frame
+//! payload" (170: the same for a dropped frame) = PktGroupId u64, PktNumber
+//! u16, AppearanceCount u16, DirTag u16, PacketType u16, ComponentId u16,
+//! EdgeId u16, FilterId u16, DropReason u32, DropLocation u32,
+//! OriginalPayloadSize u16, LoggedPayloadSize u16, then the frame. One packet
+//! is logged at every component it crosses, with the same PktGroupId and
+//! PktNumber. Component events (20: info, 30: integer property) say which
+//! interface a component belongs to. Layouts per Microsoft's NetMon parsers
+//! for PacketMon.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use super::container::{Guid, u16_at, u32_at, u64_at, utf16z};
+use crate::link::LinkType;
+
+/// {4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC}
+pub const PKTMON_PROVIDER: Guid = Guid::from_u128(0x4d4f80d9_c8bd_4d73_bb5b_19c90402c5ac);
+pub const EVENT_COMPONENT_INFO: u16 = 20;
+pub const EVENT_COMPONENT_PROP_UINT: u16 = 30;
+pub const EVENT_FRAME: u16 = 160;
+pub const EVENT_FRAME_DROP: u16 = 170;
+
+/// Bytes before the frame in events 160/170.
+pub const FRAME_HEADER_LEN: usize = 34;
+
+/// A frame logged by one component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pub group: u64,
+    pub number: u16,
+    /// 0 none, 1 in, 2 out, 3 rx, 4 tx, 5 ingress, 6 egress.
+    pub direction: u16,
+    /// 1 Ethernet, 2 Wi-Fi, 3 mobile broadband (IP).
+    pub packet_type: u16,
+    pub component: u16,
+    pub original_size: u16,
+    pub data: &'a [u8],
+}
+
+impl Frame<'_> {
+    /// `None` for packet types we cannot hand on (unknown).
+    pub fn link_type(&self) -> Option<LinkType> {
+        match self.packet_type {
+            1 => Some(LinkType::ETHERNET),
+            2 => Some(super::ndis::LINKTYPE_802_11),
+            3 => Some(LinkType::RAW),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes the payload of event 160 or 170.
+pub fn parse_frame(p: &[u8]) -> Option<Frame<'_>> {
+    let logged = u16_at(p, 32)? as usize;
+    Some(Frame {
+        group: u64_at(p, 0)?,
+        number: u16_at(p, 8)?,
+        direction: u16_at(p, 12)?,
+        packet_type: u16_at(p, 14)?,
+        component: u16_at(p, 16)?,
+        original_size: u16_at(p, 30)?,
+        data: p.get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + logged)?,
+    })
+}
+
+/// Most components we remember (a host has tens to hundreds).
+const MAX_COMPONENTS: usize = 4096;
+
+/// What the component events told about each component.
+#[derive(Debug, Default)]
+pub struct Components {
+    /// ComponentId -> (IfIndex, MiniportIfIndex, name).
+    map: HashMap<u16, (Option<u32>, Option<u32>, String)>,
+}
+
+impl Components {
+    /// Takes in event 20 or 30.
+    pub fn learn(&mut self, id: u16, p: &[u8]) {
+        let Some(comp) = u16_at(p, 0) else { return };
+        if self.map.len() >= MAX_COMPONENTS && !self.map.contains_key(&comp) {
+            return;
+        }
+        match id {
+            EVENT_COMPONENT_INFO => {
+                let (name, _) = utf16z(p.get(4..).unwrap_or(&[]), 256);
+                self.map.entry(comp).or_default().2 = name;
+            }
+            EVENT_COMPONENT_PROP_UINT => {
+                let (Some(ty), Some(v)) = (u16_at(p, 2), u32_at(p, 4)) else {
+                    return;
+                };
+                let e = self.map.entry(comp).or_default();
+                match ty {
+                    1 => e.0 = Some(v),
+                    2 => e.1 = Some(v),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The interface index a component's packets belong to: its miniport's,
+    /// else its own.
+    pub fn if_index(&self, comp: u16) -> Option<u32> {
+        self.map.get(&comp).and_then(|e| e.1.or(e.0))
+    }
+
+    pub fn name(&self, comp: u16) -> Option<&str> {
+        self.map
+            .get(&comp)
+            .map(|e| e.2.as_str())
+            .filter(|n| !n.is_empty())
+    }
+}
+
+/// Remembers recently seen packet keys, to count a packet once however many
+/// components logged it. Bounded: the oldest keys are forgotten first.
+#[derive(Debug)]
+pub struct SeenKeys {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+    cap: usize,
+}
+
+impl SeenKeys {
+    pub fn new(cap: usize) -> SeenKeys {
+        SeenKeys {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// True when `key` was seen before (a duplicate).
+    pub fn seen(&mut self, key: u64) -> bool {
+        if !self.set.insert(key) {
+            return true;
+        }
+        self.order.push_back(key);
+        if self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        false
+    }
+}
+
+/// Key of one packet: its group and number within the group.
+pub fn packet_key(f: &Frame<'_>) -> u64 {
+    f.group.rotate_left(16) ^ f.number as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn frame_payload(group: u64, number: u16, comp: u16, data: &[u8]) -> Vec<u8> {
+        let mut p = Vec::new();
+        p.extend_from_slice(&group.to_le_bytes());
+        for v in [number, 1, 1, 1, comp, 0, 0] {
+            p.extend_from_slice(&v.to_le_bytes());
+        }
+        p.extend_from_slice(&[0u8; 8]);
+        p.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        p.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        p.extend_from_slice(data);
+        p
+    }
+
+    #[test]
+    fn frame_layout() {
+        let p = frame_payload(42, 3, 9, b"frame");
+        let f = parse_frame(&p).unwrap();
+        assert_eq!(
+            (f.group, f.number, f.component, f.data),
+            (42, 3, 9, &b"frame"[..])
+        );
+        assert_eq!(f.link_type(), Some(LinkType::ETHERNET));
+        assert_eq!(parse_frame(&p[..p.len() - 1]), None);
+    }
+
+    #[test]
+    fn keys_are_bounded() {
+        let mut s = SeenKeys::new(4);
+        assert!(!s.seen(1));
+        assert!(s.seen(1));
+        for k in 2..10 {
+            assert!(!s.seen(k));
+        }
+        assert!(!s.seen(1), "forgotten after cap");
+        assert!(s.set.len() <= 4 + 1);
+    }
+
+    #[test]
+    fn components() {
+        let mut c = Components::default();
+        let mut p = 5u16.to_le_bytes().to_vec();
+        p.extend_from_slice(&2u16.to_le_bytes());
+        p.extend_from_slice(&17u32.to_le_bytes());
+        c.learn(EVENT_COMPONENT_PROP_UINT, &p);
+        assert_eq!(c.if_index(5), Some(17));
+        assert_eq!(c.if_index(6), None);
+    }
+}

@@ -1,0 +1,455 @@
+//! The reading loop: buffers from the input, records from each buffer,
+//! packet events to the sink (interfaces announced on first use), counts and
+//! warnings into the report.
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read};
+
+use super::container::{
+    self, BUFFER_HEADER_LEN, BufferHeader, EventView, Guid, MAX_BUFFER_SIZE, RecordKind, Records,
+};
+use super::dedupe::LayerDedupe;
+use super::logfile::{self, Clock};
+use super::ndis::{self, Assembler, FragKey, Push};
+use super::pktmon::{self, Components, SeenKeys};
+use super::{
+    EtlError, EtlErrorKind, EtlReport, EtlWarning, MAX_INTERFACES, MAX_PROVIDERS, OVERFLOW_IFACE,
+};
+use crate::capture::{InterfaceInfo, Packet, PacketSink};
+use crate::link::LinkType;
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+pub(super) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Which interface a packet belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum IfKey {
+    /// An NDIS layer (`LowerIfIndex`) or a pktmon interface index.
+    IfIndex(u32),
+    /// A VMSwitch source port on a layer.
+    VmPort { lower: u32, port: u32 },
+    /// A pktmon component whose interface is unknown.
+    Component(u16),
+    /// Everything beyond [`MAX_INTERFACES`].
+    Overflow,
+}
+
+/// Announces interfaces and delivers packets.
+struct Out<'s> {
+    sink: &'s mut dyn PacketSink,
+    default_name: String,
+    ifaces: HashMap<(IfKey, LinkType), u32>,
+    last: Option<(IfKey, LinkType, u32)>,
+    packets: u64,
+    /// Packets put on the overflow interface.
+    overflowed: u64,
+}
+
+impl Out<'_> {
+    fn iface(&mut self, key: IfKey, link: LinkType, describe: impl FnOnce() -> String) -> u32 {
+        if let Some((k, l, i)) = self.last {
+            if k == key && l == link {
+                return i;
+            }
+        }
+        let (key, describe): (IfKey, Box<dyn FnOnce() -> String>) =
+            if self.ifaces.len() >= MAX_INTERFACES && !self.ifaces.contains_key(&(key, link)) {
+                self.overflowed += 1;
+                (
+                    IfKey::Overflow,
+                    Box::new(|| "interfaces beyond the limit".to_string()),
+                )
+            } else {
+                (key, Box::new(describe))
+            };
+        if let Some(&i) = self.ifaces.get(&(key, link)) {
+            self.last = Some((key, link, i));
+            return i;
+        }
+        let index = self.ifaces.len() as u32;
+        let name = match key {
+            IfKey::IfIndex(n) => format!("ifindex-{n}"),
+            IfKey::VmPort { lower, port } => format!("vmswitch-ifindex-{lower}-port-{port}"),
+            IfKey::Component(c) => format!("pktmon-component-{c}"),
+            IfKey::Overflow => OVERFLOW_IFACE.to_string(),
+        };
+        self.sink.interface(&InterfaceInfo {
+            index,
+            name,
+            description: Some(format!("{}: {}", self.default_name, describe())),
+            link_type: link,
+            speed_bps: None,
+            snaplen: 65535,
+        });
+        self.ifaces.insert((key, link), index);
+        self.last = Some((key, link, index));
+        index
+    }
+
+    fn emit(&mut self, iface: u32, link: LinkType, ts_ns: i64, wire_len: u32, data: &[u8]) {
+        self.sink.packet(&Packet {
+            iface,
+            link_type: link,
+            ts_ns,
+            wire_len: wire_len.max(data.len() as u32),
+            data,
+        });
+        self.packets += 1;
+    }
+}
+
+/// Event counts per provider, with a cache for runs of one provider.
+#[derive(Default)]
+struct Providers {
+    list: Vec<(Guid, u64)>,
+    index: HashMap<Guid, usize>,
+    last: usize,
+    overflow: u64,
+}
+
+impl Providers {
+    #[inline]
+    fn count(&mut self, g: Guid) {
+        if let Some(e) = self.list.get_mut(self.last) {
+            if e.0 == g {
+                e.1 += 1;
+                return;
+            }
+        }
+        if let Some(&pos) = self.index.get(&g) {
+            self.list[pos].1 += 1;
+            self.last = pos;
+        } else if self.list.len() < MAX_PROVIDERS {
+            self.index.insert(g, self.list.len());
+            self.list.push((g, 1));
+            self.last = self.list.len() - 1;
+        } else {
+            self.overflow += 1;
+        }
+    }
+}
+
+/// The logfile-header pseudo provider (EventTraceGuid).
+const EVENT_TRACE_GUID: Guid = Guid::from_u128(0x68fdd900_4a3e_11d1_84f4_0000f80464e3);
+/// pktmon packet keys remembered for de-duplication.
+const PKTMON_SEEN: usize = 1 << 16;
+
+pub(super) struct State<'s> {
+    pub(super) report: EtlReport,
+    out: Out<'s>,
+    clock: Clock,
+    assembler: Assembler,
+    layers: LayerDedupe,
+    seen: SeenKeys,
+    components: Components,
+    providers: Providers,
+}
+
+impl<'s> State<'s> {
+    pub(super) fn new(default_name: &str, sink: &'s mut dyn PacketSink) -> State<'s> {
+        State {
+            out: Out {
+                sink,
+                default_name: default_name.to_string(),
+                ifaces: HashMap::new(),
+                last: None,
+                packets: 0,
+                overflowed: 0,
+            },
+            report: EtlReport::default(),
+            clock: Clock::Filetime,
+            assembler: Assembler::default(),
+            layers: LayerDedupe::default(),
+            seen: SeenKeys::new(PKTMON_SEEN),
+            components: Components::default(),
+            providers: Providers::default(),
+        }
+    }
+
+    fn fail(&mut self, offset: u64, kind: EtlErrorKind) {
+        self.report.error = Some(EtlError { offset, kind });
+    }
+
+    pub(super) fn run(&mut self, mut input: impl Read) {
+        let mut offset = 0u64;
+        let mut hdr = [0u8; BUFFER_HEADER_LEN];
+        let mut buf: Vec<u8> = Vec::new();
+        loop {
+            let n = match read_full(&mut input, &mut hdr) {
+                Ok(n) => n,
+                Err(e) => return self.fail(offset, EtlErrorKind::Io(e.to_string())),
+            };
+            if n == 0 {
+                if offset == 0 {
+                    self.fail(0, EtlErrorKind::NotEtl("an empty file".into()));
+                }
+                return;
+            }
+            let bh = BufferHeader::parse(&hdr);
+            if offset == 0 && (n < BUFFER_HEADER_LEN || !plausible_first(&bh)) {
+                let shown: Vec<String> =
+                    hdr[..n.min(8)].iter().map(|b| format!("{b:02x}")).collect();
+                return self.fail(0, EtlErrorKind::NotEtl(shown.join(" ")));
+            }
+            if n < BUFFER_HEADER_LEN {
+                return self.fail(offset, EtlErrorKind::Truncated);
+            }
+            if bh.size > MAX_BUFFER_SIZE {
+                return self.fail(offset, EtlErrorKind::BufferTooLarge(bh.size));
+            }
+            if (bh.size as usize) < BUFFER_HEADER_LEN {
+                return self.fail(offset, EtlErrorKind::BufferTooSmall(bh.size));
+            }
+            buf.clear();
+            buf.extend_from_slice(&hdr);
+            let want = bh.size as u64 - BUFFER_HEADER_LEN as u64;
+            if let Err(e) = (&mut input).take(want).read_to_end(&mut buf) {
+                return self.fail(offset, EtlErrorKind::Io(e.to_string()));
+            }
+            self.report.buffers += 1;
+            if bh.compressed() {
+                self.report.compressed_buffers += 1;
+                self.report.warn(EtlWarning::CompressedBuffer { offset });
+            } else {
+                let mut filled = bh.filled as usize;
+                if filled > buf.len() {
+                    if buf.len() == bh.size as usize {
+                        self.report.warn(EtlWarning::FilledBeyondBuffer { offset });
+                    }
+                    filled = buf.len();
+                }
+                self.buffer(&buf[..filled], offset);
+            }
+            if self.report.buffers == 1
+                && self.report.header.is_none()
+                && !self
+                    .report
+                    .warnings
+                    .contains(&EtlWarning::MissingLogfileHeader)
+            {
+                self.report.warn(EtlWarning::MissingLogfileHeader);
+            }
+            if buf.len() < bh.size as usize {
+                return self.fail(offset, EtlErrorKind::Truncated);
+            }
+            offset += bh.size as u64;
+            self.report.bytes_parsed = offset;
+            self.out.sink.progress(offset);
+        }
+    }
+
+    /// Walks the records of one buffer (cut at its filled bytes).
+    fn buffer(&mut self, buf: &[u8], base: u64) {
+        let first_buffer = self.report.buffers == 1;
+        for (n, r) in Records::new(buf).enumerate() {
+            let rec = match r {
+                Ok(rec) => rec,
+                Err(e) => {
+                    self.report.warn(EtlWarning::CorruptRecord {
+                        offset: base + e.offset as u64,
+                        reason: e.reason,
+                    });
+                    break;
+                }
+            };
+            self.report.events += 1;
+            let at = base + rec.offset as u64;
+            if first_buffer && n == 0 {
+                self.logfile_header(&rec);
+            }
+            match rec.kind {
+                RecordKind::Event => match container::parse_event(&rec) {
+                    Some(ev) => self.event(&ev, at),
+                    None => self.report.warn(EtlWarning::CorruptRecord {
+                        offset: at,
+                        reason: "event header items overrun the record",
+                    }),
+                },
+                RecordKind::Classic | RecordKind::Instance => {
+                    if let Some(g) = rec.classic_provider() {
+                        self.providers.count(g);
+                    }
+                }
+                RecordKind::System | RecordKind::Compact | RecordKind::Perfinfo => {
+                    if !(first_buffer && n == 0 && self.report.header.is_some()) {
+                        self.report.kernel_records += 1;
+                    }
+                }
+                RecordKind::Message | RecordKind::Other => {}
+            }
+        }
+    }
+
+    fn logfile_header(&mut self, rec: &container::Record<'_>) {
+        match logfile::parse_logfile_header(rec) {
+            Some((h, ref_raw)) => {
+                self.providers.count(EVENT_TRACE_GUID);
+                match Clock::from_header(&h, ref_raw) {
+                    Some(c) => self.clock = c,
+                    None => self
+                        .report
+                        .warn(EtlWarning::UnusableClock { clock: h.clock }),
+                }
+                self.report.header = Some(h);
+            }
+            None => self.report.warn(EtlWarning::MissingLogfileHeader),
+        }
+    }
+
+    #[inline]
+    fn event(&mut self, ev: &EventView<'_>, at: u64) {
+        self.providers.count(ev.provider);
+        if ev.provider == ndis::NDIS_PROVIDER {
+            if matches!(ev.id, ndis::EVENT_FRAGMENT | ndis::EVENT_VMSWITCH_FRAGMENT) {
+                self.ndis_fragment(ev, at);
+            }
+        } else if ev.provider == pktmon::PKTMON_PROVIDER {
+            match ev.id {
+                pktmon::EVENT_FRAME | pktmon::EVENT_FRAME_DROP => self.pktmon_frame(ev, at),
+                pktmon::EVENT_COMPONENT_INFO | pktmon::EVENT_COMPONENT_PROP_UINT => {
+                    self.components.learn(ev.id, ev.payload)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn ndis_fragment(&mut self, ev: &EventView<'_>, at: u64) {
+        self.report.packet_events += 1;
+        let Some(frag) = ndis::parse_fragment(ev.id, ev.payload) else {
+            return self.report.warn(EtlWarning::UndecodableEvent {
+                offset: at,
+                provider: ev.provider,
+                id: ev.id,
+            });
+        };
+        let key = FragKey {
+            process_id: ev.process_id,
+            thread_id: ev.thread_id,
+            lower: frag.lower,
+            port: frag.port,
+        };
+        let push = self.assembler.push(key, frag.data, ev.keywords);
+        let data: &[u8] = match push {
+            Push::Single => frag.data,
+            Push::Assembled(i) => self.assembler.data(i),
+            Push::Pending => return,
+            Push::TooLarge => return self.report.warn(EtlWarning::PacketTooLarge { offset: at }),
+        };
+        let ts = self.clock.to_unix_ns(ev.timestamp);
+        let dir = ndis::direction(ev.keywords);
+        let layer = ((frag.port.map_or(0, |p| p as u64 + 1)) << 32) | frag.lower as u64;
+        if self
+            .layers
+            .is_duplicate(frag.miniport, layer, dir, data, ts)
+        {
+            self.report.duplicates += 1;
+        } else {
+            let link = ndis::link_type(ev.keywords);
+            let (key, miniport) = match frag.port {
+                Some(port) => (
+                    IfKey::VmPort {
+                        lower: frag.lower,
+                        port,
+                    },
+                    frag.miniport,
+                ),
+                None => (IfKey::IfIndex(frag.lower), frag.miniport),
+            };
+            let lower = frag.lower;
+            let port = frag.port;
+            let iface = self.out.iface(key, link, || {
+                if let Some(p) = port {
+                    format!("VMSwitch port {p} on ifindex-{lower} (miniport ifindex-{miniport})")
+                } else if lower == miniport {
+                    format!("NDIS miniport ifindex-{miniport}")
+                } else {
+                    format!("NDIS layer ifindex-{lower} over miniport ifindex-{miniport}")
+                }
+            });
+            let wire = ndis::infer_wire_len(link, data);
+            self.out.emit(iface, link, ts, wire, data);
+        }
+        if let Push::Assembled(i) = push {
+            self.assembler.release(i);
+        }
+    }
+
+    fn pktmon_frame(&mut self, ev: &EventView<'_>, at: u64) {
+        self.report.packet_events += 1;
+        let Some(f) = pktmon::parse_frame(ev.payload) else {
+            return self.report.warn(EtlWarning::UndecodableEvent {
+                offset: at,
+                provider: ev.provider,
+                id: ev.id,
+            });
+        };
+        if ev.id == pktmon::EVENT_FRAME_DROP {
+            self.report.dropped_frames += 1;
+            return;
+        }
+        if self.seen.seen(pktmon::packet_key(&f)) {
+            self.report.duplicates += 1;
+            return;
+        }
+        let Some(link) = f.link_type() else {
+            return self.report.warn(EtlWarning::UnsupportedPacketType {
+                offset: at,
+                packet_type: f.packet_type,
+            });
+        };
+        let key = match self.components.if_index(f.component) {
+            Some(i) => IfKey::IfIndex(i),
+            None => IfKey::Component(f.component),
+        };
+        let comp = self.components.name(f.component).unwrap_or("").to_string();
+        let component = f.component;
+        let iface = self.out.iface(key, link, || {
+            format!("pktmon component {component} {comp}")
+                .trim_end()
+                .to_string()
+        });
+        let wire = ndis::infer_wire_len(link, f.data).max(f.original_size as u32);
+        let ts = self.clock.to_unix_ns(ev.timestamp);
+        self.out.emit(iface, link, ts, wire, f.data);
+    }
+
+    pub(super) fn finish(mut self) -> EtlReport {
+        let unfinished = self.assembler.pending() as u64 + self.assembler.abandoned;
+        if unfinished > 0 {
+            self.report
+                .warn(EtlWarning::IncompletePackets { count: unfinished });
+        }
+        if self.providers.overflow > 0 {
+            let events = self.providers.overflow;
+            self.report.warn(EtlWarning::ProvidersTruncated { events });
+        }
+        if self.out.overflowed > 0 {
+            let packets = self.out.overflowed;
+            self.report.warn(EtlWarning::TooManyInterfaces { packets });
+        }
+        let mut list = std::mem::take(&mut self.providers.list);
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.report.providers = list;
+        self.report.packets = self.out.packets;
+        self.report
+    }
+}
+
+/// Whether the first buffer header can start an ETL file.
+fn plausible_first(bh: &BufferHeader) -> bool {
+    (0x100..=MAX_BUFFER_SIZE).contains(&bh.size)
+        && bh.filled as usize >= BUFFER_HEADER_LEN
+        && bh.filled <= bh.size
+}

@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use hvsleuth_parsers::InputKind;
-use hvsleuth_parsers::capture::read_capture;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -12,7 +10,7 @@ use serde::Serialize;
 use crate::cli::InspectArgs;
 use crate::exit::ExitCode;
 use crate::pipeline::scan::{Scan, ScanConfig};
-use crate::pipeline::{ProgressSink, display_name, expand_inputs, open_input};
+use crate::pipeline::{ProgressSink, expand_inputs, is_packet_input, read_packets};
 use crate::progress::bytes_bar;
 use hvsleuth_parsers::tcp::TcpCounters;
 
@@ -40,6 +38,8 @@ pub struct CaptureReport {
     pub top_flows: Vec<FlowReport>,
     /// Set when reading stopped early: `{ "offset": N, "message": "..." }`.
     pub error: Option<ErrorReport>,
+    /// Remarks on the input (e.g. an ETL trace without packet events).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,65 +69,39 @@ pub struct ErrorReport {
     pub partial: bool,
 }
 
-/// Scans one capture file. Errors opening it become a report with `error` set.
+/// Scans one capture file. Errors become a report with `error` set.
 pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> CaptureReport {
     let mut scan = Scan::new(ScanConfig {
         max_flows: args.common.max_flows,
         top_keep: args.top,
         ..ScanConfig::default()
     });
-    let name = display_name(path);
-    let report =
-        |scan: Scan, format, gzip, error| build_report(path, scan, format, gzip, error, args.top);
-    let input = match open_input(path) {
-        Ok(i) => i,
-        Err(e) => {
-            return report(
-                scan,
-                None,
-                false,
-                Some(ErrorReport {
-                    offset: 0,
-                    message: format!("{e:#}"),
-                    partial: false,
-                }),
-            );
+    let read = read_packets(path, &mut ProgressSink::new(&mut scan, bar));
+    scan.finish();
+    match read {
+        Ok(r) => {
+            let error = r.error.map(|(offset, message)| ErrorReport {
+                offset,
+                message,
+                partial: r.packets > 0,
+            });
+            let mut rep = build_report(path, scan, r.format, r.gzip, error, args.top);
+            rep.notes = r.notes;
+            rep
         }
-    };
-    let kind = input.kind;
-    if !matches!(kind, InputKind::Pcap | InputKind::PcapNg | InputKind::Gzip) {
-        let what = match kind {
-            InputKind::Blg => {
-                "a binary perfmon log (.blg): convert it with `relog FILE.blg -f csv -o FILE.csv`"
-                    .to_string()
-            }
-            InputKind::Unknown => "not a pcap or pcapng capture".to_string(),
-            k => format!("a {k:?} file, not a packet capture (use `hvsleuth analyze`)"),
-        };
-        return report(
+        Err(message) => build_report(
+            path,
             scan,
             None,
             false,
             Some(ErrorReport {
                 offset: 0,
-                message: format!("{}: {what}", path.display()),
+                message,
                 partial: false,
             }),
-        );
+            args.top,
+        ),
     }
-    let mut sink = ProgressSink::new(&mut scan, bar);
-    let r = read_capture(input.reader, &name, &mut sink);
-    scan.finish();
-    let error = r.error.map(|e| ErrorReport {
-        offset: e.offset,
-        message: format!("{}: {e}", path.display()),
-        partial: r.packets > 0,
-    });
-    let format = r.format.map(|f| match f {
-        hvsleuth_parsers::capture::CaptureFormat::Pcap => "pcap",
-        hvsleuth_parsers::capture::CaptureFormat::PcapNg => "pcapng",
-    });
-    report(scan, format, r.gzip, error)
 }
 
 fn build_report(
@@ -185,13 +159,12 @@ fn build_report(
         non_ip_packets: scan.non_ip,
         top_flows,
         error,
+        notes: Vec::new(),
     }
 }
 
 pub fn run(args: &InspectArgs) -> ExitCode {
-    let inputs = expand_inputs(&args.inputs, |k| {
-        matches!(k, InputKind::Pcap | InputKind::PcapNg | InputKind::Gzip)
-    });
+    let inputs = expand_inputs(&args.inputs, is_packet_input);
     if inputs.is_empty() {
         eprintln!("error: no capture files found in the given directories");
         return ExitCode::NothingReadable;
@@ -207,6 +180,9 @@ pub fn run(args: &InspectArgs) -> ExitCode {
         .collect();
     bar.finish_and_clear();
     for c in &captures {
+        for n in &c.notes {
+            eprintln!("note: {n}");
+        }
         if let Some(e) = &c.error {
             if e.partial {
                 eprintln!(

@@ -9,7 +9,6 @@ pub mod topology;
 use std::path::{Path, PathBuf};
 
 use hvsleuth_parsers::InputKind;
-use hvsleuth_parsers::capture::{CaptureFormat, read_capture};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
@@ -17,46 +16,34 @@ use crate::cli::AnalyzeArgs;
 use crate::exit::ExitCode;
 use crate::inventory::Inventory;
 use crate::pipeline::scan::{Scan, ScanConfig};
-use crate::pipeline::{ProgressSink, display_name, expand_inputs, open_input};
+use crate::pipeline::{
+    ProgressSink, display_name, expand_inputs, is_packet_input, open_input, read_packets,
+};
 use crate::progress::bytes_bar;
 
 /// One input file after the scanner's pass.
 pub struct FileScan {
-    pub path: PathBuf,
     pub name: String,
-    pub kind: InputKind,
-    pub format: Option<CaptureFormat>,
     pub scan: Scan,
     /// Why reading stopped early (message with offset), and whether anything was read.
     pub error: Option<(String, bool)>,
+    pub notes: Vec<String>,
 }
 
 fn scan_file(path: &Path, cfg: &ScanConfig, bar: &ProgressBar) -> FileScan {
-    let name = display_name(path);
     let mut scan = Scan::new(cfg.clone());
-    let mut out = FileScan {
-        path: path.to_path_buf(),
-        name: name.clone(),
-        kind: InputKind::Unknown,
-        format: None,
-        scan: Scan::new(ScanConfig::default()),
-        error: None,
+    let read = read_packets(path, &mut ProgressSink::new(&mut scan, bar));
+    scan.finish();
+    let (error, notes) = match read {
+        Ok(r) => (r.error.map(|(_, m)| (m, r.packets > 0)), r.notes),
+        Err(m) => (Some((m, false)), Vec::new()),
     };
-    match open_input(path) {
-        Err(e) => out.error = Some((format!("{e:#}"), false)),
-        Ok(input) => {
-            out.kind = input.kind;
-            let mut sink = ProgressSink::new(&mut scan, bar);
-            let r = read_capture(input.reader, &name, &mut sink);
-            scan.finish();
-            out.format = r.format;
-            out.error = r
-                .error
-                .map(|e| (format!("{}: {e}", path.display()), r.packets > 0));
-        }
+    FileScan {
+        name: display_name(path),
+        scan,
+        error,
+        notes,
     }
-    out.scan = scan;
-    out
 }
 
 pub fn run(args: &AnalyzeArgs) -> ExitCode {
@@ -68,14 +55,9 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         }
     };
     let all = expand_inputs(&args.inputs, |k| k != InputKind::Unknown);
-    let (captures, others): (Vec<PathBuf>, Vec<PathBuf>) = all.into_iter().partition(|p| {
-        open_input(p).is_ok_and(|i| {
-            matches!(
-                i.kind,
-                InputKind::Pcap | InputKind::PcapNg | InputKind::Gzip
-            )
-        })
-    });
+    let (captures, others): (Vec<PathBuf>, Vec<PathBuf>) = all
+        .into_iter()
+        .partition(|p| open_input(p).is_ok_and(|i| is_packet_input(i.kind)));
     for p in &others {
         let kind = open_input(p).map(|i| i.kind).unwrap_or(InputKind::Unknown);
         match kind {
@@ -109,6 +91,9 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         .collect();
     bar.finish_and_clear();
     for f in &files {
+        for n in &f.notes {
+            eprintln!("note: {n}");
+        }
         if let Some((msg, partial)) = &f.error {
             if *partial {
                 eprintln!("warning: {msg} (reading stopped; everything before it was analysed)");

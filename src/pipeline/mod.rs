@@ -4,7 +4,7 @@
 pub mod scan;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -28,6 +28,115 @@ pub fn open_input(path: &Path) -> Result<OpenInput> {
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let kind = sniff(head);
     Ok(OpenInput { kind, reader })
+}
+
+/// What reading a packet input achieved, whatever its format.
+#[derive(Debug, Clone, Default)]
+pub struct PacketRead {
+    /// "pcap", "pcapng" or "etl".
+    pub format: Option<&'static str>,
+    pub gzip: bool,
+    pub packets: u64,
+    /// Damage: byte offset and message (the file path included).
+    pub error: Option<(u64, String)>,
+    /// Things worth telling (ETL: no packet events, compressed buffers skipped).
+    pub notes: Vec<String>,
+}
+
+/// The kind of a packet input, looking inside gzip.
+fn packet_kind(path: &Path, kind: InputKind) -> InputKind {
+    if kind != InputKind::Gzip {
+        return kind;
+    }
+    let mut head = Vec::with_capacity(4096);
+    if let Ok(f) = File::open(path) {
+        let gz = flate2::read::MultiGzDecoder::new(f);
+        let _ = std::io::Read::take(gz, 4096).read_to_end(&mut head);
+    }
+    match sniff(&head) {
+        InputKind::Gzip => InputKind::Unknown,
+        k => k,
+    }
+}
+
+/// Whether `kind` (of a file as sniffed) may hold packets.
+pub fn is_packet_input(kind: InputKind) -> bool {
+    matches!(
+        kind,
+        InputKind::Pcap | InputKind::PcapNg | InputKind::Etl | InputKind::Gzip
+    )
+}
+
+/// Reads the packets of a capture or ETL trace (gzip or not) into `sink`.
+/// `Err` when the file is not a packet input at all (the message says what it is).
+pub fn read_packets(
+    path: &Path,
+    sink: &mut dyn PacketSink,
+) -> std::result::Result<PacketRead, String> {
+    let input = open_input(path).map_err(|e| format!("{e:#}"))?;
+    let name = display_name(path);
+    let kind = packet_kind(path, input.kind);
+    let is_blg = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("blg"));
+    match kind {
+        InputKind::Pcap | InputKind::PcapNg => {
+            let r = hvsleuth_parsers::capture::read_capture(input.reader, &name, sink);
+            Ok(PacketRead {
+                format: r.format.map(|f| match f {
+                    hvsleuth_parsers::capture::CaptureFormat::Pcap => "pcap",
+                    hvsleuth_parsers::capture::CaptureFormat::PcapNg => "pcapng",
+                }),
+                gzip: r.gzip,
+                packets: r.packets,
+                error: r
+                    .error
+                    .map(|e| (e.offset, format!("{}: {e}", path.display()))),
+                notes: Vec::new(),
+            })
+        }
+        InputKind::Etl if !is_blg => {
+            let r = hvsleuth_parsers::etl::read_etl(input.reader, &name, sink);
+            let mut notes = Vec::new();
+            if !r.has_packet_events() {
+                notes.push(format!(
+                    "{}: ETL trace with no packet events ({})",
+                    path.display(),
+                    r.summary()
+                ));
+            }
+            if r.compressed_buffers > 0 {
+                notes.push(format!(
+                    "{}: {} compressed ETL buffers skipped (compressed traces are not supported)",
+                    path.display(),
+                    r.compressed_buffers
+                ));
+            }
+            Ok(PacketRead {
+                format: Some("etl"),
+                gzip: r.gzip,
+                packets: r.packets,
+                error: r
+                    .error
+                    .map(|e| (e.offset, format!("{}: {e}", path.display()))),
+                notes,
+            })
+        }
+        InputKind::Blg | InputKind::Etl => Err(format!(
+            "{}: a binary perfmon log (.blg): convert it with `relog {} -f csv -o {}.csv`",
+            path.display(),
+            name,
+            name.trim_end_matches(".blg")
+        )),
+        InputKind::Unknown => Err(format!(
+            "{}: not a pcap, pcapng or ETL capture",
+            path.display()
+        )),
+        k => Err(format!(
+            "{}: a {k:?} file, not a packet capture (use `hvsleuth analyze`)",
+            path.display()
+        )),
+    }
 }
 
 /// A short display name for a file (its file name).

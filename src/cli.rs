@@ -44,6 +44,12 @@ pub enum Command {
 hvsleuth analyze captures/ --out report-dir --bucket 5s\n  hvsleuth analyze node*.pcapng --write-inventory inferred.toml"
     )]
     Analyze(AnalyzeArgs),
+    /// List the finding rules: id, what each detects, why it matters, the fix.
+    Rules {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -227,6 +227,8 @@ fn fmt_ts(ns: Option<i64>) -> String {
     ns.map(crate_time::format_utc).unwrap_or_else(|| "-".into())
 }
 
+pub use crate_time::format_utc;
+
 mod crate_time {
     /// `YYYY-MM-DD HH:MM:SS.ffffff UTC` from Unix nanoseconds.
     pub fn format_utc(ns: i64) -> String {

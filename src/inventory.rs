@@ -57,6 +57,9 @@ pub struct Inventory {
     /// Live migration settings.
     #[serde(default)]
     pub live_migration: LiveMigration,
+    /// Finding thresholds (defaults documented in README and `hvsleuth rules`).
+    #[serde(default)]
+    pub thresholds: crate::findings::thresholds::Thresholds,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

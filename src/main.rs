@@ -7,6 +7,7 @@ mod analyze;
 mod attribution;
 mod cli;
 mod exit;
+mod findings;
 mod inspect;
 mod inventory;
 mod pipeline;
@@ -19,6 +20,7 @@ fn main() {
     let code = match cli.command {
         cli::Command::Inspect(args) => inspect::run(&args),
         cli::Command::Analyze(args) => analyze::run(&args),
+        cli::Command::Rules { json } => findings::print_catalogue(json),
     };
     std::process::exit(code.into());
 }

@@ -4,12 +4,14 @@
 //! bytes.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use hvsleuth_parsers::tcp::TcpCounters;
 use hvsleuth_reports::Role;
 
 use crate::attribution::groups::{Cell, GroupKey};
 use crate::attribution::rules::{GroupView, classify};
+use crate::pipeline::scan::HeartbeatTrack;
 
 use super::FileScan;
 use super::topology::{Iface, Topo};
@@ -41,6 +43,8 @@ pub struct Model {
     pub groups: Vec<GroupRow>,
     /// Per interface: wire bytes as counted by the capture reader.
     pub iface_wire: Vec<u64>,
+    /// Heartbeat tracks: (interface, source, destination, arrivals and gaps).
+    pub heartbeats: Vec<(usize, IpAddr, IpAddr, HeartbeatTrack)>,
 }
 
 pub fn attribute(files: &[FileScan], ifaces: &[Iface], topo: &Topo, bucket_ns: i64) -> Model {
@@ -48,8 +52,12 @@ pub fn attribute(files: &[FileScan], ifaces: &[Iface], topo: &Topo, bucket_ns: i
         vec![vec![BTreeMap::new(); Role::ALL.len()]; ifaces.len()];
     let mut iface_wire = vec![0u64; ifaces.len()];
     let mut rows = Vec::new();
+    let mut heartbeats = Vec::new();
     let mut base = 0usize;
     for f in files {
+        for ((iface, src, dst), t) in &f.scan.heartbeats {
+            heartbeats.push((base + *iface as usize, *src, *dst, t.clone()));
+        }
         let n_ifaces = f.scan.interfaces.len();
         for (i, c) in f.scan.iface_counts.iter().enumerate().take(n_ifaces) {
             iface_wire[base + i] = c.wire_bytes;
@@ -114,5 +122,6 @@ pub fn attribute(files: &[FileScan], ifaces: &[Iface], topo: &Topo, bucket_ns: i
             .collect(),
         groups: rows,
         iface_wire,
+        heartbeats,
     }
 }

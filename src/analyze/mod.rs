@@ -111,7 +111,12 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
 
     let (ifaces, topo, inferred) = topology::build(&files, inventory.as_ref());
     let model = attribute::attribute(&files, &ifaces, &topo, args.bucket);
-    let summary = summary::Summary::new(&model, inferred);
+    let thresholds = inventory
+        .as_ref()
+        .map(|i| i.thresholds.clone())
+        .unwrap_or_default();
+    let findings = crate::findings::evaluate(&model, inventory.as_ref(), &thresholds);
+    let summary = summary::Summary::new(&model, inferred, findings);
 
     if let Some(dir) = &args.out {
         if let Err(e) = tables::write_all(dir, &model, &summary) {

@@ -41,6 +41,8 @@ pub struct IfaceSummary {
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub bucket_ns: i64,
+    /// Findings, most severe first.
+    pub findings: Vec<hvsleuth_reports::Finding>,
     pub interfaces: Vec<IfaceSummary>,
     pub inferred: Vec<Inferred>,
     /// Clock skew between captures of different hosts (not estimated yet).
@@ -48,7 +50,11 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(m: &Model, inferred: Vec<Inferred>) -> Summary {
+    pub fn new(
+        m: &Model,
+        inferred: Vec<Inferred>,
+        findings: Vec<hvsleuth_reports::Finding>,
+    ) -> Summary {
         let bucket_s = m.bucket_ns as f64 / 1e9;
         let bps = |bytes: u64| (bytes as f64 * 8.0 / bucket_s).round() as u64;
         let interfaces = m
@@ -100,6 +106,7 @@ impl Summary {
             .collect();
         Summary {
             bucket_ns: m.bucket_ns,
+            findings,
             interfaces,
             inferred,
             skew: Vec::new(),
@@ -109,6 +116,30 @@ impl Summary {
     pub fn render_text(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
+        if self.findings.is_empty() {
+            let _ = writeln!(s, "No findings.\n");
+        } else {
+            let _ = writeln!(s, "Findings ({}):", self.findings.len());
+            for f in &self.findings {
+                let place = match (&f.node, &f.interface) {
+                    (Some(n), Some(i)) => format!(" [{n} / {i}]"),
+                    (Some(n), None) => format!(" [{n}]"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    s,
+                    "  {:<8} {} {}{place}",
+                    format!("{:?}", f.severity).to_uppercase(),
+                    f.id,
+                    f.title
+                );
+                if let Some(fix) = f.remediation.first() {
+                    let first = fix.lines().find(|l| !l.starts_with('#')).unwrap_or("");
+                    let _ = writeln!(s, "           fix: {first}");
+                }
+            }
+            let _ = writeln!(s);
+        }
         for i in &self.interfaces {
             let link = i
                 .link_bps

@@ -1,0 +1,95 @@
+//! The catalogue of finding rules: stable ids and what each is about.
+//! `hvsleuth rules` prints it; README.md links to it.
+
+/// One rule's documentation.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct RuleInfo {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub detects: &'static str,
+    pub why: &'static str,
+    pub evidence: &'static str,
+    pub fix: &'static str,
+    /// The seed incident it comes from.
+    pub seed: &'static str,
+}
+
+pub const HVS001: RuleInfo = RuleInfo {
+    id: "HVS001",
+    title: "Management network carries CSV redirected IO, storage or live-migration traffic",
+    detects: "Bytes attributed to redirected-io, storage or live-migration on an interface meant for management \
+(inventory intent, or inferred from RDP/WinRM/SSH traffic on it).",
+    why: "SMB Multichannel streams CSV redirected IO across every network between two nodes, including management: \
+a VM restore onto a non-owner node filled a 2x1 GbE management team and admins lost RDP/remote management.",
+    evidence: "bytes and peak per role on the interface, share of link capacity, time window, the node pair.",
+    fix: "New-SmbMultichannelConstraint on the SMB client node limiting the server to the cluster NICs; prefer the \
+cluster network for CSV (lowest cluster network metric); restore VMs on the CSV owner node.",
+    seed: "000 (restore floods the management network)",
+};
+
+pub const HVS002: RuleInfo = RuleInfo {
+    id: "HVS002",
+    title: "Network saturated while management sessions on it stall",
+    detects: "An interface above the saturation utilisation for a sustained window, while management-role TCP \
+connections on it show retransmissions, duplicates or gaps.",
+    why: "A saturated NIC drops or queues everything on it: RDP and WinRM sessions stall, and administrators \
+lose remote access exactly when they need it.",
+    evidence: "utilisation over time, window length, the roles filling the link, management retransmissions.",
+    fix: "Keep bulk traffic off the management NIC (HVS001 fix); reserve bandwidth for management with \
+New-NetQosPolicy; cap SMB categories with Set-SmbBandwidthLimit.",
+    seed: "000 (lost remote access)",
+};
+
+pub const HVS004: RuleInfo = RuleInfo {
+    id: "HVS004",
+    title: "Live migration on an unintended network",
+    detects: "live-migration bytes on an interface whose network is not meant for live migration (inventory), or \
+that carries management, storage (iSCSI/SMB) or heartbeat traffic.",
+    why: "Live migration uses the second-lowest-metric cluster network by default and can land on the iSCSI or \
+management network, or share the heartbeat network and starve it.",
+    evidence: "live-migration bytes and peak on the interface, what else the interface carries.",
+    fix: "Set-VMHost -UseAnyNetworkForMigration $false; Add-VMMigrationNetwork for the intended subnet; on \
+clusters set MigrationExcludeNetworks on the Virtual Machine resource type.",
+    seed: "002 (which network carries CSV and live migration)",
+};
+
+pub const HVS005: RuleInfo = RuleInfo {
+    id: "HVS005",
+    title: "Live migration far below link capacity (single TCP stream, or TCP on RDMA NICs)",
+    detects: "A live migration lasting long enough whose peak throughput stays below a fraction of the link; one \
+TCP connection doing it; TCP live migration on an interface marked RDMA-capable.",
+    why: "A TCP migration is bound to one core (~4.5-5 Gbps); SMB Multichannel or SMB Direct migrates at line rate \
+with less CPU.",
+    evidence: "peak and average live-migration throughput, link speed, connection count, duration.",
+    fix: "Set-VMHost -VirtualMachineMigrationPerformanceOption SMB (Multichannel / SMB Direct); \
+Set-SmbBandwidthLimit -Category LiveMigration to protect other traffic.",
+    seed: "003 (live migration transports)",
+};
+
+pub const HVS006: RuleInfo = RuleInfo {
+    id: "HVS006",
+    title: "Cluster heartbeats missing beyond the failure threshold (isolation, quarantine)",
+    detects: "Silences in UDP 3343 heartbeats from a node address longer than delay x threshold (1 s x 5 on 2012 R2, \
+1 s x 10 on 2016+); three such failures within an hour.",
+    why: "A node that misses that many heartbeats is removed (Isolated); three failures in an hour quarantine it for \
+7200 s by default, and block-storage VMs go Paused-Critical.",
+    evidence: "each silence with start, end and length; count within the hour.",
+    fix: "Find the cause of the loss on that network (NIC, driver, saturation); inspect SameSubnetDelay, \
+SameSubnetThreshold, QuarantineThreshold, QuarantineDuration; Start-ClusterNode -ClearQuarantine once fixed.",
+    seed: "003 (node isolation and quarantine)",
+};
+
+pub const HVS007: RuleInfo = RuleInfo {
+    id: "HVS007",
+    title: "TCP retransmissions or duplicate segments",
+    detects: "Per interface and role, retransmitted plus duplicate TCP segments above a rate.",
+    why: "Loss shows as retransmissions; duplicate segments (teaming, mirroring, offload bugs) once crashed hosts \
+with stop 0xD1 (KB2905412) and always waste bandwidth.",
+    evidence: "packets, retransmissions, duplicates, rate, the worst connections.",
+    fix: "Check NIC teaming/offload settings and drivers (Get-NetAdapterStatistics, Get-NetAdapterAdvancedProperty); \
+relieve saturation; apply KB2905412 on affected builds.",
+    seed: "004 (GUM and TCP)",
+};
+
+/// Every rule, in id order.
+pub const ALL: &[RuleInfo] = &[HVS001, HVS002, HVS004, HVS005, HVS006, HVS007];

@@ -1,0 +1,162 @@
+//! Findings: rules over the attributed model that say what went wrong, the
+//! evidence and the fix. Each rule has a stable id ([`catalogue`]).
+
+pub mod catalogue;
+mod heartbeat;
+mod migration;
+mod network;
+pub mod thresholds;
+
+use std::net::IpAddr;
+
+use hvsleuth_reports::{Finding, Role};
+
+use crate::analyze::attribute::{GroupRow, Model};
+use crate::inventory::{Intent, Inventory};
+use thresholds::Thresholds;
+
+/// What the rules look at.
+pub struct Ctx<'a> {
+    pub model: &'a Model,
+    pub inv: Option<&'a Inventory>,
+    pub th: &'a Thresholds,
+}
+
+impl Ctx<'_> {
+    fn iface_groups(&self, iface: usize) -> impl Iterator<Item = &GroupRow> {
+        self.model.groups.iter().filter(move |g| g.iface == iface)
+    }
+
+    /// Intents of an interface: the inventory's (interface, then its network), else none.
+    fn intents(&self, iface: usize) -> Vec<Intent> {
+        let i = &self.model.ifaces[iface];
+        let Some(inv) = self.inv else {
+            return Vec::new();
+        };
+        let Some(r) = inv.interface_for_capture(&i.capture, &self.capture_if_name(iface)) else {
+            return Vec::new();
+        };
+        let ii = inv.interface(r);
+        if !ii.intended_roles.is_empty() {
+            return ii.intended_roles.clone();
+        }
+        ii.addresses
+            .iter()
+            .find_map(|a| inv.network_of(a.addr()))
+            .map(|n| n.intended_roles.clone())
+            .unwrap_or_default()
+    }
+
+    fn capture_if_name(&self, iface: usize) -> String {
+        self.model.ifaces[iface].capture_if_name.clone()
+    }
+
+    /// Whether an interface is for management: by inventory intent, else because
+    /// interactive management protocols (RDP, WinRM, SSH) run on it.
+    fn is_management(&self, iface: usize) -> (bool, &'static str) {
+        let intents = self.intents(iface);
+        if !intents.is_empty() {
+            return (intents.contains(&Intent::Management), "inventory");
+        }
+        let interactive = self
+            .iface_groups(iface)
+            .any(|g| g.role == Role::Management && matches!(g.key.port, 3389 | 5985 | 5986 | 22));
+        (interactive, "RDP/WinRM/SSH traffic on it")
+    }
+
+    /// The node name owning an address, if any interface has it.
+    fn node_of(&self, ip: IpAddr) -> Option<&str> {
+        if let Some(inv) = self.inv {
+            if let Some(r) = inv.owner_of(ip) {
+                return Some(inv.node(r).name.as_str());
+            }
+        }
+        self.model
+            .ifaces
+            .iter()
+            .find(|i| i.addresses.contains(&ip))
+            .map(|i| i.node.as_str())
+    }
+
+    /// First and last bucket start (ns) where `role` has bytes on `iface`.
+    fn window(&self, iface: usize, role: Role) -> Option<(i64, i64)> {
+        let s = &self.model.series[iface][role.index()];
+        let first = s.iter().find(|(_, c)| c.bytes[0] + c.bytes[1] > 0)?.0;
+        let last = s.iter().rev().find(|(_, c)| c.bytes[0] + c.bytes[1] > 0)?.0;
+        Some((
+            first * self.model.bucket_ns,
+            (last + 1) * self.model.bucket_ns,
+        ))
+    }
+
+    fn role_bytes(&self, iface: usize, role: Role) -> u64 {
+        self.model.series[iface][role.index()]
+            .iter()
+            .map(|(_, c)| c.bytes[0] + c.bytes[1])
+            .sum()
+    }
+
+    fn role_peak_bps(&self, iface: usize, role: Role) -> u64 {
+        let max = self.model.series[iface][role.index()]
+            .iter()
+            .map(|(_, c)| c.bytes[0] + c.bytes[1])
+            .max()
+            .unwrap_or(0);
+        (max as f64 * 8e9 / self.model.bucket_ns as f64) as u64
+    }
+}
+
+/// Runs every rule; findings sorted by severity, then id, node, interface.
+pub fn evaluate(model: &Model, inv: Option<&Inventory>, th: &Thresholds) -> Vec<Finding> {
+    let ctx = Ctx { model, inv, th };
+    let mut out = Vec::new();
+    network::management_bulk(&ctx, &mut out);
+    network::saturation(&ctx, &mut out);
+    network::tcp_health(&ctx, &mut out);
+    migration::unintended_network(&ctx, &mut out);
+    migration::throughput(&ctx, &mut out);
+    heartbeat::gaps(&ctx, &mut out);
+    out.sort_by(|a, b| {
+        (a.severity, &a.id, &a.node, &a.interface, a.window_start_ns).cmp(&(
+            b.severity,
+            &b.id,
+            &b.node,
+            &b.interface,
+            b.window_start_ns,
+        ))
+    });
+    out
+}
+
+/// A display filter matching an address as source or destination.
+pub fn addr_filter(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("ip.addr == {a}"),
+        IpAddr::V6(a) => format!("ipv6.addr == {a}"),
+    }
+}
+
+pub fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+/// `hvsleuth rules`: the catalogue, as text or JSON, with the default thresholds.
+pub fn print_catalogue(json: bool) -> crate::exit::ExitCode {
+    let text = if json {
+        let v = serde_json::json!({ "rules": catalogue::ALL, "default_thresholds": Thresholds::default() });
+        serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    } else {
+        let mut s = String::new();
+        for r in catalogue::ALL {
+            s += &format!(
+                "{}  {}\n  detects:  {}\n  why:      {}\n  evidence: {}\n  fix:      {}\n  seed:     {}\n\n",
+                r.id, r.title, r.detects, r.why, r.evidence, r.fix, r.seed
+            );
+        }
+        s += "Default thresholds (override in the inventory's [thresholds] table):\n";
+        s += &toml::to_string_pretty(&Thresholds::default()).unwrap_or_default();
+        s
+    };
+    print!("{text}");
+    crate::exit::ExitCode::Ok
+}

@@ -1,0 +1,361 @@
+//! Network rules: bulk traffic on management (HVS001), saturation with
+//! stalled management sessions (HVS002), TCP health (HVS007).
+
+use hvsleuth_reports::{Finding, Role, Severity};
+
+use super::catalogue::{HVS001, HVS002, HVS007};
+use super::{Ctx, addr_filter, pct};
+use crate::analyze::summary::{human_bps, human_bytes};
+use crate::inventory::Intent;
+
+const BULK: [Role; 3] = [Role::RedirectedIo, Role::Storage, Role::LiveMigration];
+
+/// HVS001: redirected IO, storage or live migration on a management interface.
+pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    for iface in &ctx.model.ifaces {
+        let (mgmt, why_mgmt) = ctx.is_management(iface.id);
+        if !mgmt {
+            continue;
+        }
+        let intents = ctx.intents(iface.id);
+        for role in BULK {
+            // Storage on a NIC that is also meant for storage is by design.
+            if (role == Role::Storage && intents.contains(&Intent::Storage))
+                || (role == Role::LiveMigration && intents.contains(&Intent::LiveMigration))
+            {
+                continue;
+            }
+            let bytes = ctx.role_bytes(iface.id, role);
+            if bytes < ctx.th.mgmt_bulk_min_bytes {
+                continue;
+            }
+            let peak = ctx.role_peak_bps(iface.id, role);
+            let util = iface
+                .link_bps
+                .filter(|l| *l > 0)
+                .map(|l| peak as f64 / l as f64);
+            let (start, end) = ctx.window(iface.id, role).unwrap_or_default();
+            // The largest group of that role names the node pair.
+            let top = ctx
+                .iface_groups(iface.id)
+                .filter(|g| g.role == role)
+                .max_by_key(|g| g.bytes);
+            let (client, server) = top
+                .map(|g| (g.key.client, g.key.server))
+                .unwrap_or((None, None));
+            let client_node = client.and_then(|c| ctx.node_of(c)).map(str::to_string);
+            let server_node = server.and_then(|s| ctx.node_of(s)).map(str::to_string);
+            let server_name = server_node
+                .clone()
+                .or_else(|| server.map(|s| s.to_string()))
+                .unwrap_or_else(|| "<CSV owner>".into());
+            let client_name = client_node
+                .clone()
+                .unwrap_or_else(|| "<non-owner node>".into());
+            let cluster_aliases = cluster_aliases(ctx, &client_name);
+            let severity = if util.is_some_and(|u| u >= ctx.th.saturation_utilisation) {
+                Severity::Critical
+            } else {
+                Severity::High
+            };
+            let mut evidence = vec![
+                (
+                    format!("{role} bytes on this interface"),
+                    human_bytes(bytes),
+                ),
+                ("peak throughput".into(), human_bps(peak)),
+                (
+                    "share of the interface's bytes".into(),
+                    pct(bytes as f64 / ctx.model.iface_wire[iface.id].max(1) as f64),
+                ),
+                ("why this is a management interface".into(), why_mgmt.into()),
+            ];
+            if let Some(u) = util {
+                evidence.push(("peak share of link capacity".into(), pct(u)));
+            }
+            if let (Some(c), Some(s)) = (client, server) {
+                evidence.push((
+                    "from -> to".into(),
+                    format!("{client_name} ({c}) -> {server_name} ({s})"),
+                ));
+            }
+            if let Some(g) = top {
+                evidence.push(("classified as".into(), g.reason.clone()));
+            }
+            let filter = match (client, server) {
+                (Some(c), Some(s)) => Some(format!(
+                    "{} && {}{}",
+                    addr_filter(c),
+                    addr_filter(s),
+                    top.map(|g| format!(" && tcp.port == {}", g.key.port))
+                        .unwrap_or_default()
+                )),
+                _ => None,
+            };
+            let mut remediation = vec![format!(
+                "# on {client_name}: let SMB Multichannel reach {server_name} only through the cluster NICs\n\
+                 New-SmbMultichannelConstraint -ServerName {server_name} -InterfaceAlias {}",
+                cluster_aliases.join(", ")
+            )];
+            remediation.push(
+                "# prefer the cluster network for CSV traffic: it takes the lowest cluster network metric\n\
+                 Get-ClusterNetwork | Format-Table Name, Role, Metric, AutoMetric\n\
+                 (Get-ClusterNetwork -Name \"<cluster network>\").Metric = 900"
+                    .into(),
+            );
+            if role == Role::RedirectedIo {
+                remediation.push(format!(
+                    "# run restores and other metadata-heavy jobs on the CSV owner, or move the CSV first\n\
+                     Move-ClusterSharedVolume -Name \"<CSV>\" -Node {client_name}"
+                ));
+            }
+            if role == Role::LiveMigration {
+                remediation.push("Set-VMHost -UseAnyNetworkForMigration $false\nAdd-VMMigrationNetwork <live-migration subnet>".into());
+            }
+            out.push(Finding {
+                id: HVS001.id.into(),
+                severity,
+                title: format!("Management interface {} carries {role} traffic", iface.interface),
+                node: Some(iface.node.clone()),
+                interface: Some(iface.interface.clone()),
+                window_start_ns: Some(start),
+                window_end_ns: Some(end),
+                summary: format!(
+                    "{} of {role} went over {} / {}, an interface meant for management ({}). SMB Multichannel \
+                     spreads CSV redirected IO over every network between two nodes; when it fills the management \
+                     NIC, RDP and remote management stall (seed 000).",
+                    human_bytes(bytes),
+                    iface.node,
+                    iface.interface,
+                    why_mgmt
+                ),
+                evidence,
+                tshark_filter: filter,
+                remediation,
+                note: Some(
+                    "SMB Multichannel constraints apply to the Default SMB instance only, not to the CSV instance: \
+                     for CSV redirected IO the cluster network roles and metrics decide which networks carry it."
+                        .into(),
+                ),
+            });
+        }
+    }
+}
+
+/// Interface aliases on `node` meant for (or carrying) cluster traffic, not management.
+fn cluster_aliases(ctx: &Ctx<'_>, node: &str) -> Vec<String> {
+    let mut v: Vec<String> = ctx
+        .model
+        .ifaces
+        .iter()
+        .filter(|i| i.node == node)
+        .filter(|i| {
+            let intents = ctx.intents(i.id);
+            if !intents.is_empty() {
+                return intents.contains(&Intent::Cluster)
+                    && !intents.contains(&Intent::Management);
+            }
+            !ctx.is_management(i.id).0 && ctx.role_bytes(i.id, Role::Cluster) > 0
+        })
+        .map(|i| format!("\"{}\"", i.interface))
+        .collect();
+    v.dedup();
+    if v.is_empty() {
+        v.push("\"<cluster NIC aliases>\"".into());
+    }
+    v
+}
+
+/// HVS002: sustained saturation while management connections on the interface suffer.
+pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let bucket_s = ctx.model.bucket_ns as f64 / 1e9;
+    for iface in &ctx.model.ifaces {
+        let Some(link) = iface.link_bps.filter(|l| *l > 0) else {
+            continue;
+        };
+        // Total bytes per bucket over all roles.
+        let mut totals: std::collections::BTreeMap<i64, u64> = Default::default();
+        for role in Role::ALL {
+            for (b, c) in &ctx.model.series[iface.id][role.index()] {
+                *totals.entry(*b).or_default() += c.bytes[0] + c.bytes[1];
+            }
+        }
+        let limit = ctx.th.saturation_utilisation * link as f64;
+        // Longest run of consecutive saturated buckets.
+        let (mut best, mut run): (Option<(i64, i64)>, Option<(i64, i64)>) = (None, None);
+        for (b, bytes) in &totals {
+            let bps = *bytes as f64 * 8.0 / bucket_s;
+            if bps >= limit {
+                run = match run {
+                    Some((s, e)) if e + 1 == *b => Some((s, *b)),
+                    _ => Some((*b, *b)),
+                };
+                if let Some((s, e)) = run {
+                    if best.is_none_or(|(bs, be)| e - s > be - bs) {
+                        best = Some((s, e));
+                    }
+                }
+            } else {
+                run = None;
+            }
+        }
+        let Some((s, e)) = best else { continue };
+        let secs = (e - s + 1) as f64 * bucket_s;
+        if secs < ctx.th.saturation_min_s {
+            continue;
+        }
+        let mgmt: Vec<_> = ctx
+            .iface_groups(iface.id)
+            .filter(|g| g.role == Role::Management)
+            .collect();
+        let bad: u64 = mgmt
+            .iter()
+            .map(|g| g.tcp.retransmissions + g.tcp.duplicates + g.tcp.gaps + g.tcp.overlaps)
+            .sum();
+        let stalled = bad > 0;
+        let fillers: Vec<String> = Role::ALL
+            .iter()
+            .map(|r| (*r, ctx.role_bytes(iface.id, *r)))
+            .filter(|(_, b)| *b > 0)
+            .map(|(r, b)| format!("{r} {}", human_bytes(b)))
+            .collect();
+        out.push(Finding {
+            id: HVS002.id.into(),
+            severity: if stalled { Severity::Critical } else { Severity::Medium },
+            title: if stalled {
+                format!("{} saturated for {secs:.0} s while management sessions stalled", iface.interface)
+            } else {
+                format!("{} saturated for {secs:.0} s", iface.interface)
+            },
+            node: Some(iface.node.clone()),
+            interface: Some(iface.interface.clone()),
+            window_start_ns: Some(s * ctx.model.bucket_ns),
+            window_end_ns: Some((e + 1) * ctx.model.bucket_ns),
+            summary: format!(
+                "{} / {} ran above {} of its {} link for {secs:.0} s{}.",
+                iface.node,
+                iface.interface,
+                pct(ctx.th.saturation_utilisation),
+                human_bps(link),
+                if stalled {
+                    format!(
+                        "; management connections on it had {bad} retransmitted, duplicate or lost segments: \
+                         administrators lose remote access in such windows"
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+            evidence: vec![
+                ("saturated window".into(), format!("{secs:.0} s at >= {}", pct(ctx.th.saturation_utilisation))),
+                ("link speed".into(), human_bps(link)),
+                ("traffic on the interface".into(), fillers.join(", ")),
+                ("management connections".into(), mgmt.iter().map(|g| g.flows).sum::<u64>().to_string()),
+                ("management TCP retransmissions/duplicates/gaps".into(), bad.to_string()),
+            ],
+            tshark_filter: iface.addresses.first().map(|a| {
+                format!("{} && (tcp.analysis.retransmission || tcp.analysis.lost_segment)", addr_filter(*a))
+            }),
+            remediation: vec![
+"# throttle SMB bulk and give remote management priority on the host\n\
+                 New-NetQosPolicy -Name \"SMB bulk\" -SMB -ThrottleRateActionBitsPerSecond 500MB\n\
+                 New-NetQosPolicy -Name \"RDP\" -IPProtocolMatchCondition TCP -IPDstPortMatchCondition 3389 -PriorityValue8021Action 5"
+                    .into(),
+                "# cap SMB bulk categories so they cannot fill a link\n\
+                 Set-SmbBandwidthLimit -Category Default -BytesPerSecond 500MB\n\
+                 Set-SmbBandwidthLimit -Category LiveMigration -BytesPerSecond 1GB"
+                    .into(),
+            ],
+            note: None,
+        });
+    }
+}
+
+/// HVS007: retransmissions and duplicate segments per interface and role.
+pub fn tcp_health(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    for iface in &ctx.model.ifaces {
+        for role in Role::ALL {
+            let groups: Vec<_> = ctx
+                .iface_groups(iface.id)
+                .filter(|g| g.role == role && g.key.proto == crate::attribution::rules::Proto::Tcp)
+                .collect();
+            let packets: u64 = groups.iter().map(|g| g.packets).sum();
+            if packets < ctx.th.tcp_min_packets {
+                continue;
+            }
+            let rtx: u64 = groups
+                .iter()
+                .map(|g| g.tcp.retransmissions + g.tcp.overlaps)
+                .sum();
+            let dup: u64 = groups.iter().map(|g| g.tcp.duplicates).sum();
+            let rate = (rtx + dup) as f64 / packets as f64;
+            if rate < ctx.th.tcp_bad_rate {
+                continue;
+            }
+            let worst = groups
+                .iter()
+                .max_by_key(|g| g.tcp.retransmissions + g.tcp.duplicates + g.tcp.overlaps)
+                .copied();
+            let (start, end) = ctx.window(iface.id, role).unwrap_or_default();
+            let mut remediation = vec![
+                "Get-NetAdapterStatistics -Name \"<adapter>\" | Format-List *Errors*, *Discarded*\n\
+                 Get-NetAdapterAdvancedProperty -Name \"<adapter>\""
+                    .into(),
+            ];
+            if dup > 0 {
+                remediation.push(
+                    "# duplicate segments: check NIC teaming/port mirroring; on WS2012-era hosts apply KB2905412 \
+                     (stop 0xD1 when duplicate TCP segments arrive on different processors)"
+                        .into(),
+                );
+            }
+            out.push(Finding {
+                id: HVS007.id.into(),
+                severity: if rate >= 5.0 * ctx.th.tcp_bad_rate { Severity::High } else { Severity::Medium },
+                title: format!("{} {role} TCP: {} of segments retransmitted or duplicated", iface.interface, pct(rate)),
+                node: Some(iface.node.clone()),
+                interface: Some(iface.interface.clone()),
+                window_start_ns: Some(start),
+                window_end_ns: Some(end),
+                summary: format!(
+                    "Of {packets} TCP packets attributed to {role} on {} / {}, {rtx} were retransmissions and \
+                     {dup} exact duplicates ({}).",
+                    iface.node,
+                    iface.interface,
+                    pct(rate)
+                ),
+                evidence: vec![
+                    ("TCP packets".into(), packets.to_string()),
+                    ("retransmissions (incl. partial)".into(), rtx.to_string()),
+                    ("duplicate segments".into(), dup.to_string()),
+                    (
+                        "worst connection group".into(),
+                        worst
+                            .map(|g| {
+                                format!(
+                                    "{} -> {}:{} ({} retransmissions, {} duplicates)",
+                                    g.key.client.map(|c| c.to_string()).unwrap_or_default(),
+                                    g.key.server.map(|c| c.to_string()).unwrap_or_default(),
+                                    g.key.port,
+                                    g.tcp.retransmissions + g.tcp.overlaps,
+                                    g.tcp.duplicates
+                                )
+                            })
+                            .unwrap_or_default(),
+                    ),
+                ],
+                tshark_filter: worst.and_then(|g| {
+                    g.key.server.map(|s| {
+                        format!(
+                            "{} && tcp.port == {} && (tcp.analysis.retransmission || tcp.analysis.duplicate_ack)",
+                            addr_filter(s),
+                            g.key.port
+                        )
+                    })
+                }),
+                remediation,
+                note: None,
+            });
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod capture;
 pub mod decode;
 pub mod flow;
 pub mod link;
+pub mod smb;
 pub mod sniff;
 pub mod tcp;
 

@@ -11,3 +11,8 @@ pub mod wire;
 pub use events::{Body, FileId, NetworkInterfaceInfo, Pdu, ShareRedirect, SmbEvent, SmbEventKind, SmbSink};
 pub use model::{ChannelInfo, SmbModel, SmbReport};
 pub use stream::{SmbConnState, SmbParser, SmbStats};
+
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod harness;

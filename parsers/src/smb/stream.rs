@@ -86,6 +86,8 @@ struct DirState {
     buf: Vec<u8>,
     /// Bytes discarded in the current hunt.
     discarded: u64,
+    /// Timestamp of the last `data` call.
+    last_ts: i64,
 }
 
 impl Default for DirState {
@@ -94,6 +96,7 @@ impl Default for DirState {
             phase: Phase::Framing,
             buf: Vec::new(),
             discarded: 0,
+            last_ts: 0,
         }
     }
 }
@@ -160,6 +163,11 @@ impl SmbConnState {
             .any(|&(_, c)| c & (share_caps::SCALEOUT | share_caps::CLUSTER) != 0)
     }
 
+    /// Timestamp of the last `data` call of direction `dir`.
+    pub fn last_ts(&self, dir: Direction) -> i64 {
+        self.dirs[dir.index()].last_ts
+    }
+
     pub fn stats(&self) -> &SmbStats {
         &self.stats
     }
@@ -173,6 +181,7 @@ impl SmbConnState {
         sink: &mut S,
     ) {
         let d = dir.index();
+        self.dirs[d].last_ts = ts_ns;
         while !data.is_empty() {
             match self.dirs[d].phase {
                 Phase::Skip { remaining } => {
@@ -269,18 +278,32 @@ impl SmbConnState {
         }
     }
 
-    /// `len` bytes of direction `dir` are missing.
-    pub fn gap(&mut self, dir: Direction, len: u64) {
+    /// `len` bytes of direction `dir` are missing. A message whose prefix was
+    /// being collected is decoded as far as it goes; sync is kept when the
+    /// gap ends inside the current message.
+    pub fn gap<S: SmbSink + ?Sized>(&mut self, dir: Direction, len: u64, ts_ns: i64, sink: &mut S) {
         self.stats.gap_bytes += len;
-        let st = &mut self.dirs[dir.index()];
-        match st.phase {
-            Phase::Skip { remaining } if len < remaining => {
-                st.phase = Phase::Skip {
-                    remaining: remaining - len,
-                };
+        let d = dir.index();
+        let st = &mut self.dirs[d];
+        let remaining = match st.phase {
+            Phase::Skip { remaining } => Some(remaining),
+            Phase::Prefix { len: msg_len, .. } if Protocol::of(&st.buf).is_some() => {
+                let buf = std::mem::take(&mut st.buf);
+                let rest = u64::from(msg_len) - buf.len() as u64;
+                self.message(dir, ts_ns, &buf, msg_len, sink);
+                self.dirs[d].buf = buf;
+                self.dirs[d].buf.clear();
+                Some(rest)
+            }
+            _ => None,
+        };
+        let st = &mut self.dirs[d];
+        match remaining {
+            Some(r) if len < r => {
+                st.phase = Phase::Skip { remaining: r - len };
                 self.stats.gaps_absorbed += 1;
             }
-            Phase::Skip { remaining } if len == remaining => {
+            Some(r) if len == r => {
                 st.phase = Phase::Framing;
                 self.stats.gaps_absorbed += 1;
             }
@@ -719,7 +742,8 @@ impl<S: SmbSink + ?Sized> StreamHandler for SmbParser<'_, S> {
         self.state.data(dir, ts_ns, data, self.sink);
     }
     fn gap(&mut self, dir: Direction, len: u64) {
-        self.state.gap(dir, len);
+        let ts = self.state.last_ts(dir);
+        self.state.gap(dir, len, ts, self.sink);
     }
     fn end(&mut self, dir: Direction) {
         self.state.end(dir);

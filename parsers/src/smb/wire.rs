@@ -161,10 +161,12 @@ impl Smb2Header {
     }
 }
 
-/// Parses a 64-byte SMB2 header (protocol id and StructureSize 64 checked).
+/// Parses a 64-byte SMB2 header. Only the protocol id is checked: like
+/// Wireshark, a framed message with an odd StructureSize is still decoded
+/// (the resynchronisation scan, [`plausible_frame_start`], does require 64).
 pub fn smb2_header(i: &[u8]) -> IResult<&[u8], Smb2Header> {
     let (i, _) = tag(&[0xFE, b'S', b'M', b'B'][..]).parse(i)?;
-    let (i, _) = tag(&[64u8, 0][..]).parse(i)?;
+    let (i, _structure_size) = le_u16.parse(i)?;
     let (i, (credit_charge, status, command, credits, flags, next_command, message_id)) =
         (le_u16, le_u32, le_u16, le_u16, le_u32, le_u32, le_u64).parse(i)?;
     let (i, (w1, w2, session_id, _sig)) = (le_u32, le_u32, le_u64, take(16usize)).parse(i)?;
@@ -408,9 +410,11 @@ mod tests {
         assert_eq!(p.async_id, Some(0x0000_0007_0000_FEFF));
         assert_eq!(p.tree_id, 0);
         assert!(smb2_header(&h[..63]).is_err());
-        let mut bad = h.clone();
-        bad[4] = 65;
-        assert!(smb2_header(&bad).is_err());
+        let mut odd = h.clone();
+        odd[4] = 63;
+        assert!(smb2_header(&odd).is_ok());
+        odd[0] = 0xFD;
+        assert!(smb2_header(&odd).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::events::SmbEventKind;
 use super::harness::run;
 
 /// Expected figures per capture, from tshark 4.0.17:
@@ -141,4 +142,187 @@ fn commands_and_bytes_match_tshark() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// zeek/smb3_multichannel.pcap: session 0x00001c0010000049 spans all 4 TCP
+/// connections (`tshark -r F -Y smb2 -T fields -E occurrence=f -e tcp.stream -e smb2.sesid | sort -u`:
+/// it is the only session id seen on more than one stream; 6 SESSION_SETUP requests carry
+/// the BINDING flag). The interface list (`tshark -r F -Y 'smb2.ioctl.function == 0x001401fc'
+/// -V`): IfIndex 8, RSS, 1 Gbit/s, fe80::582f:92c0:c9c1:9ba1 (port 0), then IfIndex 8, RSS,
+/// 1 Gbit/s, 172.17.0.189.
+#[test]
+fn multichannel_one_session_four_channels() {
+    let r = run("zeek/smb3_multichannel.pcap");
+    let rep = r.model.report();
+    let multi: Vec<_> = rep
+        .sessions
+        .iter()
+        .filter(|s| s.channels.len() > 1)
+        .collect();
+    assert_eq!(multi.len(), 1);
+    let s = multi[0];
+    assert_eq!(s.session_id, "0x00001c0010000049");
+    assert_eq!(s.channels.len(), 4);
+    assert_eq!(s.dialect.as_deref(), Some("3.1.1"));
+    assert_eq!(s.binding_requests, 6);
+    assert!(s.channels.iter().all(|c| c.server == "172.17.0.189:445"));
+    // All the capture's READ/WRITE bytes belong to this session.
+    assert_eq!(s.write_bytes, 1366632);
+    assert_eq!(s.read_bytes, 1018212);
+    let per_channel_writes: u64 = s.channels.iter().map(|c| c.write_bytes).sum();
+    assert_eq!(per_channel_writes, 1366632);
+    assert_eq!(s.trees.len(), 1);
+    assert_eq!(rep.server_interfaces.len(), 1);
+    let ifs = &rep.server_interfaces[0];
+    assert_eq!(ifs.server, "172.17.0.189:445");
+    let got: Vec<(u32, &str, u64, bool, bool)> = ifs
+        .interfaces
+        .iter()
+        .map(|i| (i.if_index, i.addr.as_str(), i.link_speed_bps, i.rss, i.rdma))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (8, "fe80::582f:92c0:c9c1:9ba1", 1_000_000_000, true, false),
+            (8, "172.17.0.189", 1_000_000_000, true, false),
+        ]
+    );
+    // Every connection carries SMB with dialect 3.1.1.
+    assert_eq!(r.conns.len(), 4);
+    assert!(r.conns.iter().all(|c| c.3 && c.2 == Some(0x0311)));
+    let json = serde_json::to_value(&rep).unwrap();
+    assert!(json["commands"]["NEGOTIATE"].as_u64() == Some(8));
+    assert!(json["witness"].as_array().is_some_and(|w| w.is_empty()));
+}
+
+/// Encrypted captures: every 0xFD message on the transform header's session.
+/// `tshark -r F -Y smb2.header.transform.msg_size -T fields -E occurrence=a -e smb2.sesid
+/// -e smb2.header.transform.msg_size`: (session, frames, sum of OriginalMessageSize);
+/// our encrypted bytes are session-message lengths = 52 * frames + sum.
+#[test]
+fn encrypted_bytes_on_transform_session() {
+    let cases: &[(&str, &str, u64, u64, Option<&str>)] = &[
+        ("zeek/smb3.pcap", "0x000048009400003d", 44, 6074, Some("3.0")),
+        ("zeek/smb311.pcap", "0x0000281cac000069", 28, 3980, Some("3.1.1")),
+        (
+            "suricata-verify/smb3-02-midstream/input.pcap",
+            "0x000048009400003d",
+            44,
+            6074,
+            None,
+        ),
+        ("wireshark/smb300-aes-128-ccm.pcap.gz", "0x00003c009c000019", 2, 202, Some("3.0")),
+        ("wireshark/smb311-aes-128-ccm.pcap.gz", "0x00003c009c000029", 2, 202, Some("3.1.1")),
+        ("wireshark/smb311-aes-128-gcm.pcap.gz", "0x0000400000000039", 2, 202, Some("3.1.1")),
+        ("wireshark/smb311-aes-256-ccm.pcap.gz", "0x000000006db9fdd6", 2, 190, Some("3.1.1")),
+        ("wireshark/smb311-aes-256-gcm.pcap.gz", "0x00000000ab03dc56", 2, 190, Some("3.1.1")),
+    ];
+    for &(file, sid, frames, msg_sum, dialect) in cases {
+        let r = run(file);
+        let rep = r.model.report();
+        assert_eq!(rep.encrypted_frames, frames, "{file}");
+        let s = rep
+            .sessions
+            .iter()
+            .find(|s| s.session_id == sid)
+            .unwrap_or_else(|| panic!("{file}: no session {sid}"));
+        assert!(s.encrypted, "{file}");
+        assert_eq!(s.encrypted_bytes, 52 * frames + msg_sum, "{file}");
+        assert_eq!(s.dialect.as_deref(), dialect, "{file}");
+        let total: u64 = rep.sessions.iter().map(|s| s.encrypted_bytes).sum();
+        assert_eq!(total, s.encrypted_bytes, "{file}: bytes on another session");
+    }
+}
+
+/// suricata-verify/smb3-02-midstream starts inside the stream: the parser
+/// must find the frames (44 encrypted + 2 TREE_CONNECT, figures above) and
+/// at most resynchronise, never lose them.
+#[test]
+fn midstream_resynchronises() {
+    let r = run("suricata-verify/smb3-02-midstream/input.pcap");
+    let rep = r.model.report();
+    assert_eq!(rep.commands.get("TREE_CONNECT"), Some(&2));
+    assert_eq!(rep.encrypted_frames, 44);
+    // The first segment of each direction may start mid-message: any resync must
+    // have found the next frame (every frame above was decoded).
+    let resyncs = r
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, SmbEventKind::Resync { .. }))
+        .count() as u64;
+    assert_eq!(resyncs, rep.resyncs);
+    // Direction inferred from the flags: the client is the 445 side's peer.
+    assert!(r.conns.iter().all(|c| c.3));
+}
+
+/// SMB1 negotiates: cifs_negotiate_lanman.pcap offers only SMB1 dialects;
+/// smb3_negotiate_context.pcap's SMB1 NEGOTIATE offers "SMB 2.002"/"SMB 2.???"
+/// (`tshark -r F -Y 'smb.cmd==0x72' -T fields -e smb.dialect.name`).
+#[test]
+fn smb1_negotiate_recognised() {
+    let r = run("zeek/cifs_negotiate_lanman.pcap");
+    let rep = r.model.report();
+    assert_eq!(rep.smb1_negotiates, 1);
+    assert_eq!(rep.smb1_negotiates_offering_smb2, 0);
+    assert!(rep.commands.is_empty());
+    let r = run("zeek/smb3_negotiate_context.pcap");
+    let rep = r.model.report();
+    assert_eq!(rep.smb1_negotiates, 1);
+    assert_eq!(rep.smb1_negotiates_offering_smb2, 1);
+}
+
+/// 3.1.1 negotiate contexts (smb3_negotiate_context.pcap): PREAUTH_INTEGRITY
+/// SHA-512 and ENCRYPTION contexts (`tshark -r F -Y 'smb2.cmd==0' -V`).
+#[test]
+fn negotiate_contexts_decoded() {
+    use super::events::Body;
+    let r = run("zeek/smb3_negotiate_context.pcap");
+    let mut seen_req = false;
+    let mut seen_resp = false;
+    for e in &r.events {
+        if let SmbEventKind::Pdu(p) = &e.kind {
+            match &p.body {
+                Body::NegotiateRequest(n) if n.dialects.contains(&0x0311) => {
+                    assert_eq!(n.dialects.len(), 8);
+                    assert_eq!(n.contexts.preauth_hashes, vec![1]);
+                    assert_eq!(n.contexts.ciphers, vec![1, 2]);
+                    seen_req = true;
+                }
+                Body::NegotiateResponse(n) if n.dialect == 0x0311 => {
+                    assert_eq!(n.contexts.preauth_hashes, vec![1]);
+                    assert_eq!(n.contexts.ciphers, vec![1]);
+                    seen_resp = true;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(seen_req && seen_resp);
+}
+
+/// Compressed captures: tshark 4.0 decompresses (LZNT1, LZ77, LZ77+Huffman)
+/// and counts READ=1 WRITE=1 (chained file) and READ=3 (the other). We do not
+/// decompress: we count the PDUs whose SMB2 header is in the clear part
+/// (chained payload with algorithm NONE, or an unchained Offset >= 64).
+#[test]
+fn compressed_frames_counted() {
+    let r = run("wireshark/smb311-chained-patternv1-lznt1.pcapng.gz");
+    let rep = r.model.report();
+    assert_eq!(rep.compressed_frames, 2);
+    let r2 = run("wireshark/smb311-lz77-lz77huff-lznt1.pcap.gz");
+    let rep2 = r2.model.report();
+    assert_eq!(rep2.compressed_frames, 3);
+    // Unchained with Offset 0: nothing in clear.
+    assert!(rep2.commands.is_empty());
+    let visible: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            SmbEventKind::Compressed { header_visible, .. } => Some(*header_visible),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(visible, vec![false, true]);
+    // Frame 2 (NONE + Pattern_V1) carries a READ response header in clear.
+    assert_eq!(commands_string(&rep.commands), "READ=1");
 }

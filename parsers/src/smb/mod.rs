@@ -16,3 +16,7 @@ pub use stream::{SmbConnState, SmbParser, SmbStats};
 mod corpus_tests;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;

@@ -163,6 +163,11 @@ impl SmbConnState {
             .any(|&(_, c)| c & (share_caps::SCALEOUT | share_caps::CLUSTER) != 0)
     }
 
+    /// Largest buffer capacity of either direction (for memory-bound checks).
+    pub fn max_buffer_capacity(&self) -> usize {
+        self.dirs.iter().map(|d| d.buf.capacity()).max().unwrap_or(0)
+    }
+
     /// Timestamp of the last `data` call of direction `dir`.
     pub fn last_ts(&self, dir: Direction) -> i64 {
         self.dirs[dir.index()].last_ts

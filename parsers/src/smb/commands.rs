@@ -64,7 +64,10 @@ pub fn capability_names(c: u32) -> Vec<&'static str> {
         (0x40, "ENCRYPTION"),
         (0x80, "NOTIFICATIONS"),
     ];
-    T.iter().filter(|(b, _)| c & b != 0).map(|(_, n)| *n).collect()
+    T.iter()
+        .filter(|(b, _)| c & b != 0)
+        .map(|(_, n)| *n)
+        .collect()
 }
 
 /// Share capability bits (TREE_CONNECT response).
@@ -88,7 +91,10 @@ pub fn share_capability_names(c: u32) -> Vec<&'static str> {
         (share_caps::ASYMMETRIC, "ASYMMETRIC"),
         (share_caps::REDIRECT_TO_OWNER, "REDIRECT_TO_OWNER"),
     ];
-    T.iter().filter(|(b, _)| c & b != 0).map(|(_, n)| *n).collect()
+    T.iter()
+        .filter(|(b, _)| c & b != 0)
+        .map(|(_, n)| *n)
+        .collect()
 }
 
 /// ShareFlags bit: the share requires encryption.
@@ -177,7 +183,9 @@ pub fn fsctl_name(code: u32) -> Option<&'static str> {
 }
 
 /// File name suffixes of Hyper-V VM storage and state files.
-const VM_SUFFIXES: [&str; 7] = [".vhd", ".vhdx", ".avhd", ".avhdx", ".vmrs", ".vmgs", ".vmcx"];
+const VM_SUFFIXES: [&str; 7] = [
+    ".vhd", ".vhdx", ".avhd", ".avhdx", ".vmrs", ".vmgs", ".vmcx",
+];
 
 /// Whether a file name is Hyper-V VM storage/state (case-insensitive suffix match).
 pub fn is_vm_storage(name: &str) -> bool {

@@ -14,7 +14,12 @@ use super::harness::run;
 /// read bytes: `tshark -r F -Y 'smb2.cmd==8 && smb2.flags.response==1 && (smb2.nt_status==0 ||
 ///   smb2.nt_status==0x80000005)' -T fields -e smb2.olb.length` summed.
 const EXPECTED: &[(&str, &str, u64, u64)] = &[
-    ("zeek/smb3.pcap", "NEGOTIATE=2 SESSION_SETUP=4 TREE_CONNECT=4", 0, 0),
+    (
+        "zeek/smb3.pcap",
+        "NEGOTIATE=2 SESSION_SETUP=4 TREE_CONNECT=4",
+        0,
+        0,
+    ),
     ("zeek/smb311.pcap", "NEGOTIATE=2 SESSION_SETUP=4", 0, 0),
     (
         "zeek/smb3_multichannel.pcap",
@@ -47,7 +52,12 @@ const EXPECTED: &[(&str, &str, u64, u64)] = &[
         0,
         0,
     ),
-    ("zeek/smb2-multiple-pdus.pcap", "CREATE=2 CLOSE=2 SET_INFO=2", 0, 0),
+    (
+        "zeek/smb2-multiple-pdus.pcap",
+        "CREATE=2 CLOSE=2 SET_INFO=2",
+        0,
+        0,
+    ),
     ("zeek/smb2_fscontrol.pcap", "SET_INFO=1", 0, 0),
     ("zeek/SMBGhost.pcap", "NEGOTIATE=2", 0, 0),
     (
@@ -63,7 +73,12 @@ const EXPECTED: &[(&str, &str, u64, u64)] = &[
         9560,
         0,
     ),
-    ("zeek/kerberos445_auth.pcapng", "NEGOTIATE=3 SESSION_SETUP=2", 0, 0),
+    (
+        "zeek/kerberos445_auth.pcapng",
+        "NEGOTIATE=3 SESSION_SETUP=2",
+        0,
+        0,
+    ),
     (
         "zeek/smb2_krb.pcap",
         "NEGOTIATE=3 SESSION_SETUP=2 TREE_CONNECT=4 CREATE=26 CLOSE=18 READ=2 WRITE=2 IOCTL=4 QUERY_DIRECTORY=31 CHANGE_NOTIFY=2 QUERY_INFO=6",
@@ -91,7 +106,12 @@ const EXPECTED: &[(&str, &str, u64, u64)] = &[
         63061,
         306083,
     ),
-    ("suricata-verify/smb3-02-midstream/input.pcap", "TREE_CONNECT=2", 0, 0),
+    (
+        "suricata-verify/smb3-02-midstream/input.pcap",
+        "TREE_CONNECT=2",
+        0,
+        0,
+    ),
     (
         "suricata-verify/smb2-async/input.pcap",
         "CREATE=3 CLOSE=2 QUERY_INFO=2 SET_INFO=2",
@@ -104,11 +124,36 @@ const EXPECTED: &[(&str, &str, u64, u64)] = &[
         0,
         0,
     ),
-    ("wireshark/smb300-aes-128-ccm.pcap.gz", "NEGOTIATE=2 SESSION_SETUP=4", 0, 0),
-    ("wireshark/smb311-aes-128-ccm.pcap.gz", "NEGOTIATE=2 SESSION_SETUP=4", 0, 0),
-    ("wireshark/smb311-aes-128-gcm.pcap.gz", "NEGOTIATE=2 SESSION_SETUP=4", 0, 0),
-    ("wireshark/smb311-aes-256-ccm.pcap.gz", "NEGOTIATE=2 SESSION_SETUP=4", 0, 0),
-    ("wireshark/smb311-aes-256-gcm.pcap.gz", "NEGOTIATE=2 SESSION_SETUP=4", 0, 0),
+    (
+        "wireshark/smb300-aes-128-ccm.pcap.gz",
+        "NEGOTIATE=2 SESSION_SETUP=4",
+        0,
+        0,
+    ),
+    (
+        "wireshark/smb311-aes-128-ccm.pcap.gz",
+        "NEGOTIATE=2 SESSION_SETUP=4",
+        0,
+        0,
+    ),
+    (
+        "wireshark/smb311-aes-128-gcm.pcap.gz",
+        "NEGOTIATE=2 SESSION_SETUP=4",
+        0,
+        0,
+    ),
+    (
+        "wireshark/smb311-aes-256-ccm.pcap.gz",
+        "NEGOTIATE=2 SESSION_SETUP=4",
+        0,
+        0,
+    ),
+    (
+        "wireshark/smb311-aes-256-gcm.pcap.gz",
+        "NEGOTIATE=2 SESSION_SETUP=4",
+        0,
+        0,
+    ),
 ];
 
 fn commands_string(c: &BTreeMap<String, u64>) -> String {
@@ -202,8 +247,20 @@ fn multichannel_one_session_four_channels() {
 #[test]
 fn encrypted_bytes_on_transform_session() {
     let cases: &[(&str, &str, u64, u64, Option<&str>)] = &[
-        ("zeek/smb3.pcap", "0x000048009400003d", 44, 6074, Some("3.0")),
-        ("zeek/smb311.pcap", "0x0000281cac000069", 28, 3980, Some("3.1.1")),
+        (
+            "zeek/smb3.pcap",
+            "0x000048009400003d",
+            44,
+            6074,
+            Some("3.0"),
+        ),
+        (
+            "zeek/smb311.pcap",
+            "0x0000281cac000069",
+            28,
+            3980,
+            Some("3.1.1"),
+        ),
         (
             "suricata-verify/smb3-02-midstream/input.pcap",
             "0x000048009400003d",
@@ -211,11 +268,41 @@ fn encrypted_bytes_on_transform_session() {
             6074,
             None,
         ),
-        ("wireshark/smb300-aes-128-ccm.pcap.gz", "0x00003c009c000019", 2, 202, Some("3.0")),
-        ("wireshark/smb311-aes-128-ccm.pcap.gz", "0x00003c009c000029", 2, 202, Some("3.1.1")),
-        ("wireshark/smb311-aes-128-gcm.pcap.gz", "0x0000400000000039", 2, 202, Some("3.1.1")),
-        ("wireshark/smb311-aes-256-ccm.pcap.gz", "0x000000006db9fdd6", 2, 190, Some("3.1.1")),
-        ("wireshark/smb311-aes-256-gcm.pcap.gz", "0x00000000ab03dc56", 2, 190, Some("3.1.1")),
+        (
+            "wireshark/smb300-aes-128-ccm.pcap.gz",
+            "0x00003c009c000019",
+            2,
+            202,
+            Some("3.0"),
+        ),
+        (
+            "wireshark/smb311-aes-128-ccm.pcap.gz",
+            "0x00003c009c000029",
+            2,
+            202,
+            Some("3.1.1"),
+        ),
+        (
+            "wireshark/smb311-aes-128-gcm.pcap.gz",
+            "0x0000400000000039",
+            2,
+            202,
+            Some("3.1.1"),
+        ),
+        (
+            "wireshark/smb311-aes-256-ccm.pcap.gz",
+            "0x000000006db9fdd6",
+            2,
+            190,
+            Some("3.1.1"),
+        ),
+        (
+            "wireshark/smb311-aes-256-gcm.pcap.gz",
+            "0x00000000ab03dc56",
+            2,
+            190,
+            Some("3.1.1"),
+        ),
     ];
     for &(file, sid, frames, msg_sum, dialect) in cases {
         let r = run(file);

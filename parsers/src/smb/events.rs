@@ -20,6 +20,8 @@ pub struct SmbEvent {
 }
 
 /// The kinds of [`SmbEvent`].
+// `Pdu` is by far the most common variant: boxing it would allocate per PDU.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum SmbEventKind {
     /// A cleartext SMB2 PDU.

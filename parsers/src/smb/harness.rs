@@ -136,17 +136,15 @@ impl PacketSink for Harness {
         };
         conn.state.data(dir, pkt.ts_ns, payload, &mut sink);
         if missing > 0 {
-            conn.state.gap(dir, u64::from(missing), pkt.ts_ns, &mut sink);
+            conn.state
+                .gap(dir, u64::from(missing), pkt.ts_ns, &mut sink);
         }
     }
 }
 
 /// Runs one corpus capture (path relative to the corpus root).
 pub fn run(rel: &str) -> Run {
-    let path = format!(
-        "{}/../../shared/corpus/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"));
     let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut h = Harness {
         name: rel.to_string(),

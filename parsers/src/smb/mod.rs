@@ -8,15 +8,17 @@ pub mod model;
 pub mod stream;
 pub mod wire;
 
-pub use events::{Body, FileId, NetworkInterfaceInfo, Pdu, ShareRedirect, SmbEvent, SmbEventKind, SmbSink};
+pub use events::{
+    Body, FileId, NetworkInterfaceInfo, Pdu, ShareRedirect, SmbEvent, SmbEventKind, SmbSink,
+};
 pub use model::{ChannelInfo, SmbModel, SmbReport};
 pub use stream::{SmbConnState, SmbParser, SmbStats};
 
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
-mod harness;
-#[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod harness;
 #[cfg(test)]
 mod tests;

@@ -393,16 +393,14 @@ impl SmbModel {
             c.smb_bytes += u64::from(p.frame_len);
             c.series.add(ts_ns, u64::from(p.frame_len));
         }
-        let server = self.channels[id]
-            .info
-            .as_ref()
-            .map(|i| i.server.to_string())
-            .unwrap_or_default();
-        let client = self.channels[id]
-            .info
-            .as_ref()
-            .map(|i| i.client.to_string())
-            .unwrap_or_default();
+        // Endpoint strings only for the rare records that keep them.
+        let endpoints = |m: &Self| {
+            m.channels[id]
+                .info
+                .as_ref()
+                .map(|i| (i.client.to_string(), i.server.to_string()))
+                .unwrap_or_default()
+        };
         match &p.body {
             Body::NegotiateResponse(n) if n.dialect != 0x02FF => {
                 self.channels[id].dialect = Some(n.dialect);
@@ -416,8 +414,9 @@ impl SmbModel {
                 self.channels[id].read_bytes += b;
             }
             Body::IoctlResponse { interfaces, .. } if !interfaces.is_empty() => {
+                let (_, server) = endpoints(self);
                 let rec = ServerInterfaces {
-                    server: server.clone(),
+                    server,
                     interfaces: interfaces
                         .iter()
                         .map(|i| InterfaceReport {
@@ -439,9 +438,10 @@ impl SmbModel {
                 share_redirect: Some(r),
                 ..
             } if self.redirects.len() < MAX_GLOBAL_LIST => {
+                let (client, server) = endpoints(self);
                 self.redirects.push(RedirectRecord {
-                    client: client.clone(),
-                    server: server.clone(),
+                    client,
+                    server,
                     session_id: sid(h.session_id),
                     resource_name: r.resource_name.clone(),
                     addresses: r.addresses.iter().map(IpAddr::to_string).collect(),
@@ -451,8 +451,9 @@ impl SmbModel {
                 name,
                 vm_storage: true,
             } if self.vm_files.len() < MAX_GLOBAL_LIST => {
+                let (_, server) = endpoints(self);
                 self.vm_files.insert(VmFile {
-                    server: server.clone(),
+                    server,
                     session_id: sid(h.session_id),
                     name: name.clone(),
                 });
@@ -498,18 +499,18 @@ impl SmbModel {
                 file_id,
                 name: Some(name),
                 ..
-            } if h.status == status::SUCCESS => {
-                if s.files.len() < MAX_FILES_PER_SESSION || s.files.contains_key(file_id) {
-                    s.files.insert(
-                        *file_id,
-                        FileRec {
-                            name: name.clone(),
-                            vm_storage: super::commands::is_vm_storage(name),
-                            read_bytes: 0,
-                            write_bytes: 0,
-                        },
-                    );
-                }
+            } if h.status == status::SUCCESS
+                && (s.files.len() < MAX_FILES_PER_SESSION || s.files.contains_key(file_id)) =>
+            {
+                s.files.insert(
+                    *file_id,
+                    FileRec {
+                        name: name.clone(),
+                        vm_storage: super::commands::is_vm_storage(name),
+                        read_bytes: 0,
+                        write_bytes: 0,
+                    },
+                );
             }
             Body::WriteRequest {
                 length, file_id, ..

@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use crate::flow::Direction;
 use crate::tcp::StreamHandler;
 
-use super::commands::{
-    READ_RESPONSE_FIXED, WRITE_REQUEST_FIXED, decode_body, fsctl, share_caps,
-};
+use super::commands::{READ_RESPONSE_FIXED, WRITE_REQUEST_FIXED, decode_body, fsctl, share_caps};
 use super::events::*;
 use super::wire::{
     self, FRAMING_LEN, Framing, MAX_MESSAGE_LEN, Protocol, SMB2_HEADER_LEN, TRANSFORM_HEADER_LEN,
@@ -151,9 +149,9 @@ impl SmbConnState {
     /// Whether a tree connected by `session_id` on this connection reported the
     /// SCALEOUT or CLUSTER share capability.
     pub fn session_scaleout_or_cluster(&self, session_id: u64) -> bool {
-        self.session_caps.iter().any(|&(s, c)| {
-            s == session_id && c & (share_caps::SCALEOUT | share_caps::CLUSTER) != 0
-        })
+        self.session_caps
+            .iter()
+            .any(|&(s, c)| s == session_id && c & (share_caps::SCALEOUT | share_caps::CLUSTER) != 0)
     }
 
     /// Whether any tree on this connection reported SCALEOUT or CLUSTER.
@@ -165,7 +163,11 @@ impl SmbConnState {
 
     /// Largest buffer capacity of either direction (for memory-bound checks).
     pub fn max_buffer_capacity(&self) -> usize {
-        self.dirs.iter().map(|d| d.buf.capacity()).max().unwrap_or(0)
+        self.dirs
+            .iter()
+            .map(|d| d.buf.capacity())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Timestamp of the last `data` call of direction `dir`.

@@ -116,10 +116,7 @@ fn session_setup_and_tree_connect() {
         H::resp(cmd::SESSION_SETUP, 2),
         &session_setup_response(SESSION_FLAG_ENCRYPT_DATA),
     );
-    assert_eq!(
-        decode(&m),
-        Body::SessionSetupResponse { session_flags: 4 }
-    );
+    assert_eq!(decode(&m), Body::SessionSetupResponse { session_flags: 4 });
     // STATUS_MORE_PROCESSING_REQUIRED keeps the session setup body.
     let mut h = H::resp(cmd::SESSION_SETUP, 2);
     h.status = status::MORE_PROCESSING_REQUIRED;
@@ -152,10 +149,20 @@ fn session_setup_and_tree_connect() {
             path: None
         }
     );
-    assert_eq!(share_capability_names(caps), vec!["CA", "SCALEOUT", "CLUSTER"]);
+    assert_eq!(
+        share_capability_names(caps),
+        vec!["CA", "SCALEOUT", "CLUSTER"]
+    );
     assert_eq!(
         share_capability_names(0x1F8),
-        vec!["DFS", "CA", "SCALEOUT", "CLUSTER", "ASYMMETRIC", "REDIRECT_TO_OWNER"]
+        vec![
+            "DFS",
+            "CA",
+            "SCALEOUT",
+            "CLUSTER",
+            "ASYMMETRIC",
+            "REDIRECT_TO_OWNER"
+        ]
     );
 }
 
@@ -216,7 +223,10 @@ fn create_read_write_close_oplock() {
             request: None
         }
     );
-    let m = pdu(H::req(cmd::WRITE, 6), &write_request(8192, (7, 9), &[2; 10]));
+    let m = pdu(
+        H::req(cmd::WRITE, 6),
+        &write_request(8192, (7, 9), &[2; 10]),
+    );
     assert_eq!(
         decode(&m),
         Body::WriteRequest {
@@ -320,7 +330,10 @@ fn ioctl_interface_list() {
             ..
         }
     ));
-    assert_eq!(fsctl_name(fsctl::PIPE_TRANSCEIVE), Some("FSCTL_PIPE_TRANSCEIVE"));
+    assert_eq!(
+        fsctl_name(fsctl::PIPE_TRANSCEIVE),
+        Some("FSCTL_PIPE_TRANSCEIVE")
+    );
     assert_eq!(fsctl_name(0x1234), None);
 }
 
@@ -394,7 +407,11 @@ fn sample_stream() -> Vec<(Direction, Vec<u8>)> {
             S2C,
             frame(&pdu(
                 H::resp(cmd::TREE_CONNECT, 3),
-                &tree_connect_response(1, 0, share_caps::SCALEOUT | share_caps::CONTINUOUS_AVAILABILITY),
+                &tree_connect_response(
+                    1,
+                    0,
+                    share_caps::SCALEOUT | share_caps::CONTINUOUS_AVAILABILITY,
+                ),
             )),
         ),
         (
@@ -407,11 +424,17 @@ fn sample_stream() -> Vec<(Direction, Vec<u8>)> {
         ),
         (
             C2S,
-            frame(&pdu(H::req(cmd::WRITE, 10), &write_request(0, (7, 9), &big))),
+            frame(&pdu(
+                H::req(cmd::WRITE, 10),
+                &write_request(0, (7, 9), &big),
+            )),
         ),
         (
             C2S,
-            frame(&pdu(H::req(cmd::READ, 11), &read_request(70_000, 0, (7, 9)))),
+            frame(&pdu(
+                H::req(cmd::READ, 11),
+                &read_request(70_000, 0, (7, 9)),
+            )),
         ),
         (S2C, frame(&pdu(async_h, &[9, 0, 0, 0, 0, 0, 0, 0, 0]))),
         (
@@ -525,7 +548,10 @@ fn byte_by_byte_equals_one_chunk() {
 #[test]
 fn gap_inside_payload_keeps_sync() {
     let big = vec![0xEE; 10_000];
-    let w = frame(&pdu(H::req(cmd::WRITE, 10), &write_request(0, (7, 9), &big)));
+    let w = frame(&pdu(
+        H::req(cmd::WRITE, 10),
+        &write_request(0, (7, 9), &big),
+    ));
     let next = frame(&pdu(H::req(cmd::READ, 11), &read_request(10, 0, (7, 9))));
     let mut st = SmbConnState::new();
     let mut ev = Vec::new();
@@ -541,7 +567,10 @@ fn gap_inside_payload_keeps_sync() {
 #[test]
 fn gap_across_frames_resynchronises() {
     let big = vec![0x11; 3000];
-    let w = frame(&pdu(H::req(cmd::WRITE, 10), &write_request(0, (7, 9), &big)));
+    let w = frame(&pdu(
+        H::req(cmd::WRITE, 10),
+        &write_request(0, (7, 9), &big),
+    ));
     let r = frame(&pdu(H::req(cmd::READ, 11), &read_request(10, 0, (7, 9))));
     let r2 = frame(&pdu(H::req(cmd::READ, 12), &read_request(10, 0, (7, 9))));
     let mut st = SmbConnState::new();
@@ -656,7 +685,10 @@ fn model_multichannel_and_report() {
         ),
         (
             C2S,
-            frame(&pdu(H::req(cmd::WRITE, 20), &write_request(0, (7, 9), &[0; 500]))),
+            frame(&pdu(
+                H::req(cmd::WRITE, 20),
+                &write_request(0, (7, 9), &[0; 500]),
+            )),
         ),
         (
             S2C,
@@ -696,7 +728,13 @@ fn model_multichannel_and_report() {
     assert_eq!(rep.commands["READ"], 3);
     assert_eq!(rep.smb1_negotiates_offering_smb2, 1);
     let json = serde_json::to_value(&rep).unwrap();
-    for k in ["commands", "sessions", "server_interfaces", "witness", "redirects"] {
+    for k in [
+        "commands",
+        "sessions",
+        "server_interfaces",
+        "witness",
+        "redirects",
+    ] {
         assert!(json.get(k).is_some(), "{k}");
     }
     assert_eq!(json["sessions"][0]["channels"][1]["interface"], "eth1");

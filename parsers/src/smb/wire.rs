@@ -121,7 +121,7 @@ pub fn plausible_frame_start(b: &[u8]) -> Option<bool> {
             let ss = b.get(8..10)?;
             Some(ss == [64, 0])
         }
-        Protocol::Transform => Some(len >= TRANSFORM_HEADER_LEN as u32 + 1),
+        Protocol::Transform => Some(len > TRANSFORM_HEADER_LEN as u32),
         _ => Some(true),
     }
 }
@@ -404,7 +404,12 @@ mod tests {
         assert_eq!(p.credits, 31);
         assert_eq!(p.message_id, 9);
         assert_eq!(p.session_id, 0x1122_3344_5566_7788);
-        let h = header(cmd::CREATE, flags::SERVER_TO_REDIR | flags::ASYNC_COMMAND, 9, 0);
+        let h = header(
+            cmd::CREATE,
+            flags::SERVER_TO_REDIR | flags::ASYNC_COMMAND,
+            9,
+            0,
+        );
         let (_, p) = smb2_header(&h).unwrap();
         assert!(p.is_async());
         assert_eq!(p.async_id, Some(0x0000_0007_0000_FEFF));
@@ -430,7 +435,9 @@ mod tests {
         assert_eq!(h.session_id, 0x0000_4800_9400_003D);
         assert!(transform_header(&t[..51]).is_err());
 
-        let c = [0xFC, b'S', b'M', b'B', 0x70, 1, 0, 0, 1, 0, 1, 0, 0x58, 0, 0, 0];
+        let c = [
+            0xFC, b'S', b'M', b'B', 0x70, 1, 0, 0, 1, 0, 1, 0, 0x58, 0, 0, 0,
+        ];
         let (_, h) = compression_header(&c).unwrap();
         assert_eq!(h.original_size, 368);
         assert_eq!(compression_algorithm_name(h.algorithm), "LZNT1");

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::events::SmbEventKind;
-use super::harness::run;
+use super::harness::{Opts, run, run_with};
 
 /// Expected figures per capture, from tshark 4.0.17:
 /// commands: `tshark -r F -T fields -E occurrence=a -e smb2.cmd -e smb2.flags.response`
@@ -342,6 +342,44 @@ fn midstream_resynchronises() {
     assert!(r.conns.iter().all(|c| c.3));
 }
 
+/// A mid-stream start as the reassembler reports it: the first byte of each
+/// direction is missing (gap), so the first message of each direction is lost
+/// and the parser resynchronises at the next one. Figures from
+/// `tshark -r F -T fields -e frame.number -e tcp.srcport -e tcp.len -e smb2.header.transform.msg_size`:
+/// the first client segment is one 202-byte message (transform, msg_size 146), the first
+/// server segment one 192-byte message (msg_size 136).
+#[test]
+fn midstream_gap_resynchronises_on_real_data() {
+    let r = run_with(
+        "suricata-verify/smb3-02-midstream/input.pcap",
+        Opts { drop_prefix: 1 },
+    );
+    let rep = r.model.report();
+    assert_eq!(rep.resyncs, 2);
+    assert_eq!(rep.resync_skipped_bytes, 201 + 191);
+    assert_eq!(rep.encrypted_frames, 42);
+    assert_eq!(rep.commands.get("TREE_CONNECT"), Some(&2));
+    assert_eq!(rep.sessions.len(), 1);
+    assert_eq!(
+        rep.sessions[0].encrypted_bytes,
+        8362 - (146 + 52) - (136 + 52)
+    );
+
+    // zeek/smb2.pcap: the client's first segment is the 148-byte SMB1 NEGOTIATE, the
+    // server's the 240-byte SMB2 NEGOTIATE response (`tshark -r F -T fields -e tcp.len
+    // -e smb.cmd -e smb2.cmd`); everything after them is still found.
+    let r = run_with("zeek/smb2.pcap", Opts { drop_prefix: 1 });
+    let rep = r.model.report();
+    assert_eq!(rep.resyncs, 2);
+    assert_eq!(rep.resync_skipped_bytes, 147 + 239);
+    assert_eq!(
+        commands_string(&rep.commands),
+        "SESSION_SETUP=4 TREE_CONNECT=4 CREATE=12 CLOSE=8 READ=2 WRITE=50 IOCTL=2 QUERY_DIRECTORY=4 QUERY_INFO=8 SET_INFO=4"
+    );
+    let w: u64 = rep.channels.iter().map(|c| c.write_bytes).sum();
+    assert_eq!(w, 1509055);
+}
+
 /// SMB1 negotiates: cifs_negotiate_lanman.pcap offers only SMB1 dialects;
 /// smb3_negotiate_context.pcap's SMB1 NEGOTIATE offers "SMB 2.002"/"SMB 2.???"
 /// (`tshark -r F -Y 'smb.cmd==0x72' -T fields -e smb.dialect.name`).
@@ -412,4 +450,24 @@ fn compressed_frames_counted() {
     assert_eq!(visible, vec![false, true]);
     // Frame 2 (NONE + Pattern_V1) carries a READ response header in clear.
     assert_eq!(commands_string(&rep.commands), "READ=1");
+}
+
+/// Prints a capture's report (debug aid): `SMB_DUMP=zeek/smb3.pcap cargo test -p
+/// hvsleuth-parsers dump_report -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn dump_report() {
+    let f = std::env::var("SMB_DUMP").unwrap_or_else(|_| "zeek/smb3_multichannel.pcap".into());
+    let r = run(&f);
+    for c in &r.conns {
+        println!("{:?} {:?} dialect={:?} smb={}", c.0, c.1, c.2, c.3);
+    }
+    let mut rep = r.model.report();
+    for c in &mut rep.channels {
+        c.series.truncate(5);
+    }
+    for s in &mut rep.sessions {
+        s.files.truncate(5);
+    }
+    println!("{}", serde_json::to_string_pretty(&rep).unwrap());
 }

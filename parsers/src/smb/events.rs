@@ -65,8 +65,9 @@ pub enum SmbEventKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pdu {
     pub header: Smb2Header,
-    /// Session-message length of the frame carrying this PDU (counted once per frame,
-    /// on `compound_index == 0`).
+    /// Session-message length on the wire of the frame carrying this PDU (for a
+    /// compressed frame, its compressed length); count it once per frame, on
+    /// `compound_index == 0`.
     pub frame_len: u32,
     /// Position in the compound chain (0 for the first or only PDU).
     pub compound_index: u16,

@@ -32,6 +32,16 @@ struct Conn {
     state: SmbConnState,
     ch: ChannelId,
     next_seq: [Option<u32>; 2],
+    /// Bytes still to withhold at the start of each direction (simulated mid-stream start).
+    withhold: [u64; 2],
+}
+
+/// How to distort the streams (to exercise resynchronisation on real data).
+#[derive(Clone, Copy, Default)]
+pub struct Opts {
+    /// Withhold the first `n` payload bytes of each direction and report them as a gap,
+    /// as a reassembler does for a capture that starts mid-stream.
+    pub drop_prefix: u64,
 }
 
 /// What a run produced.
@@ -48,6 +58,7 @@ struct Harness {
     conns: HashMap<ConvKey, Conn>,
     order: Vec<ConvKey>,
     events: Vec<SmbEvent>,
+    opts: Opts,
 }
 
 impl PacketSink for Harness {
@@ -92,6 +103,7 @@ impl PacketSink for Harness {
                     state: SmbConnState::new(),
                     ch,
                     next_seq: [None; 2],
+                    withhold: [self.opts.drop_prefix; 2],
                 })
             }
         };
@@ -134,6 +146,12 @@ impl PacketSink for Harness {
             ch: conn.ch,
             events: &mut self.events,
         };
+        if conn.withhold[i] > 0 {
+            let w = conn.withhold[i].min(payload.len() as u64);
+            conn.withhold[i] -= w;
+            payload = &payload[w as usize..];
+            conn.state.gap(dir, w, pkt.ts_ns, &mut sink);
+        }
         conn.state.data(dir, pkt.ts_ns, payload, &mut sink);
         if missing > 0 {
             conn.state
@@ -144,6 +162,11 @@ impl PacketSink for Harness {
 
 /// Runs one corpus capture (path relative to the corpus root).
 pub fn run(rel: &str) -> Run {
+    run_with(rel, Opts::default())
+}
+
+/// Runs one corpus capture with distortions.
+pub fn run_with(rel: &str, opts: Opts) -> Run {
     let path = format!("{}/../../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"));
     let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut h = Harness {
@@ -153,6 +176,7 @@ pub fn run(rel: &str) -> Run {
         conns: HashMap::new(),
         order: Vec::new(),
         events: Vec::new(),
+        opts,
     };
     let rep = read_capture(f, "eth0", &mut h);
     assert!(rep.error.is_none(), "{rel}: {:?}", rep.error);

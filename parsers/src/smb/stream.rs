@@ -462,7 +462,7 @@ impl SmbConnState {
                     let clear = wire::compressed_cleartext_prefix(msg, &h);
                     let header_visible = smb2_header(clear).is_ok();
                     if header_visible {
-                        self.walk_smb2(dir, ts_ns, clear, h.original_size, true, sink);
+                        self.walk_smb2(dir, ts_ns, clear, len, true, sink);
                     }
                     sink.event(&SmbEvent {
                         dir,

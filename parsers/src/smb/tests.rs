@@ -833,3 +833,47 @@ proptest! {
         prop_assert_eq!(one, many);
     }
 }
+
+/// Framing-path throughput on MSS-sized (1448-byte) segments: 1 MiB READ
+/// responses, and 4 KiB WRITE requests (per-PDU cost). Run with `cargo test
+/// -p hvsleuth-parsers throughput -- --ignored --nocapture` (the crate builds
+/// with opt-level 2 even in the dev profile).
+#[test]
+#[ignore]
+fn throughput() {
+    struct Count<'a>(&'a mut usize);
+    impl SmbSink for Count<'_> {
+        fn event(&mut self, _: &SmbEvent) {
+            *self.0 += 1;
+        }
+    }
+    let big = vec![0x5Au8; 1 << 20];
+    let small = vec![0x5Au8; 4096];
+    let mut reads = Vec::new();
+    for mid in 0..64 {
+        reads.extend_from_slice(&frame(&pdu(H::resp(cmd::READ, mid), &read_response(&big))));
+    }
+    let mut writes = Vec::new();
+    for mid in 0..16384 {
+        writes.extend_from_slice(&frame(&pdu(
+            H::req(cmd::WRITE, mid),
+            &write_request(0, (1, 2), &small),
+        )));
+    }
+    for (name, s, dir, per) in [
+        ("READ 1 MiB", &reads, S2C, 64),
+        ("WRITE 4 KiB", &writes, C2S, 16384),
+    ] {
+        let mut st = SmbConnState::new();
+        let mut n = 0usize;
+        let t = std::time::Instant::now();
+        for _ in 0..4 {
+            for c in s.chunks(1448) {
+                st.data(dir, 0, c, &mut Count(&mut n));
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!("{name}: {:.2} GB/s", (4 * s.len()) as f64 / 1e9 / secs);
+        assert_eq!(n, 4 * per);
+    }
+}

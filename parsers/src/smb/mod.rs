@@ -17,6 +17,7 @@
 pub mod commands;
 pub mod events;
 pub mod model;
+pub mod names;
 pub mod stream;
 pub mod wire;
 

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 use crate::flow::Endpoint;
 
 use super::commands::{
-    SESSION_FLAG_BINDING, SESSION_FLAG_ENCRYPT_DATA, SHARE_FLAG_ENCRYPT_DATA, dialect_name,
-    share_capability_names, share_caps, share_type_name,
+    SESSION_FLAG_BINDING, SESSION_FLAG_ENCRYPT_DATA, SESSION_FLAG_IS_GUEST, SESSION_FLAG_IS_NULL,
+    SHARE_FLAG_ENCRYPT_DATA, dialect_name, share_capability_names, share_caps, share_type_name,
 };
 use super::events::*;
 use super::wire::{COMMAND_NAMES, status};
@@ -222,6 +222,8 @@ pub struct SessionReport {
     pub encrypted: bool,
     /// Channels bound with SESSION_SETUP(BINDING) requests seen.
     pub binding_requests: u64,
+    /// SessionFlags of successful SESSION_SETUP responses: "IS_GUEST", "IS_NULL", "ENCRYPT_DATA".
+    pub session_flags: Vec<&'static str>,
     pub channels: Vec<SessionChannelReport>,
     pub trees: Vec<TreeReport>,
     pub files: Vec<FileReport>,
@@ -588,6 +590,15 @@ impl SmbModel {
                     dialect,
                     encrypted: s.encrypted,
                     binding_requests: s.binding_requests,
+                    session_flags: [
+                        (SESSION_FLAG_IS_GUEST, "IS_GUEST"),
+                        (SESSION_FLAG_IS_NULL, "IS_NULL"),
+                        (SESSION_FLAG_ENCRYPT_DATA, "ENCRYPT_DATA"),
+                    ]
+                    .iter()
+                    .filter(|(b, _)| s.session_flags & b != 0)
+                    .map(|(_, n)| *n)
+                    .collect(),
                     channels: s
                         .channels
                         .iter()

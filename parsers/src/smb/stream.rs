@@ -34,7 +34,7 @@ const SMB1_PREFIX: usize = 1024;
 /// Bytes of a compression transform message kept (header + clear SMB2 header + fixed body).
 const COMPRESSION_PREFIX: usize = 16 + SMB2_HEADER_LEN + 64;
 /// Bytes of look-ahead needed to validate a frame start while hunting.
-const HUNT_WINDOW: usize = 16;
+const HUNT_WINDOW: usize = 24;
 
 /// Counters of one connection's SMB parsing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -676,6 +676,13 @@ fn model_multichannel_and_report() {
         (
             S2C,
             frame(&pdu(
+                H::resp(cmd::SESSION_SETUP, 1),
+                &session_setup_response(SESSION_FLAG_IS_GUEST | SESSION_FLAG_ENCRYPT_DATA),
+            )),
+        ),
+        (
+            S2C,
+            frame(&pdu(
                 H::resp(cmd::IOCTL, 2),
                 &ioctl_response(
                     fsctl::QUERY_NETWORK_INTERFACE_INFO,
@@ -708,6 +715,7 @@ fn model_multichannel_and_report() {
     assert_eq!(s.dialect.as_deref(), Some("3.1.1"));
     assert_eq!(s.channels.len(), 2);
     assert_eq!(s.binding_requests, 1);
+    assert_eq!(s.session_flags, vec!["IS_GUEST", "ENCRYPT_DATA"]);
     assert!(s.encrypted);
     assert_eq!(s.encrypted_bytes, 300 + 52 + 1000 + 52);
     assert_eq!(s.write_bytes, 70_500);

@@ -100,8 +100,9 @@ impl Framing {
 
 /// Checks whether `b` starts with a plausible SMB message behind a Direct-TCP
 /// header: type 0x00, length within bounds, a known protocol id and, for an
-/// SMB2 header, StructureSize 64. `b` must hold at least 10 bytes for SMB2
-/// (8 for the other protocol ids); returns `None` when it is too short to tell.
+/// SMB2 header, StructureSize 64 and a defined command code. `b` must hold at
+/// least 18 bytes for SMB2 (8 for the other protocol ids); returns `None` when
+/// it is too short to tell.
 pub fn plausible_frame_start(b: &[u8]) -> Option<bool> {
     if b.len() < 8 {
         return None;
@@ -119,7 +120,11 @@ pub fn plausible_frame_start(b: &[u8]) -> Option<bool> {
     match proto {
         Protocol::Smb2 => {
             let ss = b.get(8..10)?;
-            Some(ss == [64, 0])
+            if ss != [64, 0] {
+                return Some(false);
+            }
+            let c = b.get(16..18)?;
+            Some(u16::from_le_bytes([c[0], c[1]]) < COMMAND_NAMES.len() as u16)
         }
         Protocol::Transform => Some(len > TRANSFORM_HEADER_LEN as u32),
         _ => Some(true),
@@ -461,6 +466,10 @@ mod tests {
         f.extend_from_slice(&header(0, 0, 0, 0));
         assert_eq!(plausible_frame_start(&f), Some(true));
         assert_eq!(plausible_frame_start(&f[..6]), None);
+        assert_eq!(plausible_frame_start(&f[..17]), None);
+        let mut bad_cmd = f.clone();
+        bad_cmd[16] = 19;
+        assert_eq!(plausible_frame_start(&bad_cmd), Some(false));
         f[3] = 10;
         assert_eq!(plausible_frame_start(&f), Some(false));
     }

@@ -216,6 +216,9 @@ fn multichannel_one_session_four_channels() {
     assert_eq!(s.read_bytes, 1018212);
     let per_channel_writes: u64 = s.channels.iter().map(|c| c.write_bytes).sum();
     assert_eq!(per_channel_writes, 1366632);
+    // Every READ/WRITE is on a FileId whose CREATE was seen (possibly on another channel).
+    assert_eq!(s.files.iter().map(|f| f.write_bytes).sum::<u64>(), 1366632);
+    assert_eq!(s.files.iter().map(|f| f.read_bytes).sum::<u64>(), 1018212);
     assert_eq!(s.trees.len(), 1);
     assert_eq!(rep.server_interfaces.len(), 1);
     let ifs = &rep.server_interfaces[0];

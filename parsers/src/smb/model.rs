@@ -261,6 +261,8 @@ pub struct TreeReport {
 pub struct FileReport {
     pub name: String,
     pub vm_storage: bool,
+    /// Successful CREATEs (distinct FileIds) seen for this name.
+    pub opens: u64,
     pub read_bytes: u64,
     pub write_bytes: u64,
 }
@@ -573,18 +575,23 @@ impl SmbModel {
                     .keys()
                     .find_map(|&c| self.channels.get(c).and_then(|c| c.dialect))
                     .map(|d| dialect_name(d).to_string());
-                let mut files: Vec<FileReport> = s
-                    .files
-                    .values()
-                    .map(|f| FileReport {
-                        name: f.name.clone(),
-                        vm_storage: f.vm_storage,
-                        read_bytes: f.read_bytes,
-                        write_bytes: f.write_bytes,
-                    })
-                    .collect();
-                files.sort_by(|a, b| a.name.cmp(&b.name));
-                files.dedup();
+                // One entry per file name (a name opened several times has several FileIds).
+                let mut by_name: BTreeMap<&str, FileReport> = BTreeMap::new();
+                for f in s.files.values() {
+                    let e = by_name
+                        .entry(f.name.as_str())
+                        .or_insert_with(|| FileReport {
+                            name: f.name.clone(),
+                            vm_storage: f.vm_storage,
+                            opens: 0,
+                            read_bytes: 0,
+                            write_bytes: 0,
+                        });
+                    e.opens += 1;
+                    e.read_bytes += f.read_bytes;
+                    e.write_bytes += f.write_bytes;
+                }
+                let files: Vec<FileReport> = by_name.into_values().collect();
                 SessionReport {
                     session_id: sid(id),
                     dialect,

@@ -885,3 +885,63 @@ fn throughput() {
         assert_eq!(n, 4 * per);
     }
 }
+
+/// Longer randomised soak (mutations, random chunking and gaps) beyond the
+/// proptest budget: `cargo test -p hvsleuth-parsers soak -- --ignored`.
+#[test]
+#[ignore]
+fn soak() {
+    let (c, s) = flat(&sample_stream());
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..20_000 {
+        let mut c = c.clone();
+        let mut s = s.clone();
+        for _ in 0..(rnd() % 8) {
+            let v = if rnd() % 2 == 0 { &mut c } else { &mut s };
+            let k = (rnd() as usize) % v.len();
+            v[k] = rnd() as u8;
+        }
+        let mut st = SmbConnState::new();
+        let mut ev = Vec::new();
+        let (mut pc, mut ps) = (0usize, 0usize);
+        while pc < c.len() || ps < s.len() {
+            let (v, p, d) = if rnd() % 2 == 0 {
+                (&c, &mut pc, C2S)
+            } else {
+                (&s, &mut ps, S2C)
+            };
+            let n = ((rnd() % 3000) as usize).min(v.len() - *p);
+            st.data(d, 0, &v[*p..*p + n], &mut ev);
+            *p += n;
+            if rnd() % 10 == 0 {
+                let g = ((rnd() % 2000) as usize).min(v.len() - *p);
+                st.gap(d, g as u64, 0, &mut ev);
+                *p += g;
+            }
+        }
+        assert!(st.max_buffer_capacity() <= MAX_BUFFER);
+        let mut model = SmbModel::new();
+        let ch = ChannelInfo {
+            client: Endpoint {
+                ip: Ipv4Addr::LOCALHOST.into(),
+                port: 1,
+            },
+            server: Endpoint {
+                ip: Ipv4Addr::LOCALHOST.into(),
+                port: 445,
+            },
+            capture: "x".into(),
+            interface: "y".into(),
+        };
+        for e in &ev {
+            model.ingest(&ch, e);
+        }
+        let _ = model.report();
+    }
+}

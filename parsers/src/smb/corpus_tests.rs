@@ -428,31 +428,41 @@ fn negotiate_contexts_decoded() {
     assert!(seen_req && seen_resp);
 }
 
-/// Compressed captures: tshark 4.0 decompresses (LZNT1, LZ77, LZ77+Huffman)
-/// and counts READ=1 WRITE=1 (chained file) and READ=3 (the other). We do not
-/// decompress: we count the PDUs whose SMB2 header is in the clear part
-/// (chained payload with algorithm NONE, or an unchained Offset >= 64).
+/// Compressed captures. tshark 4.0 decompresses and counts READ=1 WRITE=1,
+/// write 256, read 256 (chained LZNT1+Pattern_V1 / NONE+Pattern_V1 file) and
+/// READ=3, read 12288 (LZ77, LZ77+Huffman, LZNT1 file; same commands/bytes
+/// commands as in the table above). We rebuild the message prefix for NONE,
+/// LZNT1, LZ77 and Pattern_V1 but not LZ77+Huffman: one READ (4096 bytes)
+/// of the second file stays opaque.
 #[test]
 fn compressed_frames_counted() {
     let r = run("wireshark/smb311-chained-patternv1-lznt1.pcapng.gz");
     let rep = r.model.report();
     assert_eq!(rep.compressed_frames, 2);
-    let r2 = run("wireshark/smb311-lz77-lz77huff-lznt1.pcap.gz");
-    let rep2 = r2.model.report();
-    assert_eq!(rep2.compressed_frames, 3);
-    // Unchained with Offset 0: nothing in clear.
-    assert!(rep2.commands.is_empty());
+    assert_eq!(commands_string(&rep.commands), "READ=1 WRITE=1");
+    let w: u64 = rep.channels.iter().map(|c| c.write_bytes).sum();
+    let rd: u64 = rep.channels.iter().map(|c| c.read_bytes).sum();
+    assert_eq!((w, rd), (256, 256));
+
+    let r = run("wireshark/smb311-lz77-lz77huff-lznt1.pcap.gz");
+    let rep = r.model.report();
+    assert_eq!(rep.compressed_frames, 3);
     let visible: Vec<_> = r
         .events
         .iter()
         .filter_map(|e| match &e.kind {
-            SmbEventKind::Compressed { header_visible, .. } => Some(*header_visible),
+            SmbEventKind::Compressed {
+                algorithm,
+                header_visible,
+                ..
+            } => Some((*algorithm, *header_visible)),
             _ => None,
         })
         .collect();
-    assert_eq!(visible, vec![false, true]);
-    // Frame 2 (NONE + Pattern_V1) carries a READ response header in clear.
-    assert_eq!(commands_string(&rep.commands), "READ=1");
+    assert_eq!(visible, vec![(2, true), (3, false), (1, true)]);
+    assert_eq!(commands_string(&rep.commands), "READ=2");
+    let rd: u64 = rep.channels.iter().map(|c| c.read_bytes).sum();
+    assert_eq!(rd, 8192);
 }
 
 /// Prints a capture's report (debug aid): `SMB_DUMP=zeek/smb3.pcap cargo test -p

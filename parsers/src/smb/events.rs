@@ -43,7 +43,8 @@ pub enum SmbEventKind {
         original_size: u32,
         /// Session-message length on the wire.
         len: u32,
-        /// The SMB2 header was visible in clear (and reported as a [`Pdu`] with `compressed`).
+        /// The SMB2 header was recovered (clear part or partial decompression: NONE,
+        /// LZNT1, LZ77, Pattern_V1) and its PDU(s) reported as [`Pdu`] with `compressed`.
         header_visible: bool,
     },
     /// An SMB1 NEGOTIATE request (multi-protocol negotiate).
@@ -71,7 +72,7 @@ pub struct Pdu {
     pub frame_len: u32,
     /// Position in the compound chain (0 for the first or only PDU).
     pub compound_index: u16,
-    /// The PDU was inside a compression transform (header seen in its clear part).
+    /// The PDU was inside a compression transform (header rebuilt from its prefix).
     pub compressed: bool,
     pub body: Body,
 }

@@ -15,6 +15,7 @@
 //! [`SmbModel::session_scaleout_or_cluster`]) are cheap to query.
 
 pub mod commands;
+pub mod decompress;
 pub mod events;
 pub mod model;
 pub mod names;

@@ -31,8 +31,9 @@ pub const MAX_COMPOUND: usize = 64;
 const MAX_SESSION_CAPS: usize = 64;
 /// Bytes of an SMB1 message kept (enough for a NEGOTIATE dialect list).
 const SMB1_PREFIX: usize = 1024;
-/// Bytes of a compression transform message kept (header + clear SMB2 header + fixed body).
-const COMPRESSION_PREFIX: usize = 16 + SMB2_HEADER_LEN + 64;
+/// Bytes of a compression transform message kept: enough compressed input to
+/// rebuild the SMB2 header and fixed body (see [`super::decompress`]).
+const COMPRESSION_PREFIX: usize = 1024;
 /// Bytes of look-ahead needed to validate a frame start while hunting.
 const HUNT_WINDOW: usize = 24;
 
@@ -459,10 +460,10 @@ impl SmbConnState {
                 if let Ok((_, h)) = wire::compression_header(msg) {
                     self.smb = true;
                     self.stats.compressed_frames += 1;
-                    let clear = wire::compressed_cleartext_prefix(msg, &h);
-                    let header_visible = smb2_header(clear).is_ok();
+                    let clear = super::decompress::original_prefix(msg, &h);
+                    let header_visible = smb2_header(&clear).is_ok();
                     if header_visible {
-                        self.walk_smb2(dir, ts_ns, clear, len, true, sink);
+                        self.walk_smb2(dir, ts_ns, &clear, len, true, sink);
                     }
                     sink.event(&SmbEvent {
                         dir,

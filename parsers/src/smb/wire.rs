@@ -266,25 +266,6 @@ pub fn compression_header(i: &[u8]) -> IResult<&[u8], CompressionHeader> {
     ))
 }
 
-/// The bytes of the SMB2 message that a compression transform carries in
-/// clear: the uncompressed prefix of an unchained message, or the first
-/// payload of a chained message when its algorithm is NONE. `msg` starts at
-/// the 0xFC protocol id.
-pub fn compressed_cleartext_prefix<'a>(msg: &'a [u8], h: &CompressionHeader) -> &'a [u8] {
-    if h.chained() {
-        if h.algorithm != 0 {
-            return &[];
-        }
-        let start = COMPRESSION_HEADER_LEN;
-        let end = start.saturating_add(h.offset_or_length as usize);
-        msg.get(start..end.min(msg.len())).unwrap_or(&[])
-    } else {
-        let start = COMPRESSION_HEADER_LEN;
-        let end = start.saturating_add(h.offset_or_length as usize);
-        msg.get(start..end.min(msg.len())).unwrap_or(&[])
-    }
-}
-
 /// SMB1 NEGOTIATE command code.
 pub const SMB1_COM_NEGOTIATE: u8 = 0x72;
 
@@ -448,7 +429,6 @@ mod tests {
         assert_eq!(compression_algorithm_name(h.algorithm), "LZNT1");
         assert!(h.chained());
         assert_eq!(h.offset_or_length, 0x58);
-        assert!(compressed_cleartext_prefix(&c, &h).is_empty());
     }
 
     #[test]

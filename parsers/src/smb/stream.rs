@@ -23,6 +23,9 @@ use super::wire::{
 
 /// Largest message prefix buffered per direction.
 pub const MAX_BUFFER: usize = 64 << 10;
+/// Buffer capacity kept between messages (larger buffers are shrunk back, so
+/// idle connections hold little memory).
+const IDLE_BUFFER: usize = 8 << 10;
 /// Most outstanding requests remembered per connection (READ, CREATE, TREE_CONNECT).
 pub const MAX_PENDING: usize = 4096;
 /// Most PDUs decoded from one compound chain.
@@ -258,6 +261,9 @@ impl SmbConnState {
                             let st = &mut self.dirs[d];
                             st.buf = buf;
                             st.buf.clear();
+                            if st.buf.capacity() > IDLE_BUFFER {
+                                st.buf.shrink_to(IDLE_BUFFER);
+                            }
                             st.phase = if u64::from(len) > used {
                                 Phase::Skip {
                                     remaining: u64::from(len) - used,

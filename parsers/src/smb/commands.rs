@@ -1,5 +1,5 @@
-//! Body decoders for the SMB2 commands the analyser needs (MS-SMB2 2.2.x),
-//! plus name tables (dialects, capabilities, FSCTL codes). Every decoder
+//! Body decoders for the SMB2 commands the analyser needs (MS-SMB2 2.2.x)
+//! (name tables live in [`super::names`] and are re-exported here). Every decoder
 //! takes the PDU from the start of its SMB2 header (offsets in SMB2 bodies
 //! are relative to it) and never trusts a length or offset field: whatever
 //! falls outside the captured bytes is left out.

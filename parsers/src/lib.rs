@@ -9,6 +9,7 @@ pub mod etl;
 pub mod flow;
 pub mod flowtable;
 pub mod link;
+pub mod smb;
 pub mod sniff;
 pub mod tcp;
 

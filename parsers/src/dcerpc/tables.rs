@@ -35,16 +35,21 @@ impl Contexts {
         self.offered.extend(ctxs.take(MAX_CONTEXTS));
     }
 
-    /// The ack's results, positionally matching the offer. Returns (accepted, rejected).
+    /// The ack's results, positionally matching the offer. Returns (accepted,
+    /// rejected).
     pub fn acknowledge(&mut self, results: impl Iterator<Item = u16>) -> (u16, u16) {
         let (mut acc, mut rej) = (0u16, 0u16);
         let offered = std::mem::take(&mut self.offered);
         for (ctx, result) in offered.iter().zip(results) {
-            if result == 0 {
-                acc = acc.saturating_add(1);
-                self.bind(*ctx);
-            } else {
-                rej = rej.saturating_add(1);
+            match result {
+                0 => {
+                    acc = acc.saturating_add(1);
+                    self.bind(*ctx);
+                }
+                // user / provider rejection; 3 (negotiate_ack, bind time
+                // feature negotiation) is neither.
+                1 | 2 => rej = rej.saturating_add(1),
+                _ => {}
             }
         }
         (acc, rej)

@@ -17,9 +17,9 @@ pub mod wire;
 pub mod witness;
 
 #[cfg(test)]
-mod testutil;
-#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod testutil;
 
 use crate::flow::Direction;
 
@@ -48,7 +48,10 @@ pub enum RpcEvent {
         /// Secondary address (server port as text, e.g. "49700"), if any.
         sec_addr: Option<String>,
     },
-    BindNak { call_id: u32, reason: u16 },
+    BindNak {
+        call_id: u32,
+        reason: u16,
+    },
     /// A complete request (all fragments seen, or the last one of a call whose
     /// reassembly was given up: then `stub_len` still counts every fragment).
     Request {
@@ -89,7 +92,9 @@ pub enum RpcEvent {
     Witness(WitnessEvent),
     /// `skipped` bytes did not frame as PDUs (after a gap or garbage) before a
     /// plausible header was found again (or the stream ended).
-    Resync { skipped: u64 },
+    Resync {
+        skipped: u64,
+    },
 }
 
 /// Receives the events of one connection.

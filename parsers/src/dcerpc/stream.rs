@@ -139,7 +139,9 @@ impl RpcConnState {
         let d = dir.index();
         let discard = self.dirs[d].discard;
         if discard > 0 {
-            let n = usize::try_from(discard).unwrap_or(usize::MAX).min(input.len());
+            let n = usize::try_from(discard)
+                .unwrap_or(usize::MAX)
+                .min(input.len());
             self.dirs[d].discard -= n as u64;
             input = &input[n..];
         }

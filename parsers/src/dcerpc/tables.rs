@@ -278,8 +278,16 @@ mod tests {
         let b = Uuid::from_u128(2);
         c.offer(
             [
-                Ctx { id: 0, interface: a, version: 1 },
-                Ctx { id: 1, interface: b, version: 1 },
+                Ctx {
+                    id: 0,
+                    interface: a,
+                    version: 1,
+                },
+                Ctx {
+                    id: 1,
+                    interface: b,
+                    version: 1,
+                },
             ]
             .into_iter(),
         );

@@ -78,7 +78,15 @@ pub fn bind_ack(call_id: u32, le: bool, sec_addr: &[u8], results: &[u16]) -> Vec
 }
 
 /// request: alloc_hint (= stub length of the whole call), context id, opnum, stub.
-pub fn request(call_id: u32, le: bool, flags: u8, ctx: u16, opnum: u16, alloc: u32, stub: &[u8]) -> Vec<u8> {
+pub fn request(
+    call_id: u32,
+    le: bool,
+    flags: u8,
+    ctx: u16,
+    opnum: u16,
+    alloc: u32,
+    stub: &[u8],
+) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&u32b(alloc, le));
     b.extend_from_slice(&u16b(ctx, le));
@@ -286,7 +294,9 @@ pub fn epm_map_request_stub(le: bool, tower: &[u8]) -> Vec<u8> {
     let mut w = NdrW::new(le);
     w.u32(1).bytes(&[0; 16]); // object: referent 1, nil UUID
     w.u32(2); // map_tower referent
-    w.u32(tower.len() as u32).u32(tower.len() as u32).bytes(tower);
+    w.u32(tower.len() as u32)
+        .u32(tower.len() as u32)
+        .bytes(tower);
     w.align(4);
     w.handle(Uuid::NIL).u32(4);
     w.buf
@@ -333,26 +343,31 @@ pub fn pcap_conversation(out: &mut Vec<u8>, cport: u16, sport: u16, segs: &[Seg]
     let c = [10, 0, 0, 1];
     let s = [10, 0, 0, 5];
     let (mut cseq, mut sseq) = (1000u32, 5000u32);
-    let mut frame = |ts: i64, to_server: bool, flags: (bool, bool), seq: u32, ack: u32, payload: &[u8]| {
-        let (src, dst, sp, dp) = if to_server { (c, s, cport, sport) } else { (s, c, sport, cport) };
-        let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-            .ipv4(src, dst, 64)
-            .tcp(sp, dp, seq, 65535);
-        if flags.0 {
-            b = b.syn();
-        }
-        if flags.1 {
-            b = b.ack(ack);
-        }
-        let b = b.psh();
-        let mut f = Vec::new();
-        b.write(&mut f, payload).unwrap();
-        out.extend_from_slice(&((ts / 1_000_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&(((ts % 1_000_000_000) / 1000) as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&f);
-    };
+    let mut frame =
+        |ts: i64, to_server: bool, flags: (bool, bool), seq: u32, ack: u32, payload: &[u8]| {
+            let (src, dst, sp, dp) = if to_server {
+                (c, s, cport, sport)
+            } else {
+                (s, c, sport, cport)
+            };
+            let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4(src, dst, 64)
+                .tcp(sp, dp, seq, 65535);
+            if flags.0 {
+                b = b.syn();
+            }
+            if flags.1 {
+                b = b.ack(ack);
+            }
+            let b = b.psh();
+            let mut f = Vec::new();
+            b.write(&mut f, payload).unwrap();
+            out.extend_from_slice(&((ts / 1_000_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&(((ts % 1_000_000_000) / 1000) as u32).to_le_bytes());
+            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            out.extend_from_slice(&f);
+        };
     let t0 = segs.first().map_or(0, |s| s.ts_ns) - 3000;
     frame(t0, true, (true, false), cseq - 1, 0, &[]);
     frame(t0 + 1000, false, (true, true), sseq - 1, cseq, &[]);

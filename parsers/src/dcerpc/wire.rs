@@ -283,10 +283,9 @@ impl Iterator for ContextIter<'_> {
         }
         self.left -= 1;
         let e = endian(self.little_endian);
-        let r: IResult<&[u8], _, NomErr<'_>> = (nu16(e), nu8, nu8, syntax(self.little_endian))
-            .parse(self.rest);
-        let Ok((rest, (context_id, n_transfer, _, (interface, version, version_minor)))) = r
-        else {
+        let r: IResult<&[u8], _, NomErr<'_>> =
+            (nu16(e), nu8, nu8, syntax(self.little_endian)).parse(self.rest);
+        let Ok((rest, (context_id, n_transfer, _, (interface, version, version_minor)))) = r else {
             self.left = 0;
             return None;
         };
@@ -357,8 +356,8 @@ impl Iterator for ResultIter<'_> {
         }
         self.left -= 1;
         let e = endian(self.little_endian);
-        let r: IResult<&[u8], _, NomErr<'_>> = (nu16(e), nu16(e), syntax(self.little_endian))
-            .parse(self.rest);
+        let r: IResult<&[u8], _, NomErr<'_>> =
+            (nu16(e), nu16(e), syntax(self.little_endian)).parse(self.rest);
         let Ok((rest, (result, reason, (transfer, _, _)))) = r else {
             self.left = 0;
             return None;
@@ -380,7 +379,9 @@ pub enum Body<'a> {
     Fault(Fault),
     Bind(Bind<'a>),
     BindAck(BindAck<'a>),
-    BindNak { reason: u16 },
+    BindNak {
+        reason: u16,
+    },
     AlterContext(Bind<'a>),
     AlterContextResp(BindAck<'a>),
     /// auth3, shutdown, co_cancel, orphaned: nothing the analyser needs.
@@ -403,10 +404,11 @@ fn endian(little: bool) -> Endianness {
     }
 }
 
+/// A `p_syntax_id_t`: interface or transfer syntax UUID, major, minor version.
+type SyntaxId = (Uuid, u16, u16);
+
 /// `p_syntax_id_t`: UUID + version (major u16, minor u16).
-fn syntax<'a>(
-    little_endian: bool,
-) -> impl Fn(&'a [u8]) -> IResult<&'a [u8], (Uuid, u16, u16), NomErr<'a>> {
+fn syntax<'a>(little_endian: bool) -> impl Fn(&'a [u8]) -> IResult<&'a [u8], SyntaxId, NomErr<'a>> {
     move |i: &'a [u8]| {
         let e = endian(little_endian);
         let (i, raw) = nom::bytes::complete::take(16usize).parse(i)?;

@@ -70,10 +70,17 @@ pub enum WitnessKind {
         keep_alive_timeout: Option<u32>,
     },
     /// Register/RegisterEx answer: the registration's context handle.
-    Registered { context: Uuid, status: u32 },
-    UnRegister { context: Uuid },
+    Registered {
+        context: Uuid,
+        status: u32,
+    },
+    UnRegister {
+        context: Uuid,
+    },
     /// The client asks to be notified (a long-pending call).
-    NotifyRequest { context: Uuid },
+    NotifyRequest {
+        context: Uuid,
+    },
     /// AsyncNotify answer.
     Notify {
         /// MessageType (1..4); kept raw so unknown types are visible.
@@ -127,19 +134,10 @@ impl WitnessAddress {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum WitnessMessage {
-    ResourceChange {
-        name: String,
-        change: ResourceState,
-    },
-    ClientMove {
-        addresses: Vec<WitnessAddress>,
-    },
-    ShareMove {
-        addresses: Vec<WitnessAddress>,
-    },
-    IpChange {
-        addresses: Vec<WitnessAddress>,
-    },
+    ResourceChange { name: String, change: ResourceState },
+    ClientMove { addresses: Vec<WitnessAddress> },
+    ShareMove { addresses: Vec<WitnessAddress> },
+    IpChange { addresses: Vec<WitnessAddress> },
 }
 
 /// Decodes a witness request stub. `Ok(None)` for opnums without a payload we
@@ -254,10 +252,8 @@ pub fn decode_messages(
                 what: "fewer messages than NumberOfMessages",
             });
         }
-        let (msg, used) = decode_message(message_type, rest).map_err(|what| NdrError {
-            offset: pos,
-            what,
-        })?;
+        let (msg, used) =
+            decode_message(message_type, rest).map_err(|what| NdrError { offset: pos, what })?;
         out.push(msg);
         pos += used;
     }

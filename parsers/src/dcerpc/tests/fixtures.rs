@@ -32,7 +32,11 @@ pub fn session_a() -> Vec<Seg> {
     let (r1a, r1b) = reg1.split_at(20);
     let move_buf = {
         let mut b = ipaddr_list(&[
-            (ipaddr_flags::V4 | ipaddr_flags::ONLINE, [10, 0, 0, 6], [0; 16]),
+            (
+                ipaddr_flags::V4 | ipaddr_flags::ONLINE,
+                [10, 0, 0, 6],
+                [0; 16],
+            ),
             (ipaddr_flags::V6 | ipaddr_flags::ONLINE, [0; 4], V6),
         ]);
         b.extend(ipaddr_list(&[(ipaddr_flags::V4, [10, 0, 1, 6], [0; 16])]));
@@ -40,28 +44,114 @@ pub fn session_a() -> Vec<Seg> {
     };
     let mut rc = resource_change("SOFS", 0xff);
     rc.extend(resource_change("10.0.0.5", 1));
-    let share_move = ipaddr_list(&[(ipaddr_flags::V4 | ipaddr_flags::ONLINE, [10, 0, 0, 7], [0; 16])]);
+    let share_move = ipaddr_list(&[(
+        ipaddr_flags::V4 | ipaddr_flags::ONLINE,
+        [10, 0, 0, 7],
+        [0; 16],
+    )]);
     vec![
         seg(t, true, bind(1, le, &[(0, known::WITNESS, 1, 1)])),
         seg(t + ms, false, bind_ack(1, le, b"49700\0", &[0])),
         seg(
             t + 2 * ms,
             true,
-            request(2, le, FIRST_LAST, 0, 4, 0, &register_ex_stub(le, "SOFS", Some("VMS"), "10.0.0.5", "HV1.contoso.local", 1, 120)),
+            request(
+                2,
+                le,
+                FIRST_LAST,
+                0,
+                4,
+                0,
+                &register_ex_stub(
+                    le,
+                    "SOFS",
+                    Some("VMS"),
+                    "10.0.0.5",
+                    "HV1.contoso.local",
+                    1,
+                    120,
+                ),
+            ),
         ),
-        seg(t + 3 * ms, false, response(2, le, FIRST_LAST, 0, 24, &registered_stub(le, H1, 0))),
-        seg(t + 4 * ms, true, request(3, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H1))),
-        seg(t + 5 * ms, false, response(3, le, FIRST_LAST, 0, 0, &notify_stub(le, 2, 2, &move_buf, 0))),
-        seg(t + 6 * ms, true, request(4, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H1))),
-        seg(t + 7 * ms, false, response(4, le, FIRST_LAST, 0, 0, &notify_stub(le, 1, 2, &rc, 0))),
-        seg(t + 8 * ms, true, request(5, le, FIRST, 0, 1, reg1.len() as u32, r1a)),
-        seg(t + 9 * ms, true, request(5, le, LAST, 0, 1, r1b.len() as u32, r1b)),
-        seg(t + 10 * ms, false, response(5, le, FIRST_LAST, 0, 24, &registered_stub(le, H2, 0))),
-        seg(t + 11 * ms, true, request(6, le, FIRST_LAST, 0, 2, 20, &handle_stub(le, H1))),
-        seg(t + 12 * ms, false, response(6, le, FIRST_LAST, 0, 4, &[0, 0, 0, 0])),
-        seg(t + 13 * ms, true, request(7, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H2))),
-        seg(t + 14 * ms, false, response(7, le, FIRST_LAST, 0, 0, &notify_stub(le, 3, 1, &share_move, 0))),
-        seg(t + 15 * ms, true, request(8, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H2))),
+        seg(
+            t + 3 * ms,
+            false,
+            response(2, le, FIRST_LAST, 0, 24, &registered_stub(le, H1, 0)),
+        ),
+        seg(
+            t + 4 * ms,
+            true,
+            request(3, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H1)),
+        ),
+        seg(
+            t + 5 * ms,
+            false,
+            response(
+                3,
+                le,
+                FIRST_LAST,
+                0,
+                0,
+                &notify_stub(le, 2, 2, &move_buf, 0),
+            ),
+        ),
+        seg(
+            t + 6 * ms,
+            true,
+            request(4, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H1)),
+        ),
+        seg(
+            t + 7 * ms,
+            false,
+            response(4, le, FIRST_LAST, 0, 0, &notify_stub(le, 1, 2, &rc, 0)),
+        ),
+        seg(
+            t + 8 * ms,
+            true,
+            request(5, le, FIRST, 0, 1, reg1.len() as u32, r1a),
+        ),
+        seg(
+            t + 9 * ms,
+            true,
+            request(5, le, LAST, 0, 1, r1b.len() as u32, r1b),
+        ),
+        seg(
+            t + 10 * ms,
+            false,
+            response(5, le, FIRST_LAST, 0, 24, &registered_stub(le, H2, 0)),
+        ),
+        seg(
+            t + 11 * ms,
+            true,
+            request(6, le, FIRST_LAST, 0, 2, 20, &handle_stub(le, H1)),
+        ),
+        seg(
+            t + 12 * ms,
+            false,
+            response(6, le, FIRST_LAST, 0, 4, &[0, 0, 0, 0]),
+        ),
+        seg(
+            t + 13 * ms,
+            true,
+            request(7, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H2)),
+        ),
+        seg(
+            t + 14 * ms,
+            false,
+            response(
+                7,
+                le,
+                FIRST_LAST,
+                0,
+                0,
+                &notify_stub(le, 3, 1, &share_move, 0),
+            ),
+        ),
+        seg(
+            t + 15 * ms,
+            true,
+            request(8, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H2)),
+        ),
         seg(t + 16 * ms, false, fault(8, le, FAULT_STATUS)),
     ]
 }
@@ -72,18 +162,42 @@ pub fn session_b() -> Vec<Seg> {
     let le = false;
     let t = 1_700_000_001_000_000_000i64;
     let ms = 1_000_000i64;
-    let ipc = ipaddr_list(&[(ipaddr_flags::V4 | ipaddr_flags::OFFLINE, [10, 0, 0, 8], [0; 16])]);
+    let ipc = ipaddr_list(&[(
+        ipaddr_flags::V4 | ipaddr_flags::OFFLINE,
+        [10, 0, 0, 8],
+        [0; 16],
+    )]);
     vec![
         seg(t, true, bind(1, le, &[(0, known::WITNESS, 1, 1)])),
         seg(t + ms, false, bind_ack(1, le, b"49700\0", &[0])),
         seg(
             t + 2 * ms,
             true,
-            request(2, le, FIRST_LAST, 0, 1, 0, &register_stub(le, VERSION_1, "FS2", "10.0.0.8", "HV2")),
+            request(
+                2,
+                le,
+                FIRST_LAST,
+                0,
+                1,
+                0,
+                &register_stub(le, VERSION_1, "FS2", "10.0.0.8", "HV2"),
+            ),
         ),
-        seg(t + 3 * ms, false, response(2, le, FIRST_LAST, 0, 24, &registered_stub(le, H2, 0))),
-        seg(t + 4 * ms, true, request(3, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H2))),
-        seg(t + 5 * ms, false, response(3, le, FIRST_LAST, 0, 0, &notify_stub(le, 4, 1, &ipc, 0))),
+        seg(
+            t + 3 * ms,
+            false,
+            response(2, le, FIRST_LAST, 0, 24, &registered_stub(le, H2, 0)),
+        ),
+        seg(
+            t + 4 * ms,
+            true,
+            request(3, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H2)),
+        ),
+        seg(
+            t + 5 * ms,
+            false,
+            response(3, le, FIRST_LAST, 0, 0, &notify_stub(le, 4, 1, &ipc, 0)),
+        ),
     ]
 }
 
@@ -98,8 +212,23 @@ pub fn session_epm() -> Vec<Seg> {
     vec![
         seg(t, true, bind(1, le, &[(0, known::EPM, 3, 0)])),
         seg(t + ms, false, bind_ack(1, le, b"135\0", &[0])),
-        seg(t + 2 * ms, true, request(2, le, FIRST_LAST, 0, 3, 0, &epm_map_request_stub(le, &ask))),
-        seg(t + 3 * ms, false, response(2, le, FIRST_LAST, 0, 0, &epm_map_response_stub(le, &[answer]))),
+        seg(
+            t + 2 * ms,
+            true,
+            request(2, le, FIRST_LAST, 0, 3, 0, &epm_map_request_stub(le, &ask)),
+        ),
+        seg(
+            t + 3 * ms,
+            false,
+            response(
+                2,
+                le,
+                FIRST_LAST,
+                0,
+                0,
+                &epm_map_response_stub(le, &[answer]),
+            ),
+        ),
     ]
 }
 

@@ -1,7 +1,9 @@
 //! Stream-level tests over spec-built fixtures, checked against tshark, the
 //! corpus, and property tests.
 
+mod corpus;
 mod fixtures;
+mod props;
 mod stream;
 mod tshark;
 
@@ -19,7 +21,11 @@ pub fn run(segs: &[Seg]) -> (Events, RpcConnState) {
     {
         let mut p = RpcParser::new(&mut st, &mut ev);
         for s in segs {
-            let dir = if s.to_server { Direction::AtoB } else { Direction::BtoA };
+            let dir = if s.to_server {
+                Direction::AtoB
+            } else {
+                Direction::BtoA
+            };
             p.data(dir, s.ts_ns, &s.payload);
         }
         p.end(Direction::AtoB);

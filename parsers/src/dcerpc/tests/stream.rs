@@ -25,17 +25,37 @@ fn session_a_events() {
     let (ev, st) = run(&fixtures::session_a());
     let k = kinds(&ev);
     // bind + ack
-    let RpcEvent::Bind { call_id: 1, alter: false, contexts } = &k[0] else { panic!("{:?}", k[0]) };
+    let RpcEvent::Bind {
+        call_id: 1,
+        alter: false,
+        contexts,
+    } = &k[0]
+    else {
+        panic!("{:?}", k[0])
+    };
     assert_eq!(contexts.len(), 1);
     assert_eq!(contexts[0].interface, known::WITNESS);
     assert_eq!((contexts[0].version, contexts[0].version_minor), (1, 1));
     assert_eq!(contexts[0].transfer, Some(known::NDR));
     assert_eq!(
         k[1],
-        RpcEvent::BindAck { call_id: 1, alter: false, accepted: 1, rejected: 0, sec_addr: Some("49700".into()) }
+        RpcEvent::BindAck {
+            call_id: 1,
+            alter: false,
+            accepted: 1,
+            rejected: 0,
+            sec_addr: Some("49700".into())
+        }
     );
     // RegisterEx request, then its witness event.
-    let RpcEvent::Request { call_id: 2, opnum: 4, interface: Some(i), fragments: 1, .. } = &k[2] else {
+    let RpcEvent::Request {
+        call_id: 2,
+        opnum: 4,
+        interface: Some(i),
+        fragments: 1,
+        ..
+    } = &k[2]
+    else {
         panic!("{:?}", k[2])
     };
     assert_eq!(*i, known::WITNESS);
@@ -52,15 +72,32 @@ fn session_a_events() {
             keep_alive_timeout: Some(120),
         }
     );
-    assert_eq!(w[1], WitnessKind::Registered { context: H1, status: 0 });
+    assert_eq!(
+        w[1],
+        WitnessKind::Registered {
+            context: H1,
+            status: 0
+        }
+    );
     assert_eq!(w[2], WitnessKind::NotifyRequest { context: H1 });
-    let WitnessKind::Notify { message_type: 2, messages, status: 0 } = &w[3] else { panic!("{:?}", w[3]) };
+    let WitnessKind::Notify {
+        message_type: 2,
+        messages,
+        status: 0,
+    } = &w[3]
+    else {
+        panic!("{:?}", w[3])
+    };
     assert_eq!(messages.len(), 2);
-    let WitnessMessage::ClientMove { addresses } = &messages[0] else { panic!() };
+    let WitnessMessage::ClientMove { addresses } = &messages[0] else {
+        panic!()
+    };
     assert_eq!(addresses.len(), 2);
     assert_eq!(addresses[0].ipv4, Some(Ipv4Addr::new(10, 0, 0, 6)));
     assert_eq!(addresses[1].ipv6, Some(fixtures::V6.into()));
-    let WitnessMessage::ClientMove { addresses } = &messages[1] else { panic!() };
+    let WitnessMessage::ClientMove { addresses } = &messages[1] else {
+        panic!()
+    };
     assert_eq!(addresses[0].ipv4, Some(Ipv4Addr::new(10, 0, 1, 6)));
     assert_eq!(w[4], WitnessKind::NotifyRequest { context: H1 });
     assert_eq!(
@@ -68,14 +105,29 @@ fn session_a_events() {
         WitnessKind::Notify {
             message_type: 1,
             messages: vec![
-                WitnessMessage::ResourceChange { name: "SOFS".into(), change: ResourceState::Unavailable },
-                WitnessMessage::ResourceChange { name: "10.0.0.5".into(), change: ResourceState::Available },
+                WitnessMessage::ResourceChange {
+                    name: "SOFS".into(),
+                    change: ResourceState::Unavailable
+                },
+                WitnessMessage::ResourceChange {
+                    name: "10.0.0.5".into(),
+                    change: ResourceState::Available
+                },
             ],
             status: 0,
         }
     );
     // The Register split over two fragments is reassembled.
-    assert!(k.iter().any(|e| matches!(e, RpcEvent::Request { call_id: 5, opnum: 1, fragments: 2, stub_len: 92, .. })));
+    assert!(k.iter().any(|e| matches!(
+        e,
+        RpcEvent::Request {
+            call_id: 5,
+            opnum: 1,
+            fragments: 2,
+            stub_len: 92,
+            ..
+        }
+    )));
     assert_eq!(
         w[6],
         WitnessKind::Register {
@@ -88,20 +140,41 @@ fn session_a_events() {
             keep_alive_timeout: None,
         }
     );
-    assert_eq!(w[7], WitnessKind::Registered { context: H2, status: 0 });
+    assert_eq!(
+        w[7],
+        WitnessKind::Registered {
+            context: H2,
+            status: 0
+        }
+    );
     assert_eq!(w[8], WitnessKind::UnRegister { context: H1 });
     assert_eq!(w[9], WitnessKind::NotifyRequest { context: H2 });
-    assert!(matches!(&w[10], WitnessKind::Notify { message_type: 3, messages, .. }
-        if matches!(&messages[..], [WitnessMessage::ShareMove { addresses }] if addresses[0].ipv4 == Some(Ipv4Addr::new(10, 0, 0, 7)))));
+    assert!(
+        matches!(&w[10], WitnessKind::Notify { message_type: 3, messages, .. }
+        if matches!(&messages[..], [WitnessMessage::ShareMove { addresses }] if addresses[0].ipv4 == Some(Ipv4Addr::new(10, 0, 0, 7))))
+    );
     assert_eq!(w[11], WitnessKind::NotifyRequest { context: H2 });
     assert_eq!(w.len(), 12);
     // The fault answers call 8 (AsyncNotify) and knows its opnum.
     assert_eq!(
         k.last().unwrap(),
-        &RpcEvent::Fault { call_id: 8, status: fixtures::FAULT_STATUS, opnum: Some(3), interface: Some(known::WITNESS) }
+        &RpcEvent::Fault {
+            call_id: 8,
+            status: fixtures::FAULT_STATUS,
+            opnum: Some(3),
+            interface: Some(known::WITNESS)
+        }
     );
     // Responses carry the request's opnum.
-    assert!(k.iter().any(|e| matches!(e, RpcEvent::Response { call_id: 6, opnum: Some(2), stub_len: 4, .. })));
+    assert!(k.iter().any(|e| matches!(
+        e,
+        RpcEvent::Response {
+            call_id: 6,
+            opnum: Some(2),
+            stub_len: 4,
+            ..
+        }
+    )));
     assert_eq!(st.stats.requests, 7);
     assert_eq!(st.stats.responses, 6);
     assert_eq!(st.stats.faults, 1);
@@ -110,7 +183,11 @@ fn session_a_events() {
     assert_eq!(st.stats.resyncs, 0);
     assert_eq!(st.buffered(), 0);
     // Witness events carry the segment's timestamp.
-    let (_, ts, RpcEvent::Witness(we)) = ev.iter().find(|e| matches!(e.2, RpcEvent::Witness(_))).unwrap() else {
+    let (_, ts, RpcEvent::Witness(we)) = ev
+        .iter()
+        .find(|e| matches!(e.2, RpcEvent::Witness(_)))
+        .unwrap()
+    else {
         panic!()
     };
     assert_eq!(*ts, we.ts_ns);
@@ -120,11 +197,28 @@ fn session_a_events() {
 fn session_b_big_endian() {
     let (ev, st) = run(&fixtures::session_b());
     let w = witness(&ev);
-    assert!(matches!(&w[0], WitnessKind::Register { net_name: Some(n), ip: Some(ip), client_name: Some(c), version: witness::VERSION_1, .. }
-        if n == "FS2" && ip == "10.0.0.8" && c == "HV2"));
-    assert_eq!(w[1], WitnessKind::Registered { context: H2, status: 0 });
-    let WitnessKind::Notify { message_type: 4, messages, .. } = &w[3] else { panic!("{:?}", w[3]) };
-    let WitnessMessage::IpChange { addresses } = &messages[0] else { panic!() };
+    assert!(
+        matches!(&w[0], WitnessKind::Register { net_name: Some(n), ip: Some(ip), client_name: Some(c), version: witness::VERSION_1, .. }
+        if n == "FS2" && ip == "10.0.0.8" && c == "HV2")
+    );
+    assert_eq!(
+        w[1],
+        WitnessKind::Registered {
+            context: H2,
+            status: 0
+        }
+    );
+    let WitnessKind::Notify {
+        message_type: 4,
+        messages,
+        ..
+    } = &w[3]
+    else {
+        panic!("{:?}", w[3])
+    };
+    let WitnessMessage::IpChange { addresses } = &messages[0] else {
+        panic!()
+    };
     assert_eq!(addresses[0].ipv4, Some(Ipv4Addr::new(10, 0, 0, 8)));
     assert!(addresses[0].offline());
     assert_eq!(st.stats.decode_errors, 0);
@@ -134,7 +228,11 @@ fn session_b_big_endian() {
 fn session_epm_learns_port() {
     let (ev, _) = run(&fixtures::session_epm());
     let k = kinds(&ev);
-    assert!(k.contains(&RpcEvent::EpmMapRequest { call_id: 2, interface: Some(known::WITNESS), version: Some(1) }));
+    assert!(k.contains(&RpcEvent::EpmMapRequest {
+        call_id: 2,
+        interface: Some(known::WITNESS),
+        version: Some(1)
+    }));
     assert!(k.contains(&RpcEvent::EpmMap(EpmMapping {
         interface: known::WITNESS,
         version: 1,
@@ -145,7 +243,10 @@ fn session_epm_learns_port() {
 
 /// All PDUs of one direction, concatenated.
 fn stream(segs: &[Seg], to_server: bool) -> Vec<u8> {
-    segs.iter().filter(|s| s.to_server == to_server).flat_map(|s| s.payload.clone()).collect()
+    segs.iter()
+        .filter(|s| s.to_server == to_server)
+        .flat_map(|s| s.payload.clone())
+        .collect()
 }
 
 #[test]
@@ -155,7 +256,11 @@ fn one_byte_at_a_time_equals_whole() {
     let mut st = RpcConnState::new();
     let mut ev = Events::new();
     for s in &segs {
-        let dir = if s.to_server { Direction::AtoB } else { Direction::BtoA };
+        let dir = if s.to_server {
+            Direction::AtoB
+        } else {
+            Direction::BtoA
+        };
         for b in s.payload.chunks(1) {
             st.data(dir, s.ts_ns, b, &mut ev);
         }
@@ -194,9 +299,18 @@ fn gap_inside_a_known_pdu_keeps_sync() {
     p.gap(Direction::AtoB, 30);
     p.data(Direction::AtoB, 0, &c[bind_len + 50..]);
     let k = kinds(&ev);
-    assert!(!k.iter().any(|e| matches!(e, RpcEvent::Resync { .. })), "{k:?}");
-    assert!(!k.iter().any(|e| matches!(e, RpcEvent::Request { call_id: 2, .. })));
-    assert!(k.iter().any(|e| matches!(e, RpcEvent::Request { call_id: 3, .. })));
+    assert!(
+        !k.iter().any(|e| matches!(e, RpcEvent::Resync { .. })),
+        "{k:?}"
+    );
+    assert!(
+        !k.iter()
+            .any(|e| matches!(e, RpcEvent::Request { call_id: 2, .. }))
+    );
+    assert!(
+        k.iter()
+            .any(|e| matches!(e, RpcEvent::Request { call_id: 3, .. }))
+    );
     assert_eq!(st.stats.lost_pdus, 1);
     assert_eq!(st.stats.requests, 6);
 }
@@ -213,10 +327,19 @@ fn gap_at_unknown_position_resyncs() {
     // Start 3 bytes into the bind: the rest of it is skipped.
     st.data(Direction::AtoB, 0, &c[3..], &mut ev);
     let k = kinds(&ev);
-    let RpcEvent::Resync { skipped } = k[0] else { panic!("{:?}", k[0]) };
+    let RpcEvent::Resync { skipped } = k[0] else {
+        panic!("{:?}", k[0])
+    };
     assert_eq!(skipped, 72 - 3);
     // Without the bind the interface is unknown: requests still framed, not decoded.
-    assert!(matches!(k[1], RpcEvent::Request { call_id: 2, interface: None, .. }));
+    assert!(matches!(
+        k[1],
+        RpcEvent::Request {
+            call_id: 2,
+            interface: None,
+            ..
+        }
+    ));
     assert!(witness(&ev).is_empty());
     // With the interface known from EPM, the same bytes decode.
     let mut st = RpcConnState::with_default_interface(known::WITNESS);
@@ -252,7 +375,12 @@ fn reassembly_is_bounded() {
             19 => LAST,
             _ => 0,
         };
-        st.data(Direction::AtoB, 0, &request(4, true, flags, 0, 1, 0, &chunk), &mut ev);
+        st.data(
+            Direction::AtoB,
+            0,
+            &request(4, true, flags, 0, 1, 0, &chunk),
+            &mut ev,
+        );
         assert!(st.buffered() <= 1 << 20);
     }
     assert_eq!(st.stats.reassembly_dropped, 1);
@@ -303,14 +431,20 @@ fn privacy_stub_is_not_decoded() {
     p[lvl] = 5;
     let mut ev = Events::new();
     st.data(Direction::AtoB, 0, &p, &mut ev);
-    assert_eq!(witness(&ev), vec![WitnessKind::NotifyRequest { context: H1 }]);
+    assert_eq!(
+        witness(&ev),
+        vec![WitnessKind::NotifyRequest { context: H1 }]
+    );
 }
 
 #[test]
 fn events_serialize() {
     let (ev, st) = run(&fixtures::session_a());
     let json = serde_json::to_string(&kinds(&ev)).unwrap();
-    assert!(json.contains(r#""interface":"ccd8c074-d0e5-4a40-92b4-d074faa6ba28""#), "{json}");
+    assert!(
+        json.contains(r#""interface":"ccd8c074-d0e5-4a40-92b4-d074faa6ba28""#),
+        "{json}"
+    );
     assert!(json.contains(r#""ipv6":"fd00::5""#));
     assert!(json.contains(r#""change":"unavailable""#));
     assert!(json.contains(r#""op":"register""#));

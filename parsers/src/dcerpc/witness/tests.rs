@@ -26,8 +26,13 @@ const REGISTER_V1: &[u8] = &[
 
 #[test]
 fn register_v1_hand_written() {
-    assert_eq!(REGISTER_V1, register_stub(true, VERSION_1, "SOFS", "10.0.0.5", "HV1").as_slice());
-    let k = decode_request(OP_REGISTER, REGISTER_V1, true).unwrap().unwrap();
+    assert_eq!(
+        REGISTER_V1,
+        register_stub(true, VERSION_1, "SOFS", "10.0.0.5", "HV1").as_slice()
+    );
+    let k = decode_request(OP_REGISTER, REGISTER_V1, true)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         k,
         WitnessKind::Register {
@@ -42,7 +47,10 @@ fn register_v1_hand_written() {
     );
     // Every truncation fails cleanly.
     for n in 0..REGISTER_V1.len() {
-        assert!(decode_request(OP_REGISTER, &REGISTER_V1[..n], true).is_err(), "{n}");
+        assert!(
+            decode_request(OP_REGISTER, &REGISTER_V1[..n], true).is_err(),
+            "{n}"
+        );
     }
 }
 
@@ -68,7 +76,9 @@ fn notify_resource_change_hand_written() {
         NOTIFY_RESOURCE,
         notify_stub(true, 1, 1, &resource_change("SOFS", 0xff), 0).as_slice()
     );
-    let k = decode_response(OP_ASYNC_NOTIFY, NOTIFY_RESOURCE, true).unwrap().unwrap();
+    let k = decode_response(OP_ASYNC_NOTIFY, NOTIFY_RESOURCE, true)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         k,
         WitnessKind::Notify {
@@ -81,7 +91,10 @@ fn notify_resource_change_hand_written() {
         }
     );
     for n in 0..NOTIFY_RESOURCE.len() {
-        assert!(decode_response(OP_ASYNC_NOTIFY, &NOTIFY_RESOURCE[..n], true).is_err(), "{n}");
+        assert!(
+            decode_response(OP_ASYNC_NOTIFY, &NOTIFY_RESOURCE[..n], true).is_err(),
+            "{n}"
+        );
     }
 }
 
@@ -89,25 +102,40 @@ fn notify_resource_change_hand_written() {
 fn client_move_ipv4_and_ipv6() {
     let v6: [u8; 16] = "fd00::5".parse::<Ipv6Addr>().unwrap().octets();
     let mut buf = ipaddr_list(&[
-        (ipaddr_flags::V4 | ipaddr_flags::ONLINE, [10, 0, 0, 6], [0; 16]),
+        (
+            ipaddr_flags::V4 | ipaddr_flags::ONLINE,
+            [10, 0, 0, 6],
+            [0; 16],
+        ),
         (ipaddr_flags::V6 | ipaddr_flags::OFFLINE, [0; 4], v6),
     ]);
-    buf.extend(ipaddr_list(&[(ipaddr_flags::V4, [192, 168, 1, 7], [0; 16])]));
+    buf.extend(ipaddr_list(&[(
+        ipaddr_flags::V4,
+        [192, 168, 1, 7],
+        [0; 16],
+    )]));
     let stub = notify_stub(true, 2, 2, &buf, 0);
-    let Some(WitnessKind::Notify { message_type, messages, status }) =
-        decode_response(OP_ASYNC_NOTIFY, &stub, true).unwrap()
+    let Some(WitnessKind::Notify {
+        message_type,
+        messages,
+        status,
+    }) = decode_response(OP_ASYNC_NOTIFY, &stub, true).unwrap()
     else {
         panic!("not a notify");
     };
     assert_eq!((message_type, status), (2, 0));
     assert_eq!(messages.len(), 2);
-    let WitnessMessage::ClientMove { addresses } = &messages[0] else { panic!() };
+    let WitnessMessage::ClientMove { addresses } = &messages[0] else {
+        panic!()
+    };
     assert_eq!(addresses[0].ipv4, Some(Ipv4Addr::new(10, 0, 0, 6)));
     assert!(addresses[0].online());
     assert_eq!(addresses[0].ipv6, None);
     assert_eq!(addresses[1].ipv6, Some("fd00::5".parse().unwrap()));
     assert!(addresses[1].offline());
-    let WitnessMessage::ClientMove { addresses } = &messages[1] else { panic!() };
+    let WitnessMessage::ClientMove { addresses } = &messages[1] else {
+        panic!()
+    };
     assert_eq!(addresses[0].ipv4, Some(Ipv4Addr::new(192, 168, 1, 7)));
 }
 
@@ -123,10 +151,15 @@ fn big_endian_stub_little_endian_buffer() {
     else {
         panic!()
     };
-    assert!(matches!(&messages[0], WitnessMessage::IpChange { addresses } if addresses[0].ipv4 == Some(Ipv4Addr::new(10, 0, 0, 9))));
+    assert!(
+        matches!(&messages[0], WitnessMessage::IpChange { addresses } if addresses[0].ipv4 == Some(Ipv4Addr::new(10, 0, 0, 9)))
+    );
     let reg = register_ex_stub(false, "SOFS", Some("VMS"), "10.0.0.5", "HV2", 1, 120);
-    let Some(WitnessKind::Register { share_name, keep_alive_timeout, .. }) =
-        decode_request(OP_REGISTER_EX, &reg, false).unwrap()
+    let Some(WitnessKind::Register {
+        share_name,
+        keep_alive_timeout,
+        ..
+    }) = decode_request(OP_REGISTER_EX, &reg, false).unwrap()
     else {
         panic!()
     };
@@ -148,6 +181,10 @@ fn hostile_counts_are_bounded() {
     let stub = [0u8, 0, 0, 0, 0x90, 0x04, 0, 0];
     assert_eq!(
         decode_response(OP_ASYNC_NOTIFY, &stub, true).unwrap(),
-        Some(WitnessKind::Notify { message_type: 0, messages: vec![], status: 0x490 })
+        Some(WitnessKind::Notify {
+            message_type: 0,
+            messages: vec![],
+            status: 0x490
+        })
     );
 }

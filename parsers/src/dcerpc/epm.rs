@@ -16,7 +16,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::ndr::{Ndr, NdrError};
+use super::ndr::{Ndr, NdrError, Repr};
 use super::uuid::{Uuid, known};
 
 pub const OP_MAP: u16 = 3;
@@ -103,9 +103,9 @@ pub fn parse_tower(b: &[u8]) -> Option<Tower> {
 
 /// Reads a `twr_t` (conformant struct) at the cursor and returns its octets.
 fn twr<'a>(r: &mut Ndr<'a>) -> Result<&'a [u8], NdrError> {
-    let max = r.u32("tower max_count")?;
+    let max = r.count("tower max_count")?;
     let len = r.u32("tower_length")?;
-    if len > max {
+    if u64::from(len) > max {
         return Err(NdrError {
             offset: r.pos(),
             what: "tower_length > max_count",
@@ -115,8 +115,8 @@ fn twr<'a>(r: &mut Ndr<'a>) -> Result<&'a [u8], NdrError> {
 }
 
 /// ept_map request: the interface asked for (from the map_tower).
-pub fn decode_map_request(stub: &[u8], little_endian: bool) -> Result<Option<Tower>, NdrError> {
-    let mut r = Ndr::new(stub, little_endian);
+pub fn decode_map_request(stub: &[u8], repr: impl Into<Repr>) -> Result<Option<Tower>, NdrError> {
+    let mut r = Ndr::new(stub, repr);
     if r.referent()? != 0 {
         r.uuid("object")?;
     }
@@ -130,22 +130,22 @@ pub fn decode_map_request(stub: &[u8], little_endian: bool) -> Result<Option<Tow
 /// ept_map response: the TCP endpoints handed out, and the status.
 pub fn decode_map_response(
     stub: &[u8],
-    little_endian: bool,
+    repr: impl Into<Repr>,
 ) -> Result<(Vec<EpmMapping>, u32), NdrError> {
-    let mut r = Ndr::new(stub, little_endian);
+    let mut r = Ndr::new(stub, repr);
     r.context_handle()?;
     let num = r.u32("num_towers")?;
-    let _max = r.u32("towers max_count")?;
-    let offset = r.u32("towers offset")?;
-    let actual = r.u32("towers actual_count")?;
-    if offset != 0 || actual != num {
+    let _max = r.count("towers max_count")?;
+    let offset = r.count("towers offset")?;
+    let actual = r.count("towers actual_count")?;
+    if offset != 0 || actual != u64::from(num) {
         return Err(NdrError {
             offset: r.pos(),
             what: "tower array counts",
         });
     }
-    // Each referent id takes 4 bytes: bound the count by the stub.
-    let actual = actual as usize;
+    // Each referent id takes at least 4 bytes: bound the count by the stub.
+    let actual = num as usize;
     if actual > r.remaining() / 4 {
         return Err(NdrError {
             offset: r.pos(),

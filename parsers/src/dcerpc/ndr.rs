@@ -14,20 +14,41 @@ pub struct NdrError {
     pub what: &'static str,
 }
 
+/// How a stub is encoded: the PDU's integer byte order, and the negotiated
+/// transfer syntax (NDR 2.0, or NDR64 with 8-byte pointers and counts).
+/// A plain `bool` converts to little/big-endian NDR 2.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Repr {
+    pub little_endian: bool,
+    pub ndr64: bool,
+}
+
+impl From<bool> for Repr {
+    fn from(little_endian: bool) -> Repr {
+        Repr {
+            little_endian,
+            ndr64: false,
+        }
+    }
+}
+
 /// Cursor over one stub.
 #[derive(Debug, Clone)]
 pub struct Ndr<'a> {
     buf: &'a [u8],
     pos: usize,
     le: bool,
+    ndr64: bool,
 }
 
 impl<'a> Ndr<'a> {
-    pub fn new(buf: &'a [u8], little_endian: bool) -> Self {
+    pub fn new(buf: &'a [u8], repr: impl Into<Repr>) -> Self {
+        let r = repr.into();
         Ndr {
             buf,
             pos: 0,
-            le: little_endian,
+            le: r.little_endian,
+            ndr64: r.ndr64,
         }
     }
 
@@ -89,6 +110,26 @@ impl<'a> Ndr<'a> {
         })
     }
 
+    pub fn u64(&mut self, what: &'static str) -> Result<u64, NdrError> {
+        self.align(8)?;
+        let b = self.bytes(8, what)?;
+        let a = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+        Ok(if self.le {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        })
+    }
+
+    /// A conformance / variance count: u32 in NDR 2.0, u64 in NDR64.
+    pub fn count(&mut self, what: &'static str) -> Result<u64, NdrError> {
+        if self.ndr64 {
+            self.u64(what)
+        } else {
+            self.u32(what).map(u64::from)
+        }
+    }
+
     /// A GUID (4-byte aligned).
     pub fn uuid(&mut self, what: &'static str) -> Result<Uuid, NdrError> {
         self.align(4)?;
@@ -102,18 +143,18 @@ impl<'a> Ndr<'a> {
         self.uuid("context handle uuid")
     }
 
-    /// A pointer's referent id (0 = NULL).
-    pub fn referent(&mut self) -> Result<u32, NdrError> {
-        self.u32("referent id")
+    /// A pointer's referent id (0 = NULL): u32 in NDR 2.0, u64 in NDR64.
+    pub fn referent(&mut self) -> Result<u64, NdrError> {
+        self.count("referent id")
     }
 
     /// A conformant varying string of 16-bit units (`[string] wchar_t*`):
     /// max_count, offset, actual_count, then the units. The trailing NUL and
     /// anything after it are dropped; invalid UTF-16 becomes U+FFFD.
     pub fn cv_wstring(&mut self) -> Result<String, NdrError> {
-        let max = self.u32("string max_count")?;
-        let offset = self.u32("string offset")?;
-        let actual = self.u32("string actual_count")?;
+        let max = self.count("string max_count")?;
+        let offset = self.count("string offset")?;
+        let actual = self.count("string actual_count")?;
         if offset > max || actual > max - offset {
             return Err(self.err("string counts"));
         }

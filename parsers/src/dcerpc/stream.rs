@@ -13,6 +13,7 @@
 use crate::flow::Direction;
 use crate::tcp::StreamHandler;
 
+use super::ndr::Repr;
 use super::tables::{Append, Call, CallMeta, Calls, Contexts, Ctx, Reassembly};
 use super::uuid::{Uuid, known};
 use super::wire::{self, AUTH_LEVEL_PRIVACY, Body, HEADER_LEN, PacketType, Pdu, parse_header};
@@ -250,7 +251,15 @@ impl RpcConnState {
     }
 
     fn interface_of(&self, context_id: u16) -> Option<Uuid> {
-        self.contexts.lookup(context_id).or(self.default_interface)
+        self.contexts
+            .lookup(context_id)
+            .map(|c| c.interface)
+            .or(self.default_interface)
+    }
+
+    /// Whether a context's stubs are NDR64 (unknown contexts: NDR 2.0).
+    fn ndr64_of(&self, context_id: u16) -> bool {
+        self.contexts.lookup(context_id).is_some_and(|c| c.ndr64)
     }
 
     fn pdu<S: RpcSink>(&mut self, dir: Direction, ts: i64, pdu: &Pdu<'_>, sink: &mut S) {
@@ -264,6 +273,7 @@ impl RpcConnState {
                     id: c.context_id,
                     interface: c.interface,
                     version: c.version,
+                    ndr64: c.transfer == Some(known::NDR64),
                 }));
                 let alter = matches!(pdu.body, Body::AlterContext(_));
                 sink.event(
@@ -277,7 +287,9 @@ impl RpcConnState {
                 );
             }
             Body::BindAck(a) | Body::AlterContextResp(a) => {
-                let (accepted, rejected) = self.contexts.acknowledge(a.results().map(|r| r.result));
+                let (accepted, rejected) = self
+                    .contexts
+                    .acknowledge(a.results().map(|r| (r.result, r.transfer)));
                 let sec = wire_text(a.sec_addr);
                 sink.event(
                     dir,
@@ -308,19 +320,21 @@ impl RpcConnState {
                     opnum: r.opnum,
                     auth_level,
                     little_endian: h.little_endian(),
+                    ndr64: self.ndr64_of(r.context_id),
                 };
                 self.fragment(ts, dir, h, meta, r.stub, sink);
             }
             Body::Response(r) => {
-                let opnum = self.calls.get(h.call_id).map_or(0, |c| c.opnum);
+                let call = self.calls.get(h.call_id);
                 let meta = CallMeta {
                     dir: dir.index(),
                     call_id: h.call_id,
                     ptype: PacketType::Response,
                     context_id: r.context_id,
-                    opnum,
+                    opnum: call.map_or(0, |c| c.opnum),
                     auth_level,
                     little_endian: h.little_endian(),
+                    ndr64: call.map_or_else(|| self.ndr64_of(r.context_id), |c| c.ndr64),
                 };
                 self.fragment(ts, dir, h, meta, r.stub, sink);
             }
@@ -362,6 +376,7 @@ impl RpcConnState {
                 call_id: meta.call_id,
                 opnum: meta.opnum,
                 interface: self.interface_of(meta.context_id),
+                ndr64: meta.ndr64,
             });
         }
         match (h.first_frag(), h.last_frag()) {
@@ -459,7 +474,7 @@ impl RpcConnState {
         sink: &mut S,
     ) {
         if iface == known::EPM && m.opnum == epm::OP_MAP {
-            match epm::decode_map_request(stub, m.little_endian) {
+            match epm::decode_map_request(stub, repr(m)) {
                 Ok(t) => {
                     let i = t.and_then(|t| t.interface);
                     sink.event(
@@ -475,7 +490,7 @@ impl RpcConnState {
                 Err(_) => self.stats.decode_errors += 1,
             }
         } else if iface == known::WITNESS {
-            match witness::decode_request(m.opnum, stub, m.little_endian) {
+            match witness::decode_request(m.opnum, stub, repr(m)) {
                 Ok(Some(kind)) => {
                     sink.event(dir, ts, RpcEvent::Witness(WitnessEvent { ts_ns: ts, kind }))
                 }
@@ -497,7 +512,7 @@ impl RpcConnState {
         sink: &mut S,
     ) {
         if iface == known::EPM && opnum == epm::OP_MAP {
-            match epm::decode_map_response(stub, m.little_endian) {
+            match epm::decode_map_response(stub, repr(m)) {
                 Ok((maps, _status)) => {
                     for map in maps {
                         sink.event(dir, ts, RpcEvent::EpmMap(map));
@@ -506,7 +521,7 @@ impl RpcConnState {
                 Err(_) => self.stats.decode_errors += 1,
             }
         } else if iface == known::WITNESS {
-            match witness::decode_response(opnum, stub, m.little_endian) {
+            match witness::decode_response(opnum, stub, repr(m)) {
                 Ok(Some(kind)) => {
                     sink.event(dir, ts, RpcEvent::Witness(WitnessEvent { ts_ns: ts, kind }))
                 }
@@ -514,6 +529,13 @@ impl RpcConnState {
                 Err(_) => self.stats.decode_errors += 1,
             }
         }
+    }
+}
+
+fn repr(m: &CallMeta) -> Repr {
+    Repr {
+        little_endian: m.little_endian,
+        ndr64: m.ndr64,
     }
 }
 

@@ -2,7 +2,7 @@
 //! interface), outstanding calls (call id -> opnum) and fragment reassembly.
 //! Small linear tables: a connection has a handful of contexts and calls.
 
-use super::uuid::Uuid;
+use super::uuid::{Uuid, known};
 use super::wire::PacketType;
 
 /// Bound contexts kept per connection.
@@ -19,6 +19,8 @@ pub struct Ctx {
     pub id: u16,
     pub interface: Uuid,
     pub version: u16,
+    /// The transfer syntax is NDR64 (else NDR 2.0).
+    pub ndr64: bool,
 }
 
 /// Context id -> interface, accepted and offered-but-not-yet-acknowledged.
@@ -35,16 +37,19 @@ impl Contexts {
         self.offered.extend(ctxs.take(MAX_CONTEXTS));
     }
 
-    /// The ack's results, positionally matching the offer. Returns (accepted,
-    /// rejected).
-    pub fn acknowledge(&mut self, results: impl Iterator<Item = u16>) -> (u16, u16) {
+    /// The ack's results (result, accepted transfer syntax), positionally
+    /// matching the offer. Returns (accepted, rejected).
+    pub fn acknowledge(&mut self, results: impl Iterator<Item = (u16, Uuid)>) -> (u16, u16) {
         let (mut acc, mut rej) = (0u16, 0u16);
         let offered = std::mem::take(&mut self.offered);
-        for (ctx, result) in offered.iter().zip(results) {
+        for (ctx, (result, transfer)) in offered.iter().zip(results) {
             match result {
                 0 => {
                     acc = acc.saturating_add(1);
-                    self.bind(*ctx);
+                    self.bind(Ctx {
+                        ndr64: transfer == known::NDR64,
+                        ..*ctx
+                    });
                 }
                 // user / provider rejection; 3 (negotiate_ack, bind time
                 // feature negotiation) is neither.
@@ -66,13 +71,13 @@ impl Contexts {
         }
     }
 
-    /// The interface behind a context id: accepted first, then still offered.
-    pub fn lookup(&self, id: u16) -> Option<Uuid> {
+    /// The context behind an id: accepted first, then still offered.
+    pub fn lookup(&self, id: u16) -> Option<Ctx> {
         self.bound
             .iter()
             .chain(self.offered.iter())
             .find(|c| c.id == id)
-            .map(|c| c.interface)
+            .copied()
     }
 }
 
@@ -81,6 +86,7 @@ pub struct Call {
     pub call_id: u32,
     pub opnum: u16,
     pub interface: Option<Uuid>,
+    pub ndr64: bool,
 }
 
 /// Outstanding calls (requests without a response yet).
@@ -116,6 +122,7 @@ pub struct CallMeta {
     pub opnum: u16,
     pub auth_level: Option<u8>,
     pub little_endian: bool,
+    pub ndr64: bool,
 }
 
 /// One call being reassembled.
@@ -245,6 +252,7 @@ mod tests {
             opnum: 1,
             auth_level: None,
             little_endian: true,
+            ndr64: false,
         }
     }
 
@@ -282,18 +290,23 @@ mod tests {
                     id: 0,
                     interface: a,
                     version: 1,
+                    ndr64: false,
                 },
                 Ctx {
                     id: 1,
                     interface: b,
                     version: 1,
+                    ndr64: false,
                 },
             ]
             .into_iter(),
         );
-        assert_eq!(c.lookup(1), Some(b));
-        assert_eq!(c.acknowledge([2u16, 0].into_iter()), (1, 1));
+        assert_eq!(c.lookup(1).map(|c| c.interface), Some(b));
+        assert_eq!(
+            c.acknowledge([(2u16, Uuid::NIL), (0, known::NDR64)].into_iter()),
+            (1, 1)
+        );
         assert_eq!(c.lookup(0), None);
-        assert_eq!(c.lookup(1), Some(b));
+        assert_eq!(c.lookup(1).map(|c| (c.interface, c.ndr64)), Some((b, true)));
     }
 }

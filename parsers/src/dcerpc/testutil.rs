@@ -2,6 +2,7 @@
 //! (C706 ch. 12, MS-RPCE 2.2.2, MS-SWN 2.2 / 3.1.4), and a pcap writer so the
 //! same bytes can be checked with tshark.
 
+use super::ndr::Repr;
 use super::uuid::{Uuid, known};
 
 pub const PT_REQUEST: u8 = 0;
@@ -34,6 +35,17 @@ pub fn pdu(ptype: u8, flags: u8, call_id: u32, le: bool, body: &[u8]) -> Vec<u8>
 /// bind: max_xmit 4280, max_recv 4280, assoc_group 0, then one p_cont_elem
 /// per (context id, interface, major, minor) with the NDR 2.0 transfer syntax.
 pub fn bind(call_id: u32, le: bool, ctxs: &[(u16, Uuid, u16, u16)]) -> Vec<u8> {
+    bind_with(call_id, le, ctxs, known::NDR, 2)
+}
+
+/// bind offering `transfer` v`tver` (e.g. NDR64 v1) for every context.
+pub fn bind_with(
+    call_id: u32,
+    le: bool,
+    ctxs: &[(u16, Uuid, u16, u16)],
+    transfer: Uuid,
+    tver: u32,
+) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&u16b(4280, le));
     b.extend_from_slice(&u16b(4280, le));
@@ -45,8 +57,8 @@ pub fn bind(call_id: u32, le: bool, ctxs: &[(u16, Uuid, u16, u16)]) -> Vec<u8> {
         b.extend_from_slice(&iface.to_wire(le));
         b.extend_from_slice(&u16b(maj, le));
         b.extend_from_slice(&u16b(min, le));
-        b.extend_from_slice(&known::NDR.to_wire(le));
-        b.extend_from_slice(&u32b(2, le)); // NDR version 2.0
+        b.extend_from_slice(&transfer.to_wire(le));
+        b.extend_from_slice(&u32b(tver, le));
     }
     pdu(PT_BIND, FIRST_LAST, call_id, le, &b)
 }
@@ -54,6 +66,18 @@ pub fn bind(call_id: u32, le: bool, ctxs: &[(u16, Uuid, u16, u16)]) -> Vec<u8> {
 /// bind_ack: max frags 4280, assoc_group 0x1234, sec_addr (with its NUL),
 /// pad to 4 (from PDU start), then one p_result per entry with NDR 2.0.
 pub fn bind_ack(call_id: u32, le: bool, sec_addr: &[u8], results: &[u16]) -> Vec<u8> {
+    bind_ack_with(call_id, le, sec_addr, results, known::NDR, 2)
+}
+
+/// bind_ack accepting `transfer` v`tver`.
+pub fn bind_ack_with(
+    call_id: u32,
+    le: bool,
+    sec_addr: &[u8],
+    results: &[u16],
+    transfer: Uuid,
+    tver: u32,
+) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&u16b(4280, le));
     b.extend_from_slice(&u16b(4280, le));
@@ -68,8 +92,8 @@ pub fn bind_ack(call_id: u32, le: bool, sec_addr: &[u8], results: &[u16]) -> Vec
         b.extend_from_slice(&u16b(r, le)); // result
         b.extend_from_slice(&u16b(0, le)); // reason
         if r == 0 {
-            b.extend_from_slice(&known::NDR.to_wire(le));
-            b.extend_from_slice(&u32b(2, le));
+            b.extend_from_slice(&transfer.to_wire(le));
+            b.extend_from_slice(&u32b(tver, le));
         } else {
             b.extend_from_slice(&[0; 20]);
         }
@@ -117,15 +141,33 @@ pub fn fault(call_id: u32, le: bool, status: u32) -> Vec<u8> {
 pub struct NdrW {
     pub buf: Vec<u8>,
     le: bool,
+    ndr64: bool,
     next_ref: u32,
 }
 
 impl NdrW {
-    pub fn new(le: bool) -> Self {
+    pub fn new(repr: impl Into<Repr>) -> Self {
+        let r = repr.into();
         NdrW {
             buf: Vec::new(),
-            le,
+            le: r.little_endian,
+            ndr64: r.ndr64,
             next_ref: 0x0002_0000,
+        }
+    }
+    /// A conformance/variance count or referent: u32, or u64 in NDR64.
+    pub fn count(&mut self, v: u32) -> &mut Self {
+        if self.ndr64 {
+            self.align(8);
+            let b = if self.le {
+                u64::from(v).to_le_bytes()
+            } else {
+                u64::from(v).to_be_bytes()
+            };
+            self.buf.extend_from_slice(&b);
+            self
+        } else {
+            self.u32(v)
         }
     }
     pub fn align(&mut self, n: usize) -> &mut Self {
@@ -148,17 +190,19 @@ impl NdrW {
     pub fn referent(&mut self) -> &mut Self {
         let r = self.next_ref;
         self.next_ref += 4;
-        self.u32(r)
+        self.count(r)
     }
     /// `[string, unique] wchar_t*`: referent id, max_count, offset 0,
     /// actual_count (both include the NUL), UTF-16 units; or a NULL pointer.
     pub fn unique_wstring(&mut self, s: Option<&str>) -> &mut Self {
         let Some(s) = s else {
-            return self.u32(0);
+            return self.count(0);
         };
         self.referent();
         let units: Vec<u16> = s.encode_utf16().chain([0]).collect();
-        self.u32(units.len() as u32).u32(0).u32(units.len() as u32);
+        self.count(units.len() as u32)
+            .count(0)
+            .count(units.len() as u32);
         for u in units {
             let b = u16b(u, self.le);
             self.buf.extend_from_slice(&b);
@@ -174,7 +218,13 @@ impl NdrW {
 }
 
 /// WitnessrRegister (opnum 1) stub.
-pub fn register_stub(le: bool, version: u32, net: &str, ip: &str, client: &str) -> Vec<u8> {
+pub fn register_stub(
+    le: impl Into<Repr>,
+    version: u32,
+    net: &str,
+    ip: &str,
+    client: &str,
+) -> Vec<u8> {
     let mut w = NdrW::new(le);
     w.u32(version)
         .unique_wstring(Some(net))
@@ -185,7 +235,7 @@ pub fn register_stub(le: bool, version: u32, net: &str, ip: &str, client: &str) 
 
 /// WitnessrRegisterEx (opnum 4) stub.
 pub fn register_ex_stub(
-    le: bool,
+    le: impl Into<Repr>,
     net: &str,
     share: Option<&str>,
     ip: &str,
@@ -205,14 +255,14 @@ pub fn register_ex_stub(
 }
 
 /// Register/RegisterEx response stub: context handle, status.
-pub fn registered_stub(le: bool, handle: Uuid, status: u32) -> Vec<u8> {
+pub fn registered_stub(le: impl Into<Repr>, handle: Uuid, status: u32) -> Vec<u8> {
     let mut w = NdrW::new(le);
     w.handle(handle).u32(status);
     w.buf
 }
 
 /// AsyncNotify / UnRegister request stub: the context handle.
-pub fn handle_stub(le: bool, handle: Uuid) -> Vec<u8> {
+pub fn handle_stub(le: impl Into<Repr>, handle: Uuid) -> Vec<u8> {
     let mut w = NdrW::new(le);
     w.handle(handle);
     w.buf
@@ -221,14 +271,20 @@ pub fn handle_stub(le: bool, handle: Uuid) -> Vec<u8> {
 /// AsyncNotify response stub: referent of *pResp, MessageType, Length,
 /// NumberOfMessages, referent of MessageBuffer, conformance (= Length),
 /// the buffer, pad to 4, status.
-pub fn notify_stub(le: bool, msg_type: u32, num: u32, buffer: &[u8], status: u32) -> Vec<u8> {
+pub fn notify_stub(
+    le: impl Into<Repr>,
+    msg_type: u32,
+    num: u32,
+    buffer: &[u8],
+    status: u32,
+) -> Vec<u8> {
     let mut w = NdrW::new(le);
     w.referent()
         .u32(msg_type)
         .u32(buffer.len() as u32)
         .u32(num)
         .referent()
-        .u32(buffer.len() as u32)
+        .count(buffer.len() as u32)
         .bytes(buffer)
         .u32(status);
     w.buf

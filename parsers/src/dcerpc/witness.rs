@@ -21,7 +21,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::ndr::{Ndr, NdrError, utf16_until_nul};
+use super::ndr::{Ndr, NdrError, Repr, utf16_until_nul};
 use super::uuid::Uuid;
 
 pub const OP_GET_INTERFACE_LIST: u16 = 0;
@@ -140,14 +140,15 @@ pub enum WitnessMessage {
     IpChange { addresses: Vec<WitnessAddress> },
 }
 
-/// Decodes a witness request stub. `Ok(None)` for opnums without a payload we
+/// Decodes a witness request stub (`repr`: a `bool` for little/big-endian
+/// NDR 2.0, or a [`Repr`]). `Ok(None)` for opnums without a payload we
 /// report (GetInterfaceList).
 pub fn decode_request(
     opnum: u16,
     stub: &[u8],
-    little_endian: bool,
+    repr: impl Into<Repr>,
 ) -> Result<Option<WitnessKind>, NdrError> {
-    let mut r = Ndr::new(stub, little_endian);
+    let mut r = Ndr::new(stub, repr);
     Ok(Some(match opnum {
         OP_REGISTER => {
             let version = r.u32("version")?;
@@ -196,9 +197,9 @@ pub fn decode_request(
 pub fn decode_response(
     opnum: u16,
     stub: &[u8],
-    little_endian: bool,
+    repr: impl Into<Repr>,
 ) -> Result<Option<WitnessKind>, NdrError> {
-    let mut r = Ndr::new(stub, little_endian);
+    let mut r = Ndr::new(stub, repr);
     Ok(Some(match opnum {
         OP_REGISTER | OP_REGISTER_EX => {
             let context = r.context_handle()?;
@@ -213,8 +214,8 @@ pub fn decode_response(
                 let length = r.u32("length")?;
                 let num = r.u32("number of messages")?;
                 if r.referent()? != 0 {
-                    let max = r.u32("buffer max_count")?;
-                    if max != length {
+                    let max = r.count("buffer max_count")?;
+                    if max != u64::from(length) {
                         return Err(NdrError {
                             offset: r.pos(),
                             what: "buffer size_is != Length",

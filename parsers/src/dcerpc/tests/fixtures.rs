@@ -1,6 +1,7 @@
 //! The fixture conversations shared by the stream, tshark and property tests.
 //! Every PDU comes from the spec-written builders in `testutil`.
 
+use crate::dcerpc::ndr::Repr;
 use crate::dcerpc::testutil::*;
 use crate::dcerpc::uuid::{Uuid, known};
 use crate::dcerpc::witness::{VERSION_1, ipaddr_flags};
@@ -232,12 +233,74 @@ pub fn session_epm() -> Vec<Seg> {
     ]
 }
 
-/// All three conversations as one pcap (A: 50000->49700, B: 50001->49700,
-/// C: 50002->135).
+/// Session D, NDR64 (little-endian): bind witness 1.1 offering NDR64 v1.0,
+/// accepted; RegisterEx, its answer, AsyncNotify and a CLIENT_MOVE answer,
+/// all with 8-byte referent ids and counts.
+pub fn session_d() -> Vec<Seg> {
+    let r = Repr {
+        little_endian: true,
+        ndr64: true,
+    };
+    let le = true;
+    let t = 1_700_000_002_000_000_000i64;
+    let ms = 1_000_000i64;
+    let mv = ipaddr_list(&[
+        (
+            ipaddr_flags::V4 | ipaddr_flags::ONLINE,
+            [10, 0, 0, 9],
+            [0; 16],
+        ),
+        (ipaddr_flags::V6 | ipaddr_flags::ONLINE, [0; 4], V6),
+    ]);
+    vec![
+        seg(
+            t,
+            true,
+            bind_with(1, le, &[(0, known::WITNESS, 1, 1)], known::NDR64, 1),
+        ),
+        seg(
+            t + ms,
+            false,
+            bind_ack_with(1, le, b"49700\0", &[0], known::NDR64, 1),
+        ),
+        seg(
+            t + 2 * ms,
+            true,
+            request(
+                2,
+                le,
+                FIRST_LAST,
+                0,
+                4,
+                0,
+                &register_ex_stub(r, "SOFS", None, "10.0.0.5", "HV3", 0, 300),
+            ),
+        ),
+        seg(
+            t + 3 * ms,
+            false,
+            response(2, le, FIRST_LAST, 0, 24, &registered_stub(r, H1, 0)),
+        ),
+        seg(
+            t + 4 * ms,
+            true,
+            request(3, le, FIRST_LAST, 0, 3, 20, &handle_stub(r, H1)),
+        ),
+        seg(
+            t + 5 * ms,
+            false,
+            response(3, le, FIRST_LAST, 0, 0, &notify_stub(r, 2, 1, &mv, 0)),
+        ),
+    ]
+}
+
+/// All conversations as one pcap (tcp.stream 0: C 50002->135, 1: A
+/// 50000->49700, 2: B 50001->49700, 3: D 50003->49700).
 pub fn pcap() -> Vec<u8> {
     let mut out = Vec::new();
     pcap_conversation(&mut out, 50002, 135, &session_epm());
     pcap_conversation(&mut out, 50000, WITNESS_PORT, &session_a());
     pcap_conversation(&mut out, 50001, WITNESS_PORT, &session_b());
+    pcap_conversation(&mut out, 50003, WITNESS_PORT, &session_d());
     out
 }

@@ -56,6 +56,7 @@ fn all_sessions() -> Vec<[Vec<u8>; 2]> {
         streams(&fixtures::session_a()),
         streams(&fixtures::session_b()),
         streams(&fixtures::session_epm()),
+        streams(&fixtures::session_d()),
     ]
 }
 
@@ -77,7 +78,7 @@ proptest! {
     }
 
     #[test]
-    fn split_points_do_not_matter(which in 0usize..3, cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
+    fn split_points_do_not_matter(which in 0usize..4, cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
         let s = all_sessions().swap_remove(which);
         let whole = feed(&mut RpcConnState::new(), &s, &[]);
         let split = feed(&mut RpcConnState::new(), &s, &cuts);
@@ -86,7 +87,7 @@ proptest! {
 
     #[test]
     fn mutated_fixtures_never_panic_and_split_invariant(
-        which in 0usize..3,
+        which in 0usize..4,
         muts in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
         cuts in proptest::collection::vec(any::<usize>(), 0..12),
     ) {

@@ -450,3 +450,55 @@ fn events_serialize() {
     assert!(json.contains(r#""op":"register""#));
     serde_json::to_string(&st.stats).unwrap();
 }
+
+#[test]
+fn session_d_ndr64() {
+    let (ev, st) = run(&fixtures::session_d());
+    let w = witness(&ev);
+    assert_eq!(
+        w[0],
+        WitnessKind::Register {
+            version: witness::VERSION_2,
+            net_name: Some("SOFS".into()),
+            share_name: None,
+            ip: Some("10.0.0.5".into()),
+            client_name: Some("HV3".into()),
+            flags: Some(0),
+            keep_alive_timeout: Some(300),
+        }
+    );
+    assert_eq!(
+        w[1],
+        WitnessKind::Registered {
+            context: H1,
+            status: 0
+        }
+    );
+    assert_eq!(w[2], WitnessKind::NotifyRequest { context: H1 });
+    let WitnessKind::Notify {
+        message_type: 2,
+        messages,
+        status: 0,
+    } = &w[3]
+    else {
+        panic!("{:?}", w[3])
+    };
+    let WitnessMessage::ClientMove { addresses } = &messages[0] else {
+        panic!()
+    };
+    assert_eq!(addresses[0].ipv4, Some(Ipv4Addr::new(10, 0, 0, 9)));
+    assert_eq!(addresses[1].ipv6, Some(fixtures::V6.into()));
+    assert_eq!(st.stats.decode_errors, 0);
+    // Read as NDR 2.0 the same stubs do not decode.
+    let mut plain = RpcConnState::with_default_interface(known::WITNESS);
+    let mut ev = Events::new();
+    for s in fixtures::session_d().iter().skip(2) {
+        let dir = if s.to_server {
+            Direction::AtoB
+        } else {
+            Direction::BtoA
+        };
+        plain.data(dir, 0, &s.payload, &mut ev);
+    }
+    assert!(plain.stats.decode_errors > 0);
+}

@@ -1,6 +1,7 @@
 //! The fixtures cross-checked with tshark (Wireshark 4.0 here).
 //!
-//! How: the three fixture conversations are written as Ethernet/IPv4/TCP frames
+//! How: the four fixture conversations (little-endian, big-endian, NDR64
+//! witness sessions and an EPM map) are written as Ethernet/IPv4/TCP frames
 //! into a pcap (`fixtures::pcap`), then `tshark -r fix.pcap -d
 //! tcp.port==49700,dcerpc -Y dcerpc -T fields -e ...` decodes them with its
 //! own DCE/RPC, EPM and Witness dissectors; every Witness/EPM field tshark
@@ -50,6 +51,7 @@ const FIELDS: &[&str] = &[
     "epm.proto.ip",
     "epm.uuid",
     "dcerpc.cn_bind_to_uuid",
+    "_ws.malformed",
 ];
 
 fn col(name: &str) -> usize {
@@ -171,7 +173,14 @@ fn fixtures_match_tshark() {
         return;
     };
     let g = |r: &Vec<String>, name: &str| r.get(col(name)).cloned().unwrap_or_default();
-    for (stream, segs) in [(1, fixtures::session_a()), (2, fixtures::session_b())] {
+    // No PDU is malformed for tshark.
+    assert!(rows.iter().all(|r| g(r, "_ws.malformed").is_empty()));
+    assert_eq!(rows.len(), 4 + 17 + 6 + 6, "one row per DCE/RPC frame");
+    for (stream, segs) in [
+        (1, fixtures::session_a()),
+        (2, fixtures::session_b()),
+        (3, fixtures::session_d()),
+    ] {
         let rows: Vec<_> = rows
             .iter()
             .filter(|r| g(r, "tcp.stream") == stream.to_string())
@@ -281,4 +290,13 @@ fn fixtures_match_tshark() {
     assert!(g(answer, "epm.uuid").starts_with(&map.interface.to_string()));
     let ask = epm.iter().find(|r| g(r, "dcerpc.pkt_type") == "0").unwrap();
     assert!(g(ask, "epm.uuid").contains(&known::WITNESS.to_string()));
+}
+
+#[test]
+fn write_fixture_pcap_for_manual_check() {
+    std::fs::write(
+        std::env::temp_dir().join("hvsleuth-dcerpc-fixtures.pcap"),
+        fixtures::pcap(),
+    )
+    .unwrap();
 }

@@ -32,6 +32,7 @@ pub struct EpmMapping {
     pub interface: Uuid,
     pub version: u16,
     pub port: u16,
+    /// None when the tower has no address or 0.0.0.0: the mapper's own address.
     pub ip: Option<Ipv4Addr>,
 }
 
@@ -44,6 +45,7 @@ pub struct Tower {
     pub transfer: Option<Uuid>,
     pub tcp_port: Option<u16>,
     pub udp_port: Option<u16>,
+    /// None when absent or 0.0.0.0 (then: the address the client connected to).
     pub ip: Option<Ipv4Addr>,
 }
 
@@ -94,7 +96,10 @@ pub fn parse_tower(b: &[u8]) -> Option<Tower> {
             }
             0x07 if rhs.len() >= 2 => t.tcp_port = Some(u16::from_be_bytes([rhs[0], rhs[1]])),
             0x08 if rhs.len() >= 2 => t.udp_port = Some(u16::from_be_bytes([rhs[0], rhs[1]])),
-            0x09 if rhs.len() >= 4 => t.ip = Some(Ipv4Addr::new(rhs[0], rhs[1], rhs[2], rhs[3])),
+            0x09 if rhs.len() >= 4 => {
+                let ip = Ipv4Addr::new(rhs[0], rhs[1], rhs[2], rhs[3]);
+                t.ip = (!ip.is_unspecified()).then_some(ip);
+            }
             _ => {}
         }
     }
@@ -177,7 +182,7 @@ pub fn is_epm(u: &Uuid) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dcerpc::testutil::tcp_tower;
+    use crate::dcerpc::testutil::{epm_map_response_stub, tcp_tower};
 
     #[test]
     fn tower_roundtrip() {
@@ -193,5 +198,39 @@ mod tests {
             let _ = parse_tower(&t[..n]);
         }
         assert!(parse_tower(&t[..t.len() - 1]).is_none());
+        // 0.0.0.0 means "the mapper's own address".
+        let t = tcp_tower(known::WITNESS, 1, 1, 0, [0; 4]);
+        assert_eq!(parse_tower(&t).unwrap().ip, None);
+    }
+
+    #[test]
+    fn map_response_keeps_tcp_towers_only() {
+        // Second tower: the floors of a named pipe endpoint (0x0f) instead of TCP/IP.
+        let tcp = tcp_tower(known::WITNESS, 1, 1, 49700, [10, 0, 0, 5]);
+        let mut np = tcp[..tcp.len() - 16].to_vec();
+        np[0] = 4; // 4 floors: uuid, ndr, ncacn, named pipe
+        np.extend_from_slice(&[1, 0, 0x0f, 7, 0]);
+        np.extend_from_slice(b"\\PIPE\\x");
+        let parsed = parse_tower(&np).unwrap();
+        assert_eq!(parsed.interface, Some((known::WITNESS, 1, 1)));
+        assert_eq!((parsed.tcp_port, parsed.ip), (None, None));
+        let stub = epm_map_response_stub(true, &[np, tcp]);
+        let (maps, status) = decode_map_response(&stub, true).unwrap();
+        assert_eq!(status, 0);
+        assert_eq!(
+            maps,
+            vec![EpmMapping {
+                interface: known::WITNESS,
+                version: 1,
+                port: 49700,
+                ip: Some(Ipv4Addr::new(10, 0, 0, 5)),
+            }]
+        );
+        // Big-endian NDR around the (always little-endian) tower octets.
+        let stub = epm_map_response_stub(false, &[tcp_tower(known::EPM, 3, 0, 135, [10, 0, 0, 1])]);
+        assert_eq!(decode_map_response(&stub, false).unwrap().0[0].port, 135);
+        for n in 0..stub.len() {
+            assert!(decode_map_response(&stub[..n], false).is_err());
+        }
     }
 }

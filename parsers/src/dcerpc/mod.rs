@@ -27,7 +27,9 @@ pub use epm::EpmMapping;
 pub use stream::{RpcConnState, RpcParser, RpcStats};
 pub use uuid::{Uuid, known};
 pub use wire::{Body, Header, PacketType, Pdu, PresContext, WireError, is_dcerpc_start, parse_pdu};
-pub use witness::{ResourceState, WitnessAddress, WitnessEvent, WitnessKind, WitnessMessage};
+pub use witness::{
+    ResourceState, WitnessAddress, WitnessEvent, WitnessInterface, WitnessKind, WitnessMessage,
+};
 
 /// What the DCE/RPC layer reports about one connection.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -51,6 +51,8 @@ struct DirState {
     partial: Vec<u8>,
     skipped: u64,
     discard: u64,
+    /// Timestamp of the last data, for events raised at the stream's end.
+    last_ts: i64,
 }
 
 /// All state of one connection; owned by the flow table, borrowed by [`RpcParser`].
@@ -138,6 +140,7 @@ impl RpcConnState {
     /// In-order bytes of one direction.
     pub fn data<S: RpcSink>(&mut self, dir: Direction, ts: i64, mut input: &[u8], sink: &mut S) {
         let d = dir.index();
+        self.dirs[d].last_ts = ts;
         let discard = self.dirs[d].discard;
         if discard > 0 {
             let n = usize::try_from(discard)
@@ -206,7 +209,7 @@ impl RpcConnState {
         } else if let Ok(h) = parse_header(&st.partial) {
             if h.plausible() {
                 self.stats.lost_pdus += 1;
-                let rest = u64::from(h.frag_len) - st.partial.len() as u64;
+                let rest = u64::from(h.frag_len).saturating_sub(st.partial.len() as u64);
                 st.partial.clear();
                 if len < rest {
                     st.discard = rest - len;
@@ -225,7 +228,8 @@ impl RpcConnState {
         st.skipped += st.partial.len() as u64;
         st.partial = Vec::new();
         st.discard = 0;
-        self.flush_resync(dir, 0, sink);
+        let ts = st.last_ts;
+        self.flush_resync(dir, ts, sink);
         let dropped = self.reasm.drop_dir(d) as u64;
         self.stats.reassembly_dropped += dropped;
     }

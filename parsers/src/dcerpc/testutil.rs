@@ -438,3 +438,32 @@ pub fn pcap_conversation(out: &mut Vec<u8>, cport: u16, sport: u16, segs: &[Seg]
         }
     }
 }
+
+/// GetInterfaceList response stub: referent, NumberOfInterfaces, referent,
+/// conformance, then per interface: 260-unit UTF-16 group name (NUL padded),
+/// version, state (u16 + 2 pad), IPv4, IPv6, flags; status.
+pub fn interface_list_stub(
+    le: impl Into<Repr>,
+    ifs: &[(&str, u32, u16, [u8; 4], [u8; 16], u32)],
+) -> Vec<u8> {
+    let r = le.into();
+    let mut w = NdrW::new(r);
+    w.referent()
+        .u32(ifs.len() as u32)
+        .referent()
+        .count(ifs.len() as u32);
+    for (name, version, state, v4, v6, flags) in ifs {
+        w.align(4);
+        let mut units: Vec<u16> = name.encode_utf16().collect();
+        units.resize(260, 0);
+        for u in units {
+            let b = u16b(u, r.little_endian);
+            w.bytes(&b);
+        }
+        w.u32(*version);
+        let b = u16b(*state, r.little_endian);
+        w.bytes(&b).bytes(&[0, 0]).bytes(v4).bytes(v6).u32(*flags);
+    }
+    w.u32(0);
+    w.buf
+}

@@ -4,6 +4,11 @@
 //! Layouts (MS-SWN 2.2.2, 3.1.4; cross-checked with Samba's witness.idl and
 //! Wireshark's generated packet-dcerpc-witness.c, and with tshark on our own
 //! fixtures, see the tests):
+//! - WitnessrGetInterfaceList (opnum 0) out: unique pointer to
+//!   WITNESS_INTERFACE_LIST { NumberOfInterfaces u32, `[size_is, unique]`
+//!   WITNESS_INTERFACE_INFO* }, status u32; each WITNESS_INTERFACE_INFO is a
+//!   260-unit UTF-16 group name, version u32, state u16, IPv4 (4 bytes, network
+//!   order), IPv6 (16 bytes), flags u32.
 //! - WitnessrRegister (opnum 1) in: Version u32, NetName, IpAddress,
 //!   ClientComputerName, each `[string, unique] wchar_t*` (referent id, then
 //!   max_count/offset/actual_count + UTF-16 units, 4-byte aligned).
@@ -45,6 +50,31 @@ pub mod ipaddr_flags {
 /// Size of one IPADDR_INFO.
 const IPADDR_INFO_LEN: usize = 24;
 
+/// WITNESS_INTERFACE_INFO flags.
+pub mod interface_flags {
+    pub const IPV4_VALID: u32 = 0x01;
+    pub const IPV6_VALID: u32 = 0x02;
+    pub const WITNESS_IF: u32 = 0x04;
+}
+
+/// Size of one WITNESS_INTERFACE_INFO: group name (260 UTF-16 units),
+/// version u32, state u16 + 2 pad, IPv4 (4), IPv6 (16), flags u32.
+const INTERFACE_INFO_LEN: usize = 520 + 4 + 4 + 4 + 16 + 4;
+
+/// One WITNESS_INTERFACE_INFO from GetInterfaceList (MS-SWN 2.2.2.5): an
+/// interface group (cluster node) and whether it can serve as the witness.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WitnessInterface {
+    pub group_name: String,
+    pub version: u32,
+    /// 0 unknown, 1 available, 0xFF unavailable.
+    pub state: u16,
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+    /// IPv4 valid 0x1, IPv6 valid 0x2, witness interface 0x4.
+    pub flags: u32,
+}
+
 /// One witness operation seen on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WitnessEvent {
@@ -68,6 +98,11 @@ pub enum WitnessKind {
         flags: Option<u32>,
         /// RegisterEx only: KeepAliveTimeout in seconds.
         keep_alive_timeout: Option<u32>,
+    },
+    /// GetInterfaceList answer: the interface groups the client may register with.
+    InterfaceList {
+        interfaces: Vec<WitnessInterface>,
+        status: u32,
     },
     /// Register/RegisterEx answer: the registration's context handle.
     Registered {
@@ -201,6 +236,34 @@ pub fn decode_response(
 ) -> Result<Option<WitnessKind>, NdrError> {
     let mut r = Ndr::new(stub, repr);
     Ok(Some(match opnum {
+        OP_GET_INTERFACE_LIST => {
+            let mut interfaces = Vec::new();
+            if r.referent()? != 0 {
+                let num = r.u32("NumberOfInterfaces")?;
+                if r.referent()? != 0 {
+                    let max = r.count("interfaces max_count")?;
+                    if max != u64::from(num) {
+                        return Err(NdrError {
+                            offset: r.pos(),
+                            what: "interfaces size_is != NumberOfInterfaces",
+                        });
+                    }
+                    let n = num as usize;
+                    if n > r.remaining() / INTERFACE_INFO_LEN {
+                        return Err(NdrError {
+                            offset: r.pos(),
+                            what: "interface count beyond stub",
+                        });
+                    }
+                    interfaces.reserve(n);
+                    for _ in 0..n {
+                        interfaces.push(interface_info(&mut r)?);
+                    }
+                }
+            }
+            let status = r.u32("status")?;
+            WitnessKind::InterfaceList { interfaces, status }
+        }
         OP_REGISTER | OP_REGISTER_EX => {
             let context = r.context_handle()?;
             let status = r.u32("status")?;
@@ -235,6 +298,31 @@ pub fn decode_response(
         }
         _ => return Ok(None),
     }))
+}
+
+/// One WITNESS_INTERFACE_INFO (addresses in network order, as Samba and
+/// Wireshark read them).
+fn interface_info(r: &mut Ndr<'_>) -> Result<WitnessInterface, NdrError> {
+    r.align(4)?;
+    let name = r.bytes(520, "group name")?;
+    let group_name = utf16_until_nul(name, r.little_endian());
+    let version = r.u32("version")?;
+    let state = r.u16("state")?;
+    r.align(4)?;
+    let v4 = r.bytes(4, "ipv4")?;
+    let v6 = r.bytes(16, "ipv6")?;
+    let flags = r.u32("flags")?;
+    let mut a6 = [0u8; 16];
+    a6.copy_from_slice(v6);
+    Ok(WitnessInterface {
+        group_name,
+        version,
+        state,
+        ipv4: (flags & interface_flags::IPV4_VALID != 0)
+            .then_some(Ipv4Addr::new(v4[0], v4[1], v4[2], v4[3])),
+        ipv6: (flags & interface_flags::IPV6_VALID != 0).then_some(Ipv6Addr::from(a6)),
+        flags,
+    })
 }
 
 /// Decodes `num` messages of `message_type` from a little-endian message buffer.

@@ -24,7 +24,8 @@ fn seg(ts_ns: i64, to_server: bool, payload: Vec<u8>) -> Seg {
 
 /// Session A, little-endian: bind witness 1.1, RegisterEx, two AsyncNotify
 /// answers (CLIENT_MOVE with 2 messages incl. IPv6, RESOURCE_CHANGE with 2),
-/// a Register split in two fragments, UnRegister, a SHARE_MOVE, a fault.
+/// a Register split in two fragments, UnRegister, a SHARE_MOVE, a fault,
+/// GetInterfaceList.
 pub fn session_a() -> Vec<Seg> {
     let le = true;
     let t = 1_700_000_000_000_000_000i64;
@@ -154,6 +155,27 @@ pub fn session_a() -> Vec<Seg> {
             request(8, le, FIRST_LAST, 0, 3, 20, &handle_stub(le, H2)),
         ),
         seg(t + 16 * ms, false, fault(8, le, FAULT_STATUS)),
+        seg(t + 17 * ms, true, request(9, le, FIRST_LAST, 0, 0, 0, &[])),
+        seg(
+            t + 18 * ms,
+            false,
+            response(
+                9,
+                le,
+                FIRST_LAST,
+                0,
+                0,
+                &interface_list_stub(le, &interfaces()),
+            ),
+        ),
+    ]
+}
+
+/// GetInterfaceList answer of session A: (group, version, state, IPv4, IPv6, flags).
+pub fn interfaces() -> Vec<(&'static str, u32, u16, [u8; 4], [u8; 16], u32)> {
+    vec![
+        ("NODE1", 0x0002_0000, 1, [10, 0, 0, 5], [0; 16], 0x5),
+        ("NODE2", 0xFFFF_FFFF, 0xFF, [10, 0, 0, 6], V6, 0x3),
     ]
 }
 

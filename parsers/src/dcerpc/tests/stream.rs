@@ -154,10 +154,31 @@ fn session_a_events() {
         if matches!(&messages[..], [WitnessMessage::ShareMove { addresses }] if addresses[0].ipv4 == Some(Ipv4Addr::new(10, 0, 0, 7))))
     );
     assert_eq!(w[11], WitnessKind::NotifyRequest { context: H2 });
-    assert_eq!(w.len(), 12);
+    let WitnessKind::InterfaceList {
+        interfaces,
+        status: 0,
+    } = &w[12]
+    else {
+        panic!("{:?}", w[12])
+    };
+    assert_eq!(interfaces.len(), 2);
+    assert_eq!(interfaces[0].group_name, "NODE1");
+    assert_eq!(
+        (
+            interfaces[0].version,
+            interfaces[0].state,
+            interfaces[0].flags
+        ),
+        (0x0002_0000, 1, 5)
+    );
+    assert_eq!(interfaces[0].ipv4, Some(Ipv4Addr::new(10, 0, 0, 5)));
+    assert_eq!(interfaces[0].ipv6, None);
+    assert_eq!(interfaces[1].group_name, "NODE2");
+    assert_eq!(interfaces[1].ipv6, Some(fixtures::V6.into()));
+    assert_eq!(w.len(), 13);
     // The fault answers call 8 (AsyncNotify) and knows its opnum.
     assert_eq!(
-        k.last().unwrap(),
+        &k[k.len() - 4],
         &RpcEvent::Fault {
             call_id: 8,
             status: fixtures::FAULT_STATUS,
@@ -175,10 +196,10 @@ fn session_a_events() {
             ..
         }
     )));
-    assert_eq!(st.stats.requests, 7);
-    assert_eq!(st.stats.responses, 6);
+    assert_eq!(st.stats.requests, 8);
+    assert_eq!(st.stats.responses, 7);
     assert_eq!(st.stats.faults, 1);
-    assert_eq!(st.stats.pdus, 17);
+    assert_eq!(st.stats.pdus, 19);
     assert_eq!(st.stats.decode_errors, 0);
     assert_eq!(st.stats.resyncs, 0);
     assert_eq!(st.buffered(), 0);
@@ -312,7 +333,7 @@ fn gap_inside_a_known_pdu_keeps_sync() {
             .any(|e| matches!(e, RpcEvent::Request { call_id: 3, .. }))
     );
     assert_eq!(st.stats.lost_pdus, 1);
-    assert_eq!(st.stats.requests, 6);
+    assert_eq!(st.stats.requests, 7);
 }
 
 #[test]
@@ -346,6 +367,7 @@ fn gap_at_unknown_position_resyncs() {
     let mut ev = Events::new();
     st.data(Direction::AtoB, 0, &c[bind_len..], &mut ev);
     assert_eq!(witness(&ev).len(), 7);
+    assert_eq!(st.stats.requests, 8);
 }
 
 #[test]

@@ -52,6 +52,12 @@ const FIELDS: &[&str] = &[
     "epm.uuid",
     "dcerpc.cn_bind_to_uuid",
     "_ws.malformed",
+    "witness.witness_interfaceInfo.group_name",
+    "witness.witness_interfaceInfo.version",
+    "witness.witness_interfaceInfo.state",
+    "witness.witness_interfaceInfo.ipv4",
+    "witness.witness_interfaceInfo.ipv6",
+    "witness.witness_interfaceInfo.flags",
 ];
 
 fn col(name: &str) -> usize {
@@ -175,7 +181,7 @@ fn fixtures_match_tshark() {
     let g = |r: &Vec<String>, name: &str| r.get(col(name)).cloned().unwrap_or_default();
     // No PDU is malformed for tshark.
     assert!(rows.iter().all(|r| g(r, "_ws.malformed").is_empty()));
-    assert_eq!(rows.len(), 4 + 17 + 6 + 6, "one row per DCE/RPC frame");
+    assert_eq!(rows.len(), 4 + 19 + 6 + 6, "one row per DCE/RPC frame");
     for (stream, segs) in [
         (1, fixtures::session_a()),
         (2, fixtures::session_b()),
@@ -269,6 +275,49 @@ fn fixtures_match_tshark() {
                 .any(|r| g(r, "dcerpc.cn_bind_to_uuid") == known::WITNESS.to_string())
         );
     }
+    // Session A's GetInterfaceList answer.
+    let (ev, _) = run(&fixtures::session_a());
+    let list = kinds(&ev)
+        .into_iter()
+        .find_map(|e| match e {
+            RpcEvent::Witness(w) => match w.kind {
+                WitnessKind::InterfaceList { interfaces, .. } => Some(interfaces),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap();
+    let row = rows
+        .iter()
+        .find(|r| !g(r, "witness.witness_interfaceInfo.group_name").is_empty())
+        .unwrap();
+    let join = |f: &dyn Fn(&crate::dcerpc::WitnessInterface) -> String| {
+        list.iter().map(f).collect::<Vec<_>>().join(",")
+    };
+    assert_eq!(
+        g(row, "witness.witness_interfaceInfo.group_name"),
+        join(&|i| i.group_name.clone())
+    );
+    assert_eq!(
+        g(row, "witness.witness_interfaceInfo.version"),
+        join(&|i| i.version.to_string())
+    );
+    assert_eq!(
+        g(row, "witness.witness_interfaceInfo.state"),
+        join(&|i| i.state.to_string())
+    );
+    assert_eq!(
+        g(row, "witness.witness_interfaceInfo.flags"),
+        join(&|i| format!("0x{:08x}", i.flags))
+    );
+    assert_eq!(
+        g(row, "witness.witness_interfaceInfo.ipv4"),
+        join(&|i| i.ipv4.map_or("0.0.0.0".into(), |a| a.to_string()))
+    );
+    assert_eq!(
+        g(row, "witness.witness_interfaceInfo.ipv6"),
+        join(&|i| i.ipv6.map_or("::".into(), |a| a.to_string()))
+    );
     // Session A's fault.
     assert!(
         rows.iter()

@@ -439,13 +439,13 @@ pub fn pcap_conversation(out: &mut Vec<u8>, cport: u16, sport: u16, segs: &[Seg]
     }
 }
 
+/// One WITNESS_INTERFACE_INFO: (group name, version, state, IPv4, IPv6, flags).
+pub type IfInfo = (&'static str, u32, u16, [u8; 4], [u8; 16], u32);
+
 /// GetInterfaceList response stub: referent, NumberOfInterfaces, referent,
 /// conformance, then per interface: 260-unit UTF-16 group name (NUL padded),
 /// version, state (u16 + 2 pad), IPv4, IPv6, flags; status.
-pub fn interface_list_stub(
-    le: impl Into<Repr>,
-    ifs: &[(&str, u32, u16, [u8; 4], [u8; 16], u32)],
-) -> Vec<u8> {
+pub fn interface_list_stub(le: impl Into<Repr>, ifs: &[IfInfo]) -> Vec<u8> {
     let r = le.into();
     let mut w = NdrW::new(r);
     w.referent()

@@ -172,7 +172,7 @@ pub fn session_a() -> Vec<Seg> {
 }
 
 /// GetInterfaceList answer of session A: (group, version, state, IPv4, IPv6, flags).
-pub fn interfaces() -> Vec<(&'static str, u32, u16, [u8; 4], [u8; 16], u32)> {
+pub fn interfaces() -> Vec<IfInfo> {
     vec![
         ("NODE1", 0x0002_0000, 1, [10, 0, 0, 5], [0; 16], 0x5),
         ("NODE2", 0xFFFF_FFFF, 0xFF, [10, 0, 0, 6], V6, 0x3),

@@ -524,3 +524,56 @@ fn session_d_ndr64() {
     }
     assert!(plain.stats.decode_errors > 0);
 }
+
+/// Throughput of framing + dispatch (run by hand: `cargo test -p
+/// hvsleuth-parsers throughput -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn throughput() {
+    struct Count(u64);
+    impl crate::dcerpc::RpcSink for Count {
+        fn event(&mut self, _: Direction, _: i64, _: RpcEvent) {
+            self.0 += 1;
+        }
+    }
+    // ~64 MiB of 4280-byte request PDUs on some other interface.
+    let mut bytes = bind(1, true, &[(0, crate::dcerpc::Uuid::from_u128(7), 1, 0)]);
+    let stub = vec![0x5a; 4256];
+    for i in 0..15_700u32 {
+        bytes.extend(request(i + 2, true, FIRST_LAST, 0, 3, 0, &stub));
+    }
+    for seg in [bytes.len(), 1460] {
+        let mut st = RpcConnState::new();
+        let mut sink = Count(0);
+        let t = std::time::Instant::now();
+        for c in bytes.chunks(seg) {
+            st.data(Direction::AtoB, 0, c, &mut sink);
+        }
+        let s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "{} MB in {}-byte segments: {:.3} s, {:.0} MB/s, {} events",
+            bytes.len() / 1_000_000,
+            seg,
+            s,
+            bytes.len() as f64 / 1e6 / s,
+            sink.0
+        );
+    }
+    // Witness AsyncNotify round trips, decoded.
+    let a = fixtures::session_a();
+    let one: Vec<u8> = a[4..6].iter().flat_map(|s| s.payload.clone()).collect();
+    let mut st = RpcConnState::with_default_interface(known::WITNESS);
+    let mut sink = Count(0);
+    let t = std::time::Instant::now();
+    for _ in 0..100_000 {
+        st.data(Direction::AtoB, 0, &a[4].payload, &mut sink);
+        st.data(Direction::BtoA, 0, &a[5].payload, &mut sink);
+    }
+    let s = t.elapsed().as_secs_f64();
+    eprintln!(
+        "100000 AsyncNotify calls ({} bytes each): {:.3} s, {:.0} calls/s",
+        one.len(),
+        s,
+        1e5 / s
+    );
+}

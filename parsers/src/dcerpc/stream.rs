@@ -8,14 +8,16 @@
 //! the bytes only, so the events do not depend on how the stream was split.
 //!
 //! After a gap inside a PDU whose length is known, the rest of that PDU is
-//! discarded and framing continues in step; otherwise it resynchronises.
+//! discarded and framing continues in step; otherwise it resynchronises
+//! ("hunting"): then only a first fragment with zero reserved drep bytes is
+//! taken as a header, as NDR data often looks like a header otherwise.
 
 use crate::flow::Direction;
 use crate::tcp::StreamHandler;
 
 use super::tables::{Calls, Contexts, Reassembly};
 use super::uuid::Uuid;
-use super::wire::{self, HEADER_LEN, parse_header};
+use super::wire::{self, HEADER_LEN, parse_header, pfc};
 use super::{RpcEvent, RpcSink};
 
 mod dispatch;
@@ -53,6 +55,8 @@ struct DirState {
     discard: u64,
     /// Timestamp of the last data, for events raised at the stream's end.
     last_ts: i64,
+    /// Looking for a header after a gap or garbage: stricter checks apply.
+    hunting: bool,
 }
 
 /// All state of one connection; owned by the flow table, borrowed by [`RpcParser`].
@@ -77,15 +81,25 @@ enum Step {
 }
 
 /// Could `b` (< 16 bytes) be the start of a header?
-fn prefix_ok(b: &[u8]) -> bool {
+fn prefix_ok(b: &[u8], hunting: bool) -> bool {
     let ok_type = |t: u8| matches!(t, 0 | 2 | 3 | 11..=19);
-    match b {
+    let ok = match b {
         [] => true,
         [5] => true,
         [5, m] => *m <= 1,
         [5, m, t, ..] => *m <= 1 && ok_type(*t),
         _ => false,
-    }
+    };
+    ok && (!hunting || strict_ok(b))
+}
+
+/// The extra evidence asked for while hunting (NDR data is full of
+/// `05 00 00 00`, a little-endian count of 5, that would otherwise pass for a
+/// big-endian request header): a first fragment, reserved drep bytes zero.
+fn strict_ok(b: &[u8]) -> bool {
+    b.get(3).is_none_or(|f| f & pfc::FIRST_FRAG != 0)
+        && b.get(6).is_none_or(|&x| x == 0)
+        && b.get(7).is_none_or(|&x| x == 0)
 }
 
 fn skip_len(b: &[u8]) -> usize {
@@ -97,16 +111,16 @@ fn skip_len(b: &[u8]) -> usize {
         .unwrap_or(b.len().saturating_sub(1))
 }
 
-fn step(b: &[u8]) -> Step {
+fn step(b: &[u8], hunting: bool) -> Step {
     if b.len() < HEADER_LEN {
-        return if prefix_ok(b) {
+        return if prefix_ok(b, hunting) {
             Step::Need(HEADER_LEN)
         } else {
             Step::Skip(skip_len(b))
         };
     }
     match parse_header(b) {
-        Ok(h) if h.plausible() => {
+        Ok(h) if h.plausible() && (!hunting || strict_ok(b)) => {
             let n = usize::from(h.frag_len);
             if b.len() < n {
                 Step::Need(n)
@@ -152,7 +166,7 @@ impl RpcConnState {
         // Complete what is buffered, taking from `input` only what is needed.
         while !self.dirs[d].partial.is_empty() {
             let partial = &mut self.dirs[d].partial;
-            match step(partial) {
+            match step(partial, self.dirs[d].hunting) {
                 Step::Need(n) => {
                     let take = n.saturating_sub(partial.len()).min(input.len());
                     partial.extend_from_slice(&input[..take]);
@@ -164,27 +178,35 @@ impl RpcConnState {
                 Step::Skip(k) => {
                     partial.drain(..k);
                     self.dirs[d].skipped += k as u64;
+                    self.dirs[d].hunting = true;
                 }
                 Step::Pdu(n) => {
-                    let mut buf = std::mem::take(partial);
+                    self.dirs[d].hunting = false;
+                    let mut buf = std::mem::take(&mut self.dirs[d].partial);
                     self.frame(dir, ts, &buf[..n], sink);
                     buf.clear();
-                    self.dirs[d].partial = buf;
+                    // Keep a small buffer for the next straddling PDU; give
+                    // big ones back (many idle connections).
+                    if buf.capacity() <= 8192 {
+                        self.dirs[d].partial = buf;
+                    }
                 }
             }
         }
         // Zero-copy over the rest.
         while !input.is_empty() {
-            match step(input) {
+            match step(input, self.dirs[d].hunting) {
                 Step::Need(_) => {
                     self.dirs[d].partial.extend_from_slice(input);
                     return;
                 }
                 Step::Skip(k) => {
                     self.dirs[d].skipped += k as u64;
+                    self.dirs[d].hunting = true;
                     input = &input[k..];
                 }
                 Step::Pdu(n) => {
+                    self.dirs[d].hunting = false;
                     self.frame(dir, ts, &input[..n], sink);
                     input = &input[n..];
                 }
@@ -219,6 +241,7 @@ impl RpcConnState {
         }
         // Unknown position: resynchronise on the next plausible header.
         st.partial.clear();
+        st.hunting = true;
     }
 
     /// `dir` ended: report bytes skipped at the end, drop what is buffered.

@@ -51,6 +51,17 @@ fn mutate(mut s: [Vec<u8>; 2], muts: &[(usize, u8)]) -> [Vec<u8>; 2] {
     s
 }
 
+/// Offset of the last PDU in a stream of well-formed PDUs.
+fn fixtures_last_request_start(c: &[u8]) -> usize {
+    let mut i = 0;
+    let mut last = 0;
+    while let Ok(p) = parse_pdu(&c[i..]) {
+        last = i;
+        i += usize::from(p.header.frag_len);
+    }
+    last
+}
+
 fn all_sessions() -> Vec<[Vec<u8>; 2]> {
     vec![
         streams(&fixtures::session_a()),
@@ -98,6 +109,29 @@ proptest! {
         let split = feed(&mut b, &s, &cuts);
         prop_assert_eq!(kinds(&whole), kinds(&split));
         prop_assert_eq!(a.stats, b.stats);
+    }
+
+    #[test]
+    fn gaps_never_panic_and_resync(which in 0usize..4, at in any::<usize>(), len in 0usize..400) {
+        let s = all_sessions().swap_remove(which);
+        let c = &s[0];
+        let at = at % (c.len() + 1);
+        let end = (at + len).min(c.len());
+        let mut st = RpcConnState::new();
+        let mut ev = Events::new();
+        st.data(Direction::AtoB, 0, &c[..at], &mut ev);
+        st.gap(Direction::AtoB, (end - at) as u64);
+        st.data(Direction::AtoB, 0, &c[end..], &mut ev);
+        st.end(Direction::AtoB, &mut ev);
+        prop_assert_eq!(st.stats.gaps, 1);
+        prop_assert_eq!(st.buffered(), 0);
+        // Whatever was lost, the last request of the stream is still seen
+        // when the gap ended before it.
+        let last = fixtures_last_request_start(c);
+        if end <= last {
+            let n = ev.iter().filter(|e| matches!(e.2, crate::dcerpc::RpcEvent::Request { .. })).count();
+            prop_assert!(n >= 1);
+        }
     }
 
     #[test]

@@ -380,9 +380,22 @@ fn fragment_after_gap_is_orphan() {
     st.data(Direction::AtoB, 0, &f1, &mut ev);
     st.gap(Direction::AtoB, 0);
     st.data(Direction::AtoB, 0, &f2, &mut ev);
+    st.end(Direction::AtoB, &mut ev);
     assert_eq!(st.stats.reassembly_dropped, 1);
-    assert_eq!(st.stats.orphan_fragments, 1);
+    // After a gap only a first fragment is taken as a header: the last
+    // fragment is skipped, not framed.
+    assert_eq!(st.stats.orphan_fragments, 0);
+    assert_eq!(
+        kinds(&ev).last(),
+        Some(&RpcEvent::Resync {
+            skipped: f2.len() as u64
+        })
+    );
     assert!(witness(&ev).is_empty());
+    // In sync (no gap), a fragment of an unknown call is an orphan.
+    let mut st = RpcConnState::with_default_interface(known::WITNESS);
+    st.data(Direction::AtoB, 0, &f2, &mut ev);
+    assert_eq!(st.stats.orphan_fragments, 1);
 }
 
 #[test]

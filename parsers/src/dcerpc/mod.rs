@@ -7,6 +7,16 @@
 //! - [`stream`]: the per-connection state machine ([`RpcParser`] implements
 //!   [`crate::tcp::StreamHandler`]) emitting [`RpcEvent`]s to an [`RpcSink`].
 //! - [`epm`], [`witness`]: stub decoders; [`ndr`]: the NDR reader they share.
+//!
+//! Use in the pipeline: run an [`RpcParser`] on TCP 135 and on any connection
+//! whose first client bytes pass [`is_dcerpc_start`]; [`RpcEvent::EpmMap`]
+//! gives (interface, port, address) so a later connection to that port can be
+//! parsed even when its bind was not captured
+//! ([`RpcConnState::with_default_interface`]). DCE/RPC carried in SMB named
+//! pipes can be fed through the same state machine (pipe writes as one
+//! direction, reads as the other) or parsed PDU by PDU with [`parse_pdu`].
+//! Stubs protected with packet privacy (auth level 6) are not decoded: only
+//! opnums, sizes and timing are reported for them.
 
 pub mod epm;
 pub mod ndr;

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod dcerpc;
 pub mod decode;
 pub mod etl;
 pub mod flow;

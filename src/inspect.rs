@@ -74,6 +74,7 @@ pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> Captu
     let mut scan = Scan::new(ScanConfig {
         max_flows: args.common.max_flows,
         top_keep: args.top,
+        apps: false,
         ..ScanConfig::default()
     });
     let read = read_packets(path, &mut ProgressSink::new(&mut scan, bar));

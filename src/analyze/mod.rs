@@ -7,6 +7,9 @@ pub mod tables;
 pub mod topology;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use hvsleuth_parsers::smb::model::SmbModel;
 
 use hvsleuth_parsers::InputKind;
 use indicatif::ProgressBar;
@@ -30,8 +33,15 @@ pub struct FileScan {
     pub notes: Vec<String>,
 }
 
-fn scan_file(path: &Path, cfg: &ScanConfig, bar: &ProgressBar) -> FileScan {
+pub fn scan_file(
+    path: &Path,
+    cfg: &ScanConfig,
+    smb: &Arc<Mutex<SmbModel>>,
+    bar: &ProgressBar,
+) -> FileScan {
     let mut scan = Scan::new(cfg.clone());
+    scan.capture_name = display_name(path);
+    scan.smb_model = Some(smb.clone());
     let read = read_packets(path, &mut ProgressSink::new(&mut scan, bar));
     scan.finish();
     let (error, notes) = match read {
@@ -85,9 +95,10 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         bucket_ns: Some(args.bucket),
         ..ScanConfig::default()
     };
+    let smb = Arc::new(Mutex::new(SmbModel::new()));
     let files: Vec<FileScan> = captures
         .par_iter()
-        .map(|p| scan_file(p, &cfg, &bar))
+        .map(|p| scan_file(p, &cfg, &smb, &bar))
         .collect();
     bar.finish_and_clear();
     for f in &files {

@@ -1,6 +1,7 @@
 //! Pipeline stage 1: open inputs, recognise them by content, and drive the
 //! streaming decoders over them — in parallel across files (rayon).
 
+pub mod apps;
 pub mod scan;
 
 use std::fs::File;

@@ -15,6 +15,11 @@ use hvsleuth_parsers::flow::{ConvKey, Direction, Endpoint, L4Proto};
 use hvsleuth_parsers::flowtable::FlowTable;
 use hvsleuth_parsers::tcp::{ReassemblyConfig, TcpConnection, TcpCounters};
 
+use std::sync::{Arc, Mutex};
+
+use hvsleuth_parsers::smb::model::SmbModel;
+
+use super::apps::{App, AppContext, AppHandler, decide};
 use crate::attribution::groups::{GroupKey, Groups};
 use crate::attribution::rules::Proto;
 
@@ -35,6 +40,8 @@ pub struct ScanConfig {
     /// Out-of-order bytes all connections may hold together; past it, the
     /// connection that grows the buffers gives up its holes (counted).
     pub max_buffered: usize,
+    /// Run the application analysers (SMB, DCE/RPC) on reassembled streams.
+    pub apps: bool,
 }
 
 impl Default for ScanConfig {
@@ -47,6 +54,7 @@ impl Default for ScanConfig {
             bucket_ns: None,
             max_groups: 200_000,
             max_buffered: 256 << 20,
+            apps: true,
         }
     }
 }
@@ -72,6 +80,7 @@ struct FlowState {
     to_server: Option<Direction>,
     /// Group per capture interface (a flow may be seen on several; usually one).
     group: Option<(u32, usize)>,
+    app: App,
 }
 
 /// Arrivals of UDP 3343 datagrams from one address to another on one
@@ -140,6 +149,12 @@ pub struct Scan {
     pub heartbeats: std::collections::BTreeMap<(u32, IpAddr, IpAddr), HeartbeatTrack>,
     /// Times the global reassembly budget forced a connection to give up its holes.
     pub budget_flushes: u64,
+    /// The SMB session model, shared by every capture of a run.
+    pub smb_model: Option<Arc<Mutex<SmbModel>>>,
+    /// What the application analysers learnt (EPM ports, witness events).
+    pub apps: AppContext,
+    /// Capture file name (for SMB channels).
+    pub capture_name: String,
     flows: FlowTable<FlowState>,
     /// Out-of-order bytes buffered by live connections.
     buffered: usize,
@@ -226,6 +241,9 @@ impl Scan {
             finished_top: Vec::new(),
             heartbeats: std::collections::BTreeMap::new(),
             budget_flushes: 0,
+            smb_model: None,
+            apps: AppContext::default(),
+            capture_name: String::new(),
             buffered: 0,
             next_expiry_ns: i64::MIN,
         }
@@ -248,6 +266,8 @@ impl Scan {
             self.cfg.top_keep,
             self.groups.as_mut(),
             &mut self.buffered,
+            self.smb_model.as_deref(),
+            &mut self.apps,
         );
         table.drain(&mut |k, v| sink.take(k, v));
         let _ = evictions;
@@ -290,6 +310,8 @@ struct Finished<'a> {
     keep: usize,
     groups: Option<&'a mut Groups>,
     buffered: &'a mut usize,
+    model: Option<&'a Mutex<SmbModel>>,
+    apps: &'a mut AppContext,
 }
 
 impl<'a> Finished<'a> {
@@ -299,6 +321,8 @@ impl<'a> Finished<'a> {
         keep: usize,
         groups: Option<&'a mut Groups>,
         buffered: &'a mut usize,
+        model: Option<&'a Mutex<SmbModel>>,
+        apps: &'a mut AppContext,
     ) -> Self {
         Finished {
             tcp: scan_tcp,
@@ -306,13 +330,28 @@ impl<'a> Finished<'a> {
             keep,
             groups,
             buffered,
+            model,
+            apps,
         }
     }
 
     fn take(&mut self, k: ConvKey, mut v: FlowState) {
         if let Some(conn) = v.tcp.as_mut() {
             *self.buffered = self.buffered.saturating_sub(conn.buffered_bytes());
-            conn.finish(&mut (), &mut v.tcp_counters);
+            let to_server = v.to_server.unwrap_or(Direction::AtoB);
+            let facts = match (self.groups.as_deref_mut(), v.group) {
+                (Some(g), Some((_, id))) => Some(&mut g.groups[id].app),
+                _ => None,
+            };
+            let mut h = AppHandler {
+                app: &mut v.app,
+                facts,
+                model: self.model,
+                ctx: self.apps,
+                client: k.source(to_server),
+                server: k.source(to_server.reverse()),
+            };
+            conn.finish(&mut h, &mut v.tcp_counters);
         }
         *self.tcp += v.tcp_counters;
         if let (Some(g), Some((_, id))) = (self.groups.as_deref_mut(), v.group) {
@@ -397,6 +436,8 @@ impl PacketSink for Scan {
                     self.cfg.top_keep,
                     self.groups.as_mut(),
                     &mut self.buffered,
+                    self.smb_model.as_deref(),
+                    &mut self.apps,
                 );
                 self.flows.expire_idle(ts, &mut |k, v| sink.take(k, v));
             }
@@ -409,6 +450,8 @@ impl PacketSink for Scan {
             self.cfg.top_keep,
             self.groups.as_mut(),
             &mut self.buffered,
+            self.smb_model.as_deref(),
+            &mut self.apps,
         );
         let (flow, new) =
             self.flows
@@ -424,28 +467,7 @@ impl PacketSink for Scan {
         flow.stats.last_ts_ns = ts;
         let to_server = flow.to_server.unwrap_or(Direction::AtoB);
 
-        if let Some(t) = tcp {
-            let conn = flow.tcp.get_or_insert_with(TcpConnection::new);
-            let before = conn.buffered_bytes();
-            conn.segment(
-                dir,
-                ts,
-                &t,
-                &self.cfg.reassembly,
-                &mut (),
-                &mut flow.tcp_counters,
-            );
-            let after = conn.buffered_bytes();
-            self.buffered = (self.buffered + after).saturating_sub(before);
-            if after > before && self.buffered > self.cfg.max_buffered {
-                // Global reassembly budget exceeded: give up this connection's holes now.
-                conn.finish(&mut (), &mut flow.tcp_counters);
-                self.buffered = self.buffered.saturating_sub(after);
-                self.budget_flushes += 1;
-            }
-        }
-
-        if let Some(groups) = self.groups.as_mut() {
+        let gid = if let Some(groups) = self.groups.as_mut() {
             let gid = match flow.group {
                 Some((iface, id)) if iface == p.iface => id,
                 _ => {
@@ -471,6 +493,65 @@ impl PacketSink for Scan {
                 }
             };
             groups.add(gid, ts, dir == to_server, wire);
+            Some(gid)
+        } else {
+            None
+        };
+
+        if let Some(t) = tcp {
+            let client = key.source(to_server);
+            let server = key.source(to_server.reverse());
+            if matches!(flow.app, App::Undecided) && !t.payload.is_empty() {
+                flow.app = if self.cfg.apps {
+                    let iface_name = self
+                        .interfaces
+                        .iter()
+                        .find(|i| i.index == p.iface)
+                        .map(|i| i.name.as_str())
+                        .unwrap_or("");
+                    decide(
+                        server,
+                        client,
+                        t.payload,
+                        &self.apps,
+                        self.smb_model.as_deref(),
+                        &self.capture_name,
+                        iface_name,
+                    )
+                } else {
+                    App::Off
+                };
+            }
+            let conn = flow.tcp.get_or_insert_with(TcpConnection::new);
+            let before = conn.buffered_bytes();
+            let facts = match (self.groups.as_mut(), gid) {
+                (Some(g), Some(id)) => Some(&mut g.groups[id].app),
+                _ => None,
+            };
+            let mut h = AppHandler {
+                app: &mut flow.app,
+                facts,
+                model: self.smb_model.as_deref(),
+                ctx: &mut self.apps,
+                client,
+                server,
+            };
+            conn.segment(
+                dir,
+                ts,
+                &t,
+                &self.cfg.reassembly,
+                &mut h,
+                &mut flow.tcp_counters,
+            );
+            let after = conn.buffered_bytes();
+            self.buffered = (self.buffered + after).saturating_sub(before);
+            if after > before && self.buffered > self.cfg.max_buffered {
+                // Global reassembly budget exceeded: give up this connection's holes now.
+                conn.finish(&mut h, &mut flow.tcp_counters);
+                self.buffered = self.buffered.saturating_sub(after);
+                self.budget_flushes += 1;
+            }
         }
     }
 }

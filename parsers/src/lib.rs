@@ -4,11 +4,16 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+mod civil;
+pub mod clusterlog;
 pub mod decode;
+pub mod evtx;
 pub mod flow;
 pub mod link;
+pub mod perfmon;
 pub mod sniff;
 pub mod tcp;
+pub mod textio;
 
 pub use capture::{InterfaceInfo, Packet, PacketSink, ReadReport, read_capture};
 pub use decode::{Decoded, Transport, decode};

@@ -40,10 +40,14 @@ pub fn sniff(head: &[u8]) -> InputKind {
     if at(0, b"ElfFile\0") {
         return InputKind::Evtx;
     }
-    // BLG files start with "\x00\x00\x00\x00" headers in old formats; relog's binary logs
-    // carry the ASCII tag "PDH" in UTF-16 near the start is not reliable, so match the
-    // two known signatures.
-    if at(0, b"\x01\x00\x00\x00\x01\x00\x00\x00") || at(0, b"PLGX") {
+    // BLG (binary perfmon log): both public samples (corpus microsoft-tx/BasicPerfCounters.blg
+    // and pal/SampleLog.blg, checked with xxd) start `00 00 01 00`, hold the header length
+    // (0x230 / 0x240, where the 0xff fill starts) as u32 at 0x30 and `01 00 04 00` at 0x34.
+    // Checked before ETL: `00 00 01 00` read as a buffer size is 64 KiB, a valid ETL size.
+    if at(0, &[0, 0, 1, 0])
+        && at(0x34, &[1, 0, 4, 0])
+        && u32le(0x30).is_some_and(|h| (0x100..=0x1000).contains(&h))
+    {
         return InputKind::Blg;
     }
     // ETL: the first WMI buffer's header; the buffer size (u32 at 0) is a power of two
@@ -94,6 +98,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn corpus_blg() {
+        for f in ["microsoft-tx/BasicPerfCounters.blg", "pal/SampleLog.blg"] {
+            let path = format!("{}/../../shared/corpus/{f}", env!("CARGO_MANIFEST_DIR"));
+            let bytes = std::fs::read(&path).expect("corpus file");
+            assert_eq!(sniff(&bytes[..4096]), InputKind::Blg, "{f}");
+        }
+    }
+
+    #[test]
     fn kinds() {
         assert_eq!(sniff(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]), InputKind::Pcap);
         assert_eq!(sniff(&[0x0a, 0x0d, 0x0d, 0x0a, 0, 0]), InputKind::PcapNg);
@@ -108,6 +121,10 @@ mod tests {
             InputKind::ClusterLog
         );
         assert_eq!(sniff(b"hello"), InputKind::Unknown);
+        let mut blg = vec![0u8; 0x40];
+        blg[..4].copy_from_slice(&[0, 0, 1, 0]);
+        blg[0x30..0x38].copy_from_slice(&[0x30, 2, 0, 0, 1, 0, 4, 0]);
+        assert_eq!(sniff(&blg), InputKind::Blg);
         assert_eq!(sniff(b""), InputKind::Unknown);
     }
 }

@@ -10,6 +10,7 @@
 //!   Cluster Log" (Microsoft clustering blog, 2015) and DOMAIN.md: isolation,
 //!   quarantine, NetFT routes/heartbeats, GUM, CSV (`[DCM]`, `[CSVFS]`)
 //!   redirected/paused state changes.
+//!
 //! Words are matched case-insensitively; the first matching rule wins, from
 //! the most specific (quarantine) to the broadest (any `[GUM]` line).
 

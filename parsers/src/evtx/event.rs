@@ -130,7 +130,7 @@ pub fn parse_event_xml(xml: &str) -> Option<WinEvent> {
                     ("EventData", "Data") => push_data(&mut ev, data_name.take(), value()),
                     ("RenderingInfo", "Message") => ev.message_hint = Some(value()),
                     (_, "Event") => return finish(ev, have_id),
-                    _ if stack.iter().any(|s| *s == "UserData") && !text.trim().is_empty() => {
+                    _ if stack.contains(&"UserData") && !text.trim().is_empty() => {
                         push_data(&mut ev, Some(name.to_string()), value());
                     }
                     _ => {}

@@ -10,7 +10,9 @@ const CSV: &str = concat!(
     "\"03/08/2026 03:00:02.000\",\"5\",\"6\",\"7\"\r\n",
 );
 
-fn collect(bytes: &[u8]) -> (PerfmonHeader, Vec<(i64, Vec<Option<f64>>)>, PerfmonStats) {
+type Rows = Vec<(i64, Vec<Option<f64>>)>;
+
+fn collect(bytes: &[u8]) -> (PerfmonHeader, Rows, PerfmonStats) {
     let r = PerfmonReader::new(bytes).unwrap();
     let h = r.header().clone();
     let mut rows = Vec::new();

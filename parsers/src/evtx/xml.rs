@@ -35,7 +35,10 @@ impl<'a> Scanner<'a> {
 }
 
 fn local_name(qname: &str) -> &str {
-    qname.rsplit(':').next().unwrap_or(qname)
+    match qname.rfind(':') {
+        Some(i) => &qname[i + 1..],
+        None => qname,
+    }
 }
 
 impl<'a> Iterator for Scanner<'a> {
@@ -109,15 +112,24 @@ impl<'a> Iterator for Scanner<'a> {
 }
 
 /// Index of the `>` closing the tag that starts `s` (quotes respected).
+/// Works on bytes: the delimiters are ASCII, so they never occur inside a
+/// multi-byte UTF-8 sequence and every index returned is a char boundary.
 fn find_tag_end(s: &str) -> Option<usize> {
-    let mut quote = None;
-    for (i, c) in s.char_indices().skip(1) {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, '>') => return Some(i),
-            (None, '<') => return None,
-            _ => {}
+    let b = s.as_bytes();
+    let mut i = 1;
+    while let Some(off) = b
+        .get(i..)?
+        .iter()
+        .position(|&c| matches!(c, b'>' | b'<' | b'"' | b'\''))
+    {
+        let at = i + off;
+        match b[at] {
+            b'>' => return Some(at),
+            b'<' => return None,
+            q => {
+                let close = b.get(at + 1..)?.iter().position(|&c| c == q)?;
+                i = at + 1 + close + 1;
+            }
         }
     }
     None

@@ -53,7 +53,8 @@ impl Civil {
             && self.minute < 60
             && self.second <= 60
             && self.nanos < 1_000_000_000
-            && (1600..=9999).contains(&self.year)
+            // i64 nanoseconds since 1970 span 1677-09-21 .. 2262-04-11.
+            && (1678..=2261).contains(&self.year)
     }
 
     /// Nanoseconds since the epoch, reading the fields as UTC.
@@ -127,6 +128,15 @@ mod tests {
         fn days_roundtrip_monotonic(y in 1600i64..9999, m in 1u32..=12, d in 1u32..=28) {
             let a = days_from_civil(y, m, d);
             proptest::prop_assert_eq!(days_from_civil(y, m, d + 1), a + 1);
+        }
+
+        #[test]
+        fn valid_never_overflows(year in -100_000i64..100_000, month in 0u32..14, day in 0u32..33, hour in 0u32..25,
+                                 minute in 0u32..61, second in 0u32..62, nanos in 0u32..1_000_000_001) {
+            let c = Civil { year, month, day, hour, minute, second, nanos };
+            if c.valid() {
+                let _ = c.to_unix_ns();
+            }
         }
     }
 }

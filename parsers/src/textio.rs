@@ -23,9 +23,12 @@ pub struct TextReader<R: Read> {
     consumed: u64,
 }
 
+/// The first bytes read for BOM sniffing, put back in front of the rest.
+type Src<R> = std::io::Chain<std::io::Cursor<Vec<u8>>, R>;
+
 enum Inner<R: Read> {
-    Utf8(BufReader<R>),
-    Utf16(BufReader<Utf16LeDecoder<BufReader<R>>>),
+    Utf8(BufReader<Src<R>>),
+    Utf16(BufReader<Utf16LeDecoder<Src<R>>>),
 }
 
 /// Outcome of [`TextReader::read_line`].
@@ -41,9 +44,19 @@ pub enum Line {
 
 impl<R: Read> TextReader<R> {
     /// Sniffs the BOM of `r` and prepares decoding.
-    pub fn new(r: R) -> io::Result<Self> {
-        let mut br = BufReader::with_capacity(256 * 1024, r);
-        let head = fill_at_least(&mut br, 3)?;
+    pub fn new(mut r: R) -> io::Result<Self> {
+        // Read up to 3 bytes even from a reader that returns one byte at a time.
+        let mut head = [0u8; 3];
+        let mut n = 0;
+        while n < head.len() {
+            match r.read(&mut head[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let head = &head[..n];
         let (encoding, skip) = if head.starts_with(&[0xef, 0xbb, 0xbf]) {
             (TextEncoding::Utf8Bom, 3)
         } else if head.starts_with(&[0xff, 0xfe]) {
@@ -51,13 +64,13 @@ impl<R: Read> TextReader<R> {
         } else {
             (TextEncoding::Utf8, 0)
         };
-        br.consume(skip);
+        let src = std::io::Cursor::new(head[skip..].to_vec()).chain(r);
         let inner = match encoding {
             TextEncoding::Utf16LeBom => Inner::Utf16(BufReader::with_capacity(
                 256 * 1024,
-                Utf16LeDecoder::new(br),
+                Utf16LeDecoder::new(src),
             )),
-            _ => Inner::Utf8(br),
+            _ => Inner::Utf8(BufReader::with_capacity(256 * 1024, src)),
         };
         Ok(Self {
             inner,
@@ -134,14 +147,6 @@ impl<R: Read> Read for TextReader<R> {
         self.consumed += n as u64;
         Ok(n)
     }
-}
-
-fn fill_at_least<R: Read>(br: &mut BufReader<R>, n: usize) -> io::Result<&[u8]> {
-    // BufReader only refills when empty; at start it is empty, so one fill_buf
-    // returns whatever one read() gave. Short reads of < 3 bytes are possible
-    // only for tiny inputs or odd readers; that is acceptable for BOM sniffing.
-    let _ = n;
-    br.fill_buf()
 }
 
 /// Transcodes UTF-16LE bytes to UTF-8; unpaired surrogates become U+FFFD.
@@ -280,6 +285,41 @@ mod tests {
         assert_eq!(l[0].1, "x\u{1F600}é");
         assert_eq!(l[1].1, "zz");
         assert_eq!(l.len(), 2);
+    }
+
+    /// Hands out one byte per read() call.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((b, rest)), Some(slot)) => {
+                    *slot = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn bom_from_trickling_reader() {
+        let mut bytes = vec![0xff, 0xfe];
+        for u in "ab\ncd".encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        let mut r = TextReader::new(Trickle(&bytes)).unwrap();
+        assert_eq!(r.encoding(), TextEncoding::Utf16LeBom);
+        let mut buf = Vec::new();
+        assert_eq!(r.read_line(&mut buf, 10).unwrap(), Line::Line);
+        assert_eq!(buf, b"ab");
+        assert_eq!(r.read_line(&mut buf, 10).unwrap(), Line::Line);
+        assert_eq!(buf, b"cd");
+        assert_eq!(r.read_line(&mut buf, 10).unwrap(), Line::Eof);
+        let mut r = TextReader::new(Trickle(b"\xef\xbb")).unwrap();
+        assert_eq!(r.encoding(), TextEncoding::Utf8);
+        assert_eq!(r.read_line(&mut buf, 10).unwrap(), Line::Line);
+        assert_eq!(buf, b"\xef\xbb");
     }
 
     #[test]

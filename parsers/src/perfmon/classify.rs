@@ -103,7 +103,7 @@ fn unit_of(counter: &str) -> CounterUnit {
 fn direction_of(counter: &str) -> CounterDirection {
     if counter.contains("read") {
         CounterDirection::Read
-    } else if counter.contains("write") {
+    } else if counter.contains("write") || counter.contains("written") {
         CounterDirection::Write
     } else if counter.contains("sent") || counter.contains("outbound") || counter.contains("send") {
         CounterDirection::Sent
@@ -112,7 +112,7 @@ fn direction_of(counter: &str) -> CounterDirection {
         || counter.contains("receive")
     {
         CounterDirection::Received
-    } else if counter.contains("total") {
+    } else if counter.contains("total") || counter.contains("data bytes") {
         CounterDirection::Total
     } else {
         CounterDirection::None
@@ -142,6 +142,13 @@ pub fn classify(path: &super::CounterPath) -> CounterClass {
                 with(CounterRole::RedirectedIo)
             } else if bytes {
                 with(CounterRole::CsvIo)
+            } else if counter.contains("redirect") {
+                // Redirected operation rates (e.g. "Redirected Writes/sec").
+                CounterClass {
+                    role: Some(CounterRole::RedirectedIo),
+                    direction,
+                    unit: CounterUnit::Count,
+                }
             } else if counter.contains("state") || counter.contains("pause") {
                 CounterClass {
                     role: Some(CounterRole::CsvState),
@@ -259,6 +266,27 @@ mod tests {
         );
         let r = c(r"\\n1\Cluster NetFt Heartbeats(Node3)\Missing heartbeats");
         assert_eq!(r.role, Some(CounterRole::MissingHeartbeats));
+        let r = c(r"\\n2\Cluster CSV File System(Volume1)\Redirected Writes/sec");
+        assert_eq!(
+            (r.role, r.direction, r.unit),
+            (
+                Some(CounterRole::RedirectedIo),
+                CounterDirection::Write,
+                CounterUnit::Count
+            )
+        );
+        let r = c(r"\\n1\SMB Direct Connection(_Total)\Bytes RDMA Written/sec");
+        assert_eq!(
+            (r.role, r.direction),
+            (Some(CounterRole::SmbDirect), CounterDirection::Write)
+        );
+        let r = c(r"\\n1\SMB Client Shares(\\sofs\vms)\Write Bytes transmitted via SMB Direct/sec");
+        assert_eq!(r.role, Some(CounterRole::SmbDirect));
+        let r = c(r"\\n1\SMB Server Shares(\\n1\vms)\Data Bytes/sec");
+        assert_eq!(
+            (r.role, r.direction),
+            (Some(CounterRole::Storage), CounterDirection::Total)
+        );
         assert_eq!(c(r"\\n1\Memory\Available MBytes").role, None);
         assert_eq!(c(r"\\n1\Network Interface(x)\Packets/sec").role, None);
     }

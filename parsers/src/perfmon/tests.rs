@@ -81,6 +81,9 @@ fn times() {
     assert_eq!(parse_pdh_time(b"02/29/2025 00:00:00.000"), None);
     assert_eq!(parse_pdh_time(b"13/01/2026 00:00:00.000"), None);
     assert_eq!(parse_pdh_time(b"2026-01-01 00:00:00"), None);
+    // Outside what i64 nanoseconds can hold (regression: found by proptest).
+    assert_eq!(parse_pdh_time(b"12/31/9999 23:59:59.999"), None);
+    assert!(parse_pdh_time(b"12/31/2261 23:59:59.999").is_some());
     assert_eq!(parse_pdh_time("01/01/2026 00:00:00.é".as_bytes()), None);
 }
 

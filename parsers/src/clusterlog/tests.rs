@@ -37,6 +37,11 @@ fn line_heads() {
     );
     let e = parse_line("[System] 00000000.00000000::2026/03/10-13:00:41 INFO [X] y").unwrap();
     assert_eq!(e.ts_ns, 1_773_147_641_000_000_000);
+    let e = parse_line("00000f1c.00001a2c::2020/05/12-21:17:46.284 INFO  [CHANNEL 10.0.1.13:~49258~] graceful close").unwrap();
+    assert_eq!(
+        (e.component, e.text),
+        (Some("CHANNEL 10.0.1.13:~49258~"), "graceful close")
+    );
     assert!(parse_line("[=== System ===]").is_none());
     assert!(parse_line("    continuation").is_none());
     assert!(parse_line("zz.1::2026/03/10-13:00:41.118 INFO").is_none());
@@ -53,10 +58,10 @@ fn fixture() {
     let f = std::fs::File::open(path).unwrap();
     let mut ev = Vec::new();
     let st = read_cluster_log(f, &ClusterLogOptions::default(), |e| ev.push(e)).unwrap();
-    assert_eq!(st.lines, 29);
-    assert_eq!(st.entries, 24);
-    assert_eq!(st.classified, 18);
-    assert_eq!(st.unclassified, 6);
+    assert_eq!(st.lines, 31);
+    assert_eq!(st.entries, 26);
+    assert_eq!(st.classified, 19);
+    assert_eq!(st.unclassified, 7);
     assert_eq!(st.continuation_lines, 2);
     assert_eq!(st.other_lines, 3);
     assert_eq!(st.time_going_back, 1, "the System section restarts earlier");
@@ -76,6 +81,7 @@ fn fixture() {
             CsvStateChange,
             RouteDown,
             Regroup,
+            NodeDown,
             Isolation,
             NodeDown,
             Isolation,
@@ -88,7 +94,7 @@ fn fixture() {
     assert!(ev[1].text.ends_with("-VOLUME1$"), "{}", ev[1].text);
     assert_eq!(ev[1].text.lines().count(), 3);
     assert_eq!(ev[1].line, 8);
-    assert_eq!(ev[4].component.as_deref(), Some("CHANNEL 10.0.0.11:~3343~"));
+    assert_eq!(ev[4].component.as_deref(), Some("IM"));
     // Local-time option: the same file read as CET (+60) is an hour earlier in UTC.
     let f = std::fs::File::open(path).unwrap();
     let mut first = None;
@@ -100,7 +106,7 @@ fn fixture() {
         first.get_or_insert(e.ts_ns);
     })
     .unwrap();
-    assert_eq!(st.entries, 24);
+    assert_eq!(st.entries, 26);
     // `date -u -d '2026-03-10 12:00:00.102' +%s` = 1773144000
     assert_eq!(first, Some(1_773_144_000_102_000_000));
 }

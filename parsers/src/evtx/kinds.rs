@@ -58,6 +58,39 @@ pub enum ClusterEventKind {
     SmbWitness,
 }
 
+impl ClusterEventKind {
+    /// Short human description for timelines.
+    pub fn describe(self) -> &'static str {
+        use ClusterEventKind::*;
+        match self {
+            CsvPaused => "CSV paused",
+            CsvRedirected => "CSV no longer directly accessible: IO redirected",
+            CsvFilterRedirected => "CSV redirected access caused by a filter driver",
+            CsvRedirectedAccessOn => "CSV redirected access turned on",
+            CsvNotAccessible => "CSV no longer accessible",
+            CsvIoModeChange => "CSV IO mode changed",
+            CsvAutoPaused => "CSV auto-paused",
+            NodeRemoved => "node removed from active cluster membership",
+            QuorumLost => "cluster quorum lost",
+            InterfaceUnreachable => "cluster network interface unreachable",
+            InterfaceFailed => "cluster network interface failed",
+            NetworkPartitioned => "cluster network partitioned",
+            NetworkDown => "cluster network down",
+            NodeQuarantined => "node quarantined",
+            Quarantine => "node quarantine event",
+            IsolationEntered => "node entered isolation",
+            IsolationExited => "node left isolation",
+            VmsUnmonitored => "VMs unmonitored (node isolated)",
+            VmsRemonitored => "VMs monitored again",
+            IsolationQuarantineOther => "isolation/quarantine event",
+            SmbMultichannel => "SMB client multichannel event",
+            SmbConnectivity => "SMB client connectivity event",
+            SmbServer => "SMB server event",
+            SmbWitness => "SMB witness client event",
+        }
+    }
+}
+
 /// Classifies by provider name (case-insensitive, `Microsoft-Windows-` optional) and ID.
 pub fn classify_event(provider: &str, event_id: u32) -> Option<ClusterEventKind> {
     use ClusterEventKind::*;

@@ -113,6 +113,20 @@ pub struct PerfmonHeader {
     pub counters: Vec<CounterPath>,
 }
 
+impl PerfmonHeader {
+    /// The classification of every column, in column order.
+    pub fn classes(&self) -> Vec<super::CounterClass> {
+        self.counters.iter().map(super::classify).collect()
+    }
+
+    /// Columns hvsleuth does not attribute to a role (kept in the data, listed in reports).
+    pub fn unknown_counters(&self) -> impl Iterator<Item = &CounterPath> {
+        self.counters
+            .iter()
+            .filter(|c| super::classify(c).role.is_none())
+    }
+}
+
 /// Why a header was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {

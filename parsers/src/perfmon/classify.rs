@@ -6,14 +6,18 @@
 //! Activity, Network Interface / Network Adapter, Hyper-V VM Live Migration,
 //! Cluster NetFt Heartbeats, Processor. Matching is case-insensitive.
 //!
-//! Uncertainty, stated honestly: the exact counter names of the
-//! "Hyper-V VM Live Migration" set could not be confirmed from public
-//! documentation (names like "TCP Transport: Total Bytes Sent" are recalled,
-//! not verified). Any counter of an object whose name contains
-//! "live migration" and whose name contains "bytes" is classified as
-//! live-migration bytes; "sent"/"received" in the name set the direction.
-//! Likewise "SMB Direct Connection" counters are matched on "bytes" plus
-//! "sent"/"received"/"rdma" words rather than exact names.
+//! "Hyper-V VM Live Migration" (instances `<VM>:VM Live Migration`): the
+//! counter names were confirmed from a public PowerShell perf-collection
+//! script listing them for WS2012R2/2016 (`TCP Transport: Bytes Sent/sec`,
+//! `TCP Transport: Bytes Received/sec`, `SMB Transport: Bytes Sent/sec`,
+//! `SMB Transport: Bytes Sent`, plus Memory Walker / Compressor / Receiver
+//! pipeline counters). Only the transport byte counters are wire traffic and
+//! classified as live migration; pipeline and "pending" byte counters would
+//! double-count and are left unknown (kept, listed). With SMB transport the
+//! wire bytes also appear in the SMB/RDMA counters.
+//!
+//! "SMB Direct Connection" counters are matched on "bytes" plus direction
+//! words rather than exact names (not confirmed from documentation).
 
 /// What a counter measures, for role attribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -89,7 +93,9 @@ impl CounterClass {
 fn unit_of(counter: &str) -> CounterUnit {
     if counter.starts_with('%') {
         CounterUnit::Percent
-    } else if counter.contains("bytes/sec") || counter.contains("bytes per sec") {
+    } else if counter.contains("bytes") && (counter.contains("/sec") || counter.contains("per sec"))
+    {
+        // "Bytes/sec", "Bytes Sent/sec", "IO Read Bytes/sec - Redirected".
         CounterUnit::BytesPerSec
     } else if counter.contains("bytes") {
         CounterUnit::Bytes
@@ -191,7 +197,13 @@ pub fn classify(path: &super::CounterPath) -> CounterClass {
             direction: CounterDirection::None,
             unit: CounterUnit::Count,
         },
-        o if o.contains("live migration") && bytes => with(CounterRole::LiveMigration),
+        o if o.contains("live migration")
+            && bytes
+            && (counter.starts_with("tcp transport:") || counter.starts_with("smb transport:"))
+            && !counter.contains("pending") =>
+        {
+            with(CounterRole::LiveMigration)
+        }
         _ => CounterClass::UNKNOWN,
     }
 }
@@ -250,7 +262,28 @@ mod tests {
             (r.role, r.direction),
             (Some(CounterRole::Storage), CounterDirection::Write)
         );
-        let r = c(r"\\n1\Hyper-V VM Live Migration(vm1)\TCP Transport: Total Bytes Sent");
+        let r = c(
+            r"\\n1\Hyper-V VM Live Migration(vm1:VM Live Migration)\TCP Transport: Bytes Sent/sec",
+        );
+        assert_eq!(
+            (r.role, r.direction, r.unit),
+            (
+                Some(CounterRole::LiveMigration),
+                CounterDirection::Sent,
+                CounterUnit::BytesPerSec
+            )
+        );
+        let r = c(
+            r"\\n1\Hyper-V VM Live Migration(vm1:VM Live Migration)\TCP Transport: Bytes Received/sec",
+        );
+        assert_eq!(
+            (r.role, r.direction),
+            (Some(CounterRole::LiveMigration), CounterDirection::Received)
+        );
+        assert_eq!(c(r"\\n1\Hyper-V VM Live Migration(vm1:VM Live Migration)\TCP Transport: Bytes Pending Send").role, None);
+        assert_eq!(c(r"\\n1\Hyper-V VM Live Migration(vm1:VM Live Migration)\Compressor: Compressed Bytes Sent/sec").role, None);
+        let r =
+            c(r"\\n1\Hyper-V VM Live Migration(vm1:VM Live Migration)\SMB Transport: Bytes Sent");
         assert_eq!(
             (r.role, r.direction, r.unit),
             (

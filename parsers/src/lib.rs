@@ -4,15 +4,20 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+mod civil;
+pub mod clusterlog;
 pub mod dcerpc;
 pub mod decode;
 pub mod etl;
+pub mod evtx;
 pub mod flow;
 pub mod flowtable;
 pub mod link;
+pub mod perfmon;
 pub mod smb;
 pub mod sniff;
 pub mod tcp;
+pub mod textio;
 
 pub use capture::{InterfaceInfo, Packet, PacketSink, ReadReport, read_capture};
 pub use decode::{Decoded, Transport, decode};

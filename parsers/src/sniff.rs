@@ -17,6 +17,10 @@ pub enum InputKind {
     PerfmonCsv,
     /// `Get-ClusterLog` text: `PID.TID::YYYY/MM/DD-HH:MM:SS.mmm ...`.
     ClusterLog,
+    /// Windows event XML export (`wevtutil qe /f:xml`, Event Viewer "Save as XML").
+    EventXml,
+    /// Event Viewer CSV export: `Level,Date and Time,Source,Event ID,Task Category`.
+    EventCsv,
     Unknown,
 }
 
@@ -40,21 +44,43 @@ pub fn sniff(head: &[u8]) -> InputKind {
     if at(0, b"ElfFile\0") {
         return InputKind::Evtx;
     }
-    // BLG files start with "\x00\x00\x00\x00" headers in old formats; relog's binary logs
-    // carry the ASCII tag "PDH" in UTF-16 near the start is not reliable, so match the
-    // two known signatures.
-    if at(0, b"\x01\x00\x00\x00\x01\x00\x00\x00") || at(0, b"PLGX") {
+    // BLG (binary perfmon log): both public samples (corpus microsoft-tx/BasicPerfCounters.blg
+    // and pal/SampleLog.blg, checked with xxd) start `00 00 01 00`, hold the header length
+    // (0x230 / 0x240, where the 0xff fill starts) as u32 at 0x30 and `01 00 04 00` at 0x34.
+    // Checked before ETL: `00 00 01 00` read as a buffer size is 64 KiB, a valid ETL size.
+    if at(0, &[0, 0, 1, 0])
+        && at(0x34, &[1, 0, 4, 0])
+        && u32le(0x30).is_some_and(|h| (0x100..=0x1000).contains(&h))
+    {
         return InputKind::Blg;
     }
     if looks_like_etl(head) {
         return InputKind::Etl;
     }
-    let text = strip_bom(head);
+    // Text inputs may be UTF-16LE with a BOM (relog, PowerShell, Event Viewer):
+    // judge the ASCII transcription of their start.
+    let ascii;
+    let text = if head.starts_with(&[0xff, 0xfe]) {
+        ascii = utf16le_ascii(&head[2..]);
+        &ascii[..]
+    } else {
+        strip_bom(head)
+    };
     if text.starts_with(b"\"(PDH-CSV") || text.starts_with(b"\"(PDH-TSV") {
         return InputKind::PerfmonCsv;
     }
     if looks_like_cluster_log(text) {
         return InputKind::ClusterLog;
+    }
+    let lead = text.trim_ascii_start();
+    if lead.starts_with(b"Level,Date and Time,Source,Event ID") {
+        return InputKind::EventCsv;
+    }
+    if (lead.starts_with(b"<?xml") || lead.starts_with(b"<Event"))
+        && contains(text, b"<Event")
+        && contains(text, b"<System")
+    {
+        return InputKind::EventXml;
     }
     InputKind::Unknown
 }
@@ -80,32 +106,46 @@ fn looks_like_etl(head: &[u8]) -> bool {
     sane_buffer && header_record
 }
 
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The ASCII characters of UTF-16LE text (others become `?`), for sniffing only.
+fn utf16le_ascii(b: &[u8]) -> Vec<u8> {
+    b.chunks_exact(2)
+        .map(|u| {
+            if u[1] == 0 && u[0].is_ascii() {
+                u[0]
+            } else {
+                b'?'
+            }
+        })
+        .collect()
+}
+
 fn strip_bom(b: &[u8]) -> &[u8] {
     b.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(b)
 }
 
 /// `00000b84.00000e6c::2024/01/02-03:04:05.678 INFO ...` on one of the first lines.
 fn looks_like_cluster_log(text: &[u8]) -> bool {
-    text.split(|&c| c == b'\n').take(20).any(|line| {
-        let hex = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_hexdigit);
-        let Some(colons) = line.windows(2).position(|w| w == b"::") else {
-            return false;
-        };
-        let (ids, rest) = (&line[..colons], &line[colons + 2..]);
-        let mut parts = ids.split(|&c| c == b'.');
-        let ok_ids = matches!((parts.next(), parts.next(), parts.next()), (Some(p), Some(t), None) if hex(p) && hex(t));
-        ok_ids
-            && rest.len() >= 23
-            && rest[4] == b'/'
-            && rest[7] == b'/'
-            && rest[10] == b'-'
-            && rest[..4].iter().all(u8::is_ascii_digit)
-    })
+    text.split(|&c| c == b'\n')
+        .take(20)
+        .any(|line| crate::clusterlog::parse_line(&String::from_utf8_lossy(line)).is_some())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn corpus_blg() {
+        for f in ["microsoft-tx/BasicPerfCounters.blg", "pal/SampleLog.blg"] {
+            let path = format!("{}/../../shared/corpus/{f}", env!("CARGO_MANIFEST_DIR"));
+            let bytes = std::fs::read(&path).expect("corpus file");
+            assert_eq!(sniff(&bytes[..4096]), InputKind::Blg, "{f}");
+        }
+    }
 
     #[test]
     fn kinds() {
@@ -123,6 +163,32 @@ mod tests {
         );
         assert_eq!(sniff(b"hello"), InputKind::Unknown);
         assert_eq!(sniff(&[0u8; 200]), InputKind::Unknown);
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(
+                "\"(PDH-TSV 4.0) (UTC)(0)\""
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
+            .collect();
+        assert_eq!(sniff(&utf16), InputKind::PerfmonCsv);
+        assert_eq!(
+            sniff(b"\xef\xbb\xbfLevel,Date and Time,Source,Event ID,Task Category\r\n"),
+            InputKind::EventCsv
+        );
+        assert_eq!(
+            sniff(b"<?xml version=\"1.0\"?>\r\n<Events>\r\n<Event xmlns='x'><System>"),
+            InputKind::EventXml
+        );
+        assert_eq!(
+            sniff(b"<Event xmlns='x'><System><Provider"),
+            InputKind::EventXml
+        );
+        assert_eq!(sniff(b"<?xml version=\"1.0\"?><html>"), InputKind::Unknown);
+        let mut blg = vec![0u8; 0x40];
+        blg[..4].copy_from_slice(&[0, 0, 1, 0]);
+        blg[0x30..0x38].copy_from_slice(&[0x30, 2, 0, 0, 1, 0, 4, 0]);
+        assert_eq!(sniff(&blg), InputKind::Blg);
         assert_eq!(sniff(b""), InputKind::Unknown);
     }
 

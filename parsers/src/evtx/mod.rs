@@ -1,0 +1,204 @@
+//! Windows event logs: binary `.evtx` (through the `evtx` crate, chunks parsed
+//! in parallel with rayon), the XML export (`wevtutil qe /f:xml`, Event
+//! Viewer "Save as XML": `<Events><Event xmlns=...>...</Event></Events>` or a
+//! bare sequence of `<Event>` elements) and Event Viewer's CSV export.
+//!
+//! Every record becomes a [`WinEvent`]; the ones we track (FailoverClustering
+//! CSV/membership/isolation IDs, SMBClient/SMBServer/SMBWitnessClient) carry a
+//! [`ClusterEventKind`]. Damaged input is reported and skipped, never fatal:
+//! an evtx chunk that fails to parse is counted in [`EvtxReport`] and reading
+//! continues with the next chunk.
+
+mod csv;
+mod event;
+mod kinds;
+pub mod xml;
+
+use std::io::Read;
+use std::path::Path;
+
+pub use csv::{CsvExportStats, read_event_csv};
+pub use event::{MAX_DATA_ITEMS, MAX_VALUE_LEN, WinEvent, parse_event_xml, parse_iso_time};
+pub use kinds::{ClusterEventKind, classify_event};
+
+use crate::textio::TextReader;
+
+/// At most this many error messages are kept in a report (all are counted).
+pub const MAX_ERROR_SAMPLES: usize = 20;
+
+/// Outcome of reading an .evtx file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EvtxReport {
+    /// Records the evtx crate rendered (the figure `evtx_dump` prints).
+    pub records: u64,
+    /// Rendered records without a usable `<Event>`/`EventID` (not delivered).
+    pub unparsed_records: u64,
+    /// Chunk- or record-level errors reported by the crate (reading continued).
+    pub errors: u64,
+    /// The first [`MAX_ERROR_SAMPLES`] error messages.
+    pub error_samples: Vec<String>,
+}
+
+impl EvtxReport {
+    fn error(&mut self, msg: String) {
+        self.errors += 1;
+        if self.error_samples.len() < MAX_ERROR_SAMPLES {
+            self.error_samples.push(msg);
+        }
+    }
+}
+
+/// Why an .evtx file could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EvtxOpenError {
+    #[error("not a readable evtx file: {0}")]
+    Open(String),
+    #[error("the evtx decoder panicked: {0}")]
+    Panicked(String),
+}
+
+/// Reads an .evtx file from disk. `threads == 0` lets rayon decide.
+pub fn read_evtx_path(
+    path: &Path,
+    threads: usize,
+    f: impl FnMut(WinEvent),
+) -> Result<EvtxReport, EvtxOpenError> {
+    let parser =
+        evtx::EvtxParser::from_path(path).map_err(|e| EvtxOpenError::Open(e.to_string()))?;
+    drive(parser, threads, f)
+}
+
+/// Reads an .evtx image held in memory.
+pub fn read_evtx_bytes(
+    bytes: Vec<u8>,
+    threads: usize,
+    f: impl FnMut(WinEvent),
+) -> Result<EvtxReport, EvtxOpenError> {
+    let parser =
+        evtx::EvtxParser::from_buffer(bytes).map_err(|e| EvtxOpenError::Open(e.to_string()))?;
+    drive(parser, threads, f)
+}
+
+fn drive<T: std::io::Read + std::io::Seek>(
+    parser: evtx::EvtxParser<T>,
+    threads: usize,
+    mut f: impl FnMut(WinEvent),
+) -> Result<EvtxReport, EvtxOpenError> {
+    let settings = evtx::ParserSettings::new().num_threads(threads);
+    let mut parser = parser.with_configuration(settings);
+    let mut report = EvtxReport::default();
+    // The crate forwards worker panics to this thread; keep them from taking the caller down.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // XML rendering and our extraction both run on the rayon workers.
+        let records = parser.serialized_records(|rec| {
+            rec.and_then(|r| r.into_xml())
+                .map(|x| parse_event_xml(&x.data))
+        });
+        for item in records {
+            match item {
+                Ok(Some(ev)) => {
+                    report.records += 1;
+                    f(ev);
+                }
+                Ok(None) => {
+                    report.records += 1;
+                    report.unparsed_records += 1;
+                }
+                Err(e) => report.error(e.to_string()),
+            }
+        }
+    }));
+    match run {
+        Ok(()) => Ok(report),
+        Err(p) => Err(EvtxOpenError::Panicked(
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        )),
+    }
+}
+
+/// Outcome of reading an XML export.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct XmlExportStats {
+    /// `<Event>` elements found.
+    pub events: u64,
+    /// Of those, without a usable `EventID` (skipped).
+    pub unparsed: u64,
+    /// Elements larger than [`MAX_XML_EVENT`] (skipped).
+    pub oversized: u64,
+}
+
+/// Largest single `<Event>` element we buffer.
+pub const MAX_XML_EVENT: usize = 4 * 1024 * 1024;
+
+/// Streams an XML export (UTF-8 or UTF-16LE with BOM), one `<Event>` at a time.
+pub fn read_event_xml<R: Read>(
+    r: R,
+    mut f: impl FnMut(WinEvent),
+) -> std::io::Result<XmlExportStats> {
+    let mut text = TextReader::new(r)?;
+    let mut stats = XmlExportStats::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
+    let mut chunk = vec![0u8; 256 * 1024];
+    let mut eof = false;
+    while !eof {
+        let n = text.read(&mut chunk)?;
+        if n == 0 {
+            eof = true;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        // Deliver every complete `<Event ...>...</Event>` in the buffer.
+        let mut start = 0;
+        loop {
+            let hay = &buf[start..];
+            let Some(open) = find_event_open(hay) else {
+                // Keep a tail that may hold the start of `<Event`.
+                start = buf.len().saturating_sub(8).max(start);
+                break;
+            };
+            let from = start + open;
+            let Some(close) = find(&buf[from..], b"</Event>") else {
+                start = from;
+                if buf.len() - from > MAX_XML_EVENT {
+                    stats.oversized += 1;
+                    start = from + 6;
+                    continue;
+                }
+                break;
+            };
+            let end = from + close + b"</Event>".len();
+            stats.events += 1;
+            match parse_event_xml(&String::from_utf8_lossy(&buf[from..end])) {
+                Some(ev) => f(ev),
+                None => stats.unparsed += 1,
+            }
+            start = end;
+        }
+        buf.drain(..start);
+    }
+    Ok(stats)
+}
+
+/// Offset of the next `<Event` followed by `>`, `/` or whitespace (not `<Events>`,
+/// `<EventData>`, `<EventID>`).
+fn find_event_open(hay: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = find(hay.get(from..)?, b"<Event") {
+        let at = from + i;
+        match hay.get(at + 6) {
+            Some(b'>' | b' ' | b'\t' | b'\r' | b'\n') => return Some(at),
+            None => return None,
+            _ => from = at + 6,
+        }
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests;

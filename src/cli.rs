@@ -44,6 +44,12 @@ pub enum Command {
 hvsleuth analyze captures/ --out report-dir --bucket 5s\n  hvsleuth analyze node*.pcapng --write-inventory inferred.toml"
     )]
     Analyze(AnalyzeArgs),
+    /// SMB 2/3 sessions across captures: dialects, encryption, Multichannel channels,
+    /// shares and their capabilities, files, bytes, witness and share redirects.
+    #[command(
+        after_help = "Examples:\n  hvsleuth smb node1.pcapng node2.pcapng\n  hvsleuth smb --json captures/ | jq '.sessions[] | {session_id, channels: (.channels|length)}'"
+    )]
+    Smb(SmbArgs),
     /// List the finding rules: id, what each detects, why it matters, the fix.
     Rules {
         /// Print JSON.
@@ -130,4 +136,19 @@ pub struct CommonArgs {
     /// seen are evicted (counted and reported).
     #[arg(long, default_value_t = 1_000_000, value_name = "N", global = true)]
     pub max_flows: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SmbArgs {
+    /// Capture files or directories.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub inputs: Vec<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Files listed per session.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }

@@ -12,6 +12,7 @@ mod inspect;
 mod inventory;
 mod pipeline;
 mod progress;
+mod smbcmd;
 
 use clap::Parser;
 
@@ -20,6 +21,7 @@ fn main() {
     let code = match cli.command {
         cli::Command::Inspect(args) => inspect::run(&args),
         cli::Command::Analyze(args) => analyze::run(&args),
+        cli::Command::Smb(args) => smbcmd::run(&args),
         cli::Command::Rules { json } => findings::print_catalogue(json),
     };
     std::process::exit(code.into());

@@ -5,4 +5,5 @@ mod analyze;
 mod common;
 mod corpus;
 mod robustness;
+mod smb;
 mod usage;

@@ -1,0 +1,234 @@
+//! `hvsleuth smb`: SMB 2/3 sessions across all captures — dialect,
+//! encryption, channels (Multichannel) with their capture interfaces, shares
+//! with capabilities, files, bytes; server interface lists, share redirects
+//! and SMB Witness notifications.
+
+use std::sync::{Arc, Mutex};
+
+use hvsleuth_parsers::smb::model::{SmbModel, SmbReport, WitnessEvent};
+use rayon::prelude::*;
+
+use crate::analyze::summary::human_bytes;
+use crate::analyze::{FileScan, scan_file};
+use crate::cli::SmbArgs;
+use crate::exit::ExitCode;
+use crate::pipeline::scan::ScanConfig;
+use crate::pipeline::{expand_inputs, is_packet_input};
+use crate::progress::bytes_bar;
+
+/// Runs the scanner with the application analysers on every input and returns
+/// the SMB report (witness events included) and the per-file scans.
+pub fn collect(
+    inputs: &[std::path::PathBuf],
+    max_flows: usize,
+    no_progress: bool,
+) -> (SmbReport, Vec<FileScan>) {
+    let total: u64 = inputs
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let bar = bytes_bar(total, no_progress);
+    let cfg = ScanConfig {
+        max_flows,
+        ..ScanConfig::default()
+    };
+    let smb = Arc::new(Mutex::new(SmbModel::new()));
+    let files: Vec<FileScan> = inputs
+        .par_iter()
+        .map(|p| scan_file(p, &cfg, &smb, &bar))
+        .collect();
+    bar.finish_and_clear();
+    let mut report = smb.lock().expect("SMB model lock").report();
+    for f in &files {
+        for (client, server, w) in &f.scan.apps.witness {
+            report.witness.push(WitnessEvent {
+                kind: witness_kind(&w.kind),
+                detail: format!(
+                    "{} {client} -> {server}: {}",
+                    crate::inspect::format_utc(w.ts_ns),
+                    serde_json::to_string(&w.kind).unwrap_or_default()
+                ),
+            });
+        }
+    }
+    (report, files)
+}
+
+fn witness_kind(k: &hvsleuth_parsers::dcerpc::WitnessKind) -> String {
+    let v = serde_json::to_value(k).unwrap_or_default();
+    v.get("op")
+        .and_then(|o| o.as_str())
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+pub fn run(args: &SmbArgs) -> ExitCode {
+    let inputs = expand_inputs(&args.inputs, is_packet_input);
+    if inputs.is_empty() {
+        eprintln!("error: no capture files found");
+        return ExitCode::NothingReadable;
+    }
+    let (report, files) = collect(&inputs, args.common.max_flows, args.common.no_progress);
+    for f in &files {
+        if let Some((msg, partial)) = &f.error {
+            let what = if *partial { "warning" } else { "error" };
+            eprintln!("{what}: {msg}");
+        }
+    }
+    let code = ExitCode::from_outcomes(
+        files
+            .iter()
+            .map(|f| (f.error.as_ref().is_none_or(|e| e.1), f.error.is_none())),
+    );
+    let text = if args.json {
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    } else {
+        render_text(&report, args.top)
+    };
+    use std::io::Write;
+    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+        return ExitCode::Error;
+    }
+    code
+}
+
+fn render_text(r: &SmbReport, top: usize) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let cmds: Vec<String> = r
+        .commands
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "SMB2 commands: {}",
+        if cmds.is_empty() {
+            "none".into()
+        } else {
+            cmds.join(", ")
+        }
+    );
+    let idle = |x: &&hvsleuth_parsers::smb::model::SessionReport| {
+        x.trees.is_empty()
+            && x.files.is_empty()
+            && x.read_bytes + x.write_bytes + x.encrypted_bytes == 0
+    };
+    let quiet = r.sessions.iter().filter(idle).count();
+    let _ = writeln!(
+        s,
+        "{} sessions ({quiet} without tree connects or IO, not listed; see --json)",
+        r.sessions.len()
+    );
+    for x in r.sessions.iter().filter(|x| !idle(x)) {
+        let _ = writeln!(
+            s,
+            "\nsession {}  dialect {}  {}{}  read {}  written {}{}",
+            x.session_id,
+            x.dialect.as_deref().unwrap_or("?"),
+            if x.encrypted {
+                "ENCRYPTED"
+            } else {
+                "cleartext"
+            },
+            if x.scaleout_or_cluster {
+                "  scale-out/cluster share"
+            } else {
+                ""
+            },
+            human_bytes(x.read_bytes),
+            human_bytes(x.write_bytes),
+            if x.encrypted_bytes > 0 {
+                format!("  encrypted {}", human_bytes(x.encrypted_bytes))
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  {} channel(s){}",
+            x.channels.len(),
+            if x.channels.len() > 1 {
+                " (SMB Multichannel)"
+            } else {
+                ""
+            }
+        );
+        for c in &x.channels {
+            let _ = writeln!(
+                s,
+                "    {} -> {}  on {} / {}  read {} written {}",
+                c.client,
+                c.server,
+                c.capture,
+                c.interface,
+                human_bytes(c.read_bytes),
+                human_bytes(c.write_bytes)
+            );
+        }
+        for t in &x.trees {
+            let _ = writeln!(
+                s,
+                "  share {}  {}{}{}",
+                t.share,
+                t.share_type,
+                if t.capabilities.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", t.capabilities.join(", "))
+                },
+                if t.encrypt_data { "  encrypt-data" } else { "" }
+            );
+        }
+        let mut files: Vec<_> = x.files.iter().collect();
+        files.sort_by(|a, b| (b.read_bytes + b.write_bytes).cmp(&(a.read_bytes + a.write_bytes)));
+        for f in files.iter().take(top) {
+            if f.read_bytes + f.write_bytes == 0 && !f.vm_storage {
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "  file {}{}  read {} written {}",
+                f.name,
+                if f.vm_storage { " (VM storage)" } else { "" },
+                human_bytes(f.read_bytes),
+                human_bytes(f.write_bytes)
+            );
+        }
+    }
+    for si in &r.server_interfaces {
+        let _ = writeln!(
+            s,
+            "\nserver {} advertises {} interface(s):",
+            si.server,
+            si.interfaces.len()
+        );
+        for i in &si.interfaces {
+            let _ = writeln!(
+                s,
+                "  ifindex {} {} {}{}{}",
+                i.if_index,
+                i.addr,
+                crate::analyze::summary::human_bps(i.link_speed_bps),
+                if i.rss { " RSS" } else { "" },
+                if i.rdma { " RDMA" } else { "" }
+            );
+        }
+    }
+    for rd in &r.redirects {
+        let _ = writeln!(
+            s,
+            "\nshare redirect: {} -> {} session {} resource {:?} to {}",
+            rd.client,
+            rd.server,
+            rd.session_id,
+            rd.resource_name,
+            rd.addresses.join(", ")
+        );
+    }
+    for w in &r.witness {
+        let _ = writeln!(s, "witness {}: {}", w.kind, w.detail);
+    }
+    s
+}

@@ -47,8 +47,7 @@ pub fn escape(s: &str) -> String {
 /// visible escapes, and the label is cut to `max_chars` with an ellipsis.
 pub fn chart_label(s: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars * 4));
-    let mut n = 0;
-    for c in s.chars() {
+    for (n, c) in s.chars().enumerate() {
         if n >= max_chars {
             out.push('…');
             break;
@@ -58,7 +57,6 @@ pub fn chart_label(s: &str, max_chars: usize) -> String {
         } else {
             out.push(c);
         }
-        n += 1;
     }
     out
 }

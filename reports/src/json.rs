@@ -104,6 +104,6 @@ mod tests {
         bad.title = "\u{0}\"</script>".into();
         let j: serde_json::Value = serde_json::from_str(&findings_json(&[bad])).unwrap();
         assert_eq!(j["findings"][0]["title"], "\u{0}\"</script>");
-        assert_eq!(findings_json(&[]).contains("\"count\": 0"), true);
+        assert!(findings_json(&[]).contains("\"count\": 0"));
     }
 }

@@ -76,6 +76,23 @@ pub fn percent(part: f64, whole: f64) -> String {
     }
 }
 
+/// `1_000_000_000` → `"1 s"`, `1_500_000` → `"1.5 ms"`, `3_600_000_000_000` → `"1 h"`.
+pub fn format_duration(ns: i64) -> String {
+    const H: i64 = 3_600_000_000_000;
+    const M: i64 = 60_000_000_000;
+    if ns >= H && ns % H == 0 {
+        format!("{} h", ns / H)
+    } else if ns >= M && ns % M == 0 {
+        format!("{} min", ns / M)
+    } else if ns >= 1_000_000_000 {
+        format!("{} s", ns as f64 / 1e9)
+    } else if ns >= 1_000_000 {
+        format!("{} ms", ns as f64 / 1e6)
+    } else {
+        format!("{} µs", ns as f64 / 1e3)
+    }
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
 /// (H. Hinnant's civil_from_days).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -158,6 +175,10 @@ mod tests {
         assert_eq!(format_bps(f64::NAN), "n/a");
         assert_eq!(rate_unit(5e8).suffix, "Mb/s");
         assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_duration(1_000_000_000), "1 s");
+        assert_eq!(format_duration(1_500_000), "1.5 ms");
+        assert_eq!(format_duration(3_600_000_000_000), "1 h");
+        assert_eq!(format_duration(90_000_000_000), "90 s");
         assert_eq!(format_bytes(500_000_000_000), "500 GB");
         assert_eq!(percent(1.0, 0.0), "n/a");
         assert_eq!(percent(1.0, 3.0), "33.3%");

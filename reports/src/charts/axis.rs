@@ -70,6 +70,18 @@ impl TimeAxis {
     }
 }
 
+/// A y tick label with decimals fitting the axis maximum (same decimals on
+/// every tick of an axis: "0.0, 0.5, 1.0").
+pub(crate) fn tick_number(v: f64, max: f64) -> String {
+    if max >= 10.0 {
+        format!("{v:.0}")
+    } else if max >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 const MS: i64 = 1_000_000;
 const S: i64 = 1_000_000_000;
 const STEPS: [i64; 27] = [

@@ -89,7 +89,7 @@ impl Draw for Heartbeat<'_> {
         let (plot, legend) =
             root.split_horizontally(w.saturating_sub(super::stacked::LEGEND_W + 40).max(1));
         let (Some(t0), Some(t1)) = (t0, t1) else {
-            let inner = plot.titled(&caption, ("sans-serif", 20)).map_err(perr)?;
+            let inner = plot.titled(&caption, ("sans-serif", 23)).map_err(perr)?;
             return super::no_data(&inner, "no heartbeats");
         };
         let span = i64::try_from((t1 as i128 - t0 as i128).max(1)).unwrap_or(i64::MAX);
@@ -114,7 +114,7 @@ impl Draw for Heartbeat<'_> {
         let axis = time_axis(t0, span, plot.dim_in_pixel().0.saturating_sub(80));
         let x_fmt = |x: &f64| axis.label(*x);
         let mut chart = ChartBuilder::on(&plot)
-            .caption(&caption, ("sans-serif", 20))
+            .caption(&caption, ("sans-serif", 23))
             .margin(8)
             .margin_right(16)
             .x_label_area_size(46)
@@ -130,10 +130,11 @@ impl Draw for Heartbeat<'_> {
             .y_labels(6)
             .x_desc(format!("arrival time (UTC, {})", axis.date()))
             .y_desc("gap since previous (s)")
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 17))
+            .axis_desc_style(("sans-serif", 17))
             .bold_line_style(RGBColor(225, 225, 225))
             .light_line_style(RGBColor(245, 245, 245))
+            .max_light_lines(1)
             .draw()
             .map_err(perr)?;
         for (v, color, name) in [
@@ -148,7 +149,7 @@ impl Draw for Heartbeat<'_> {
                     ShapeStyle::from(&color).stroke_width(2),
                 ))
                 .map_err(perr)?;
-            let style = TextStyle::from(("sans-serif", 13).into_font())
+            let style = TextStyle::from(("sans-serif", 18).into_font())
                 .color(&color)
                 .pos(Pos::new(HPos::Right, VPos::Bottom));
             chart
@@ -159,7 +160,7 @@ impl Draw for Heartbeat<'_> {
                 )))
                 .map_err(perr)?;
         }
-        let font = ("sans-serif", 13).into_font();
+        let font = ("sans-serif", 18).into_font();
         for (i, (s, g)) in self.series.iter().zip(&all).enumerate() {
             let color = super::palette(i);
             let pts: Vec<(f64, f64)> = g

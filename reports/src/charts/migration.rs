@@ -54,7 +54,7 @@ impl Draw for Migration<'_> {
             .max();
         let (Some(t0), Some(t1)) = (t0, t1) else {
             let inner = plot
-                .titled("Live-migration throughput", ("sans-serif", 20))
+                .titled("Live-migration throughput", ("sans-serif", 23))
                 .map_err(perr)?;
             return super::no_data(&inner, "no live-migration traffic");
         };
@@ -67,16 +67,9 @@ impl Draw for Migration<'_> {
         let unit = rate_unit(y_max);
         let axis = time_axis(t0, span, plot.dim_in_pixel().0.saturating_sub(90));
         let x_fmt = |x: &f64| axis.label(*x);
-        let y_fmt = |y: &f64| {
-            let v = *y / unit.divisor;
-            if v == v.trunc() {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.1}")
-            }
-        };
+        let y_fmt = |y: &f64| super::axis::tick_number(*y / unit.divisor, y_max / unit.divisor);
         let mut chart = ChartBuilder::on(&plot)
-            .caption("Live-migration throughput", ("sans-serif", 20))
+            .caption("Live-migration throughput", ("sans-serif", 23))
             .margin(8)
             .margin_right(16)
             .x_label_area_size(46)
@@ -93,13 +86,14 @@ impl Draw for Migration<'_> {
             .y_labels(6)
             .x_desc(format!("time (UTC, {})", axis.date()))
             .y_desc(format!("live migration ({})", unit.suffix))
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 17))
+            .axis_desc_style(("sans-serif", 17))
             .bold_line_style(RGBColor(225, 225, 225))
             .light_line_style(RGBColor(245, 245, 245))
+            .max_light_lines(1)
             .draw()
             .map_err(perr)?;
-        let font = ("sans-serif", 13).into_font();
+        let font = ("sans-serif", 18).into_font();
         for (i, (f, p)) in prepared.iter().enumerate() {
             let color = super::palette(i);
             let off = (p.t0_ns as i128 - t0 as i128) as f64 / 1e9;

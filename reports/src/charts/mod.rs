@@ -247,7 +247,7 @@ pub(crate) fn no_data<DB: DrawingBackend>(
     what: &str,
 ) -> anyhow::Result<()> {
     let (w, h) = area.dim_in_pixel();
-    let style = TextStyle::from(("sans-serif", 16).into_font())
+    let style = TextStyle::from(("sans-serif", 18).into_font())
         .color(&RGBColor(120, 120, 120))
         .pos(plotters::style::text_anchor::Pos::new(
             plotters::style::text_anchor::HPos::Center,

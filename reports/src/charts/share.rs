@@ -46,7 +46,7 @@ impl Draw for Share<'_> {
         let labels: Vec<String> = self
             .ifaces
             .iter()
-            .map(|f| chart_label(&format!("{} / {}", f.node, f.interface), 34))
+            .map(|f| chart_label(&format!("{} / {}", f.node, f.interface), 30))
             .collect();
         let keys: Vec<f64> = (0..n).map(|i| i as f64 + 0.5).collect();
         let y_fmt = |y: &f64| {
@@ -61,7 +61,7 @@ impl Draw for Share<'_> {
                 .unwrap_or_default()
         };
         let mut chart = ChartBuilder::on(&plot)
-            .caption("Share of bytes by role", ("sans-serif", 20))
+            .caption("Share of bytes by role", ("sans-serif", 23))
             .margin(8)
             .margin_right(16)
             .x_label_area_size(40)
@@ -74,10 +74,11 @@ impl Draw for Share<'_> {
             .x_label_formatter(&|x| format!("{x:.0}%"))
             .x_labels(11)
             .x_desc("share of bytes")
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 17))
+            .axis_desc_style(("sans-serif", 17))
             .bold_line_style(RGBColor(225, 225, 225))
             .light_line_style(RGBColor(245, 245, 245))
+            .max_light_lines(1)
             .draw()
             .map_err(perr)?;
         for (i, f) in self.ifaces.iter().enumerate() {
@@ -103,7 +104,7 @@ impl Draw for Share<'_> {
                 x = x1;
             }
         }
-        let font = ("sans-serif", 14).into_font();
+        let font = ("sans-serif", 17).into_font();
         let mut y = 40;
         for role in Role::ALL {
             legend

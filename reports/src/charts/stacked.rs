@@ -134,18 +134,6 @@ impl Draw for Stacked<'_> {
     }
 }
 
-fn fmt_dur(ns: i64) -> String {
-    if ns >= 3_600_000_000_000 && ns % 3_600_000_000_000 == 0 {
-        format!("{} h", ns / 3_600_000_000_000)
-    } else if ns >= 60_000_000_000 && ns % 60_000_000_000 == 0 {
-        format!("{} min", ns / 60_000_000_000)
-    } else if ns >= 1_000_000_000 {
-        format!("{} s", ns as f64 / 1e9)
-    } else {
-        format!("{} ms", ns as f64 / 1e6)
-    }
-}
-
 /// Draws one panel (plot + legend strip) for an interface (None: "no data").
 pub(crate) fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -161,7 +149,7 @@ pub(crate) fn draw_panel<DB: DrawingBackend>(
     let caption = chart_label(title, 90);
     let Some(p) = prepared else {
         let inner = plot_area
-            .titled(&caption, ("sans-serif", 20))
+            .titled(&caption, ("sans-serif", 23))
             .map_err(perr)?;
         super::no_data(&inner, "no traffic in this capture")?;
         return draw_legend(&legend, link, None, None);
@@ -175,17 +163,10 @@ pub(crate) fn draw_panel<DB: DrawingBackend>(
     let span_s = axis.span_s;
     let date = axis.date();
     let x_fmt = |x: &f64| axis.label(*x);
-    let y_fmt = |y: &f64| {
-        let v = *y / unit.divisor;
-        if v == v.trunc() {
-            format!("{v:.0}")
-        } else {
-            format!("{v:.1}")
-        }
-    };
+    let y_fmt = |y: &f64| super::axis::tick_number(*y / unit.divisor, y_max / unit.divisor);
 
     let mut chart = ChartBuilder::on(&plot_area)
-        .caption(&caption, ("sans-serif", 20))
+        .caption(&caption, ("sans-serif", 23))
         .margin(8)
         .margin_right(16)
         .x_label_area_size(46)
@@ -199,10 +180,11 @@ pub(crate) fn draw_panel<DB: DrawingBackend>(
         .y_labels(6)
         .x_desc(format!("time (UTC, {date})"))
         .y_desc(format!("throughput ({})", unit.suffix))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
+        .label_style(("sans-serif", 17))
+        .axis_desc_style(("sans-serif", 17))
         .bold_line_style(RGBColor(225, 225, 225))
         .light_line_style(RGBColor(245, 245, 245))
+        .max_light_lines(1)
         .draw()
         .map_err(perr)?;
 
@@ -251,7 +233,7 @@ pub(crate) fn draw_panel<DB: DrawingBackend>(
                 ShapeStyle::from(&BLACK).stroke_width(2),
             ))
             .map_err(perr)?;
-        let style = TextStyle::from(("sans-serif", 14).into_font())
+        let style = TextStyle::from(("sans-serif", 17).into_font())
             .pos(Pos::new(HPos::Right, VPos::Bottom));
         chart
             .draw_series(std::iter::once(Text::new(
@@ -262,9 +244,9 @@ pub(crate) fn draw_panel<DB: DrawingBackend>(
             .map_err(perr)?;
     }
     let note = if p.bin_ns != p.bucket_ns {
-        format!("mean per {}", fmt_dur(p.bin_ns))
+        format!("mean per {}", crate::units::format_duration(p.bin_ns))
     } else {
-        format!("bucket {}", fmt_dur(p.bucket_ns))
+        format!("bucket {}", crate::units::format_duration(p.bucket_ns))
     };
     draw_legend(&legend, link, link_on_scale, Some((note, p.max_total)))
 }
@@ -277,7 +259,7 @@ fn draw_legend<DB: DrawingBackend>(
     link_on_scale: Option<bool>,
     info: Option<(String, f64)>,
 ) -> anyhow::Result<()> {
-    let font = ("sans-serif", 14).into_font();
+    let font = ("sans-serif", 17).into_font();
     let mut y = 40;
     for role in Role::ALL.iter().rev() {
         area.draw(&Rectangle::new(

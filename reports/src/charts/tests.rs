@@ -3,6 +3,8 @@ use crate::model::{HeartbeatSeries, InterfaceData, RoleTotal, TimelineEvent};
 use crate::sample::synthetic_report;
 use crate::testutil::check_xml;
 
+type Series = Vec<(i64, [f64; 6])>;
+
 fn iface(series: Vec<(i64, [f64; 6])>, link: Option<u64>) -> InterfaceData {
     InterfaceData {
         node: "n".into(),
@@ -39,7 +41,7 @@ fn assert_svg_ok(c: &Chart) {
 fn edge_cases_render_valid_svg_and_png() {
     let t0 = 1_374_588_000_000_000_000i64;
     let v = [1e6, 0.0, 0.0, 0.0, 2e6, 0.0];
-    let cases: Vec<(&str, Vec<(i64, [f64; 6])>, Option<u64>, i64)> = vec![
+    let cases: Vec<(&str, Series, Option<u64>, i64)> = vec![
         ("empty", vec![], Some(1_000_000_000), 1_000_000_000),
         ("single", vec![(t0, v)], Some(1_000_000_000), 1_000_000_000),
         (

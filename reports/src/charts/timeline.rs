@@ -3,6 +3,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axis::Ticked;
 use super::{Draw, perr, time_axis};
@@ -49,7 +50,7 @@ impl Draw for Timeline<'_> {
             self.events.iter().map(|e| e.ts_ns).min(),
             self.events.iter().map(|e| e.ts_ns).max(),
         ) else {
-            let inner = root.titled("Timeline", ("sans-serif", 20)).map_err(perr)?;
+            let inner = root.titled("Timeline", ("sans-serif", 23)).map_err(perr)?;
             return super::no_data(&inner, "no events");
         };
         let span = i64::try_from((t1 as i128 - t0 as i128).max(1)).unwrap_or(i64::MAX);
@@ -75,7 +76,7 @@ impl Draw for Timeline<'_> {
                 .unwrap_or_default()
         };
         let mut chart = ChartBuilder::on(root)
-            .caption("Timeline", ("sans-serif", 20))
+            .caption("Timeline", ("sans-serif", 23))
             .margin(8)
             .margin_right(24)
             .x_label_area_size(46)
@@ -90,10 +91,11 @@ impl Draw for Timeline<'_> {
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .x_desc(format!("time (UTC, {})", axis.date()))
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 17))
+            .axis_desc_style(("sans-serif", 17))
             .bold_line_style(RGBColor(225, 225, 225))
             .light_line_style(RGBColor(245, 245, 245))
+            .max_light_lines(1)
             .draw()
             .map_err(perr)?;
         let px_per_s = plot_px as f64 / axis.span_s.max(1e-9);
@@ -101,7 +103,7 @@ impl Draw for Timeline<'_> {
         sorted.sort_by_key(|e| e.ts_ns);
         // Right edge (px) of the last label per lane and sub-row.
         let mut last_end = vec![[f64::NEG_INFINITY; 2]; n];
-        let font = ("sans-serif", 12).into_font();
+        let font = ("sans-serif", 17).into_font();
         for e in sorted {
             let lane = lanes.iter().position(|l| *l == e.source).unwrap_or(n - 1);
             let row = (n - 1 - lane) as f64;
@@ -113,21 +115,22 @@ impl Draw for Timeline<'_> {
                     color.stroke_width(2),
                 )))
                 .map_err(perr)?;
-            let text = chart_label(&e.text, 28);
-            let start = x * px_per_s;
-            let width = 7.0 * text.chars().count() as f64;
-            if start + width > plot_px as f64 + 20.0 {
-                continue;
-            }
+            let text = chart_label(&e.text, 36);
+            let at = x * px_per_s;
+            let width = 8.5 * text.chars().count() as f64;
+            // Labels run right of the tick, or end at it near the right edge.
+            let right_aligned = at + width > plot_px as f64;
+            let start = if right_aligned { at - width } else { at };
             for (sub, end) in last_end[lane].iter_mut().enumerate() {
                 if start > *end + 6.0 {
                     let y = row + 0.92 - 0.22 * sub as f64;
+                    let style = if right_aligned {
+                        TextStyle::from(font.clone()).pos(Pos::new(HPos::Right, VPos::Top))
+                    } else {
+                        TextStyle::from(font.clone())
+                    };
                     chart
-                        .draw_series(std::iter::once(Text::new(
-                            text.clone(),
-                            (x, y),
-                            font.clone(),
-                        )))
+                        .draw_series(std::iter::once(Text::new(text.clone(), (x, y), style)))
                         .map_err(perr)?;
                     *end = start + width;
                     break;

@@ -42,7 +42,7 @@ figure.chart svg{max-width:100%;height:auto;display:block}
 .iface{border-top:1px solid var(--line);padding-top:6px}
 .iface.flagged{border-top:3px solid #d62728}
 .iface h3{overflow-wrap:anywhere}.node h2{overflow-wrap:anywhere}
-.flag{color:#b71c1c;font-weight:600}
+.flag{color:#b71c1c;font-weight:600}.flag a{color:inherit;text-decoration:none}
 nav.toc{background:var(--soft);border-radius:6px;padding:8px 14px;margin:14px 0;font-size:14px}
 nav.toc a{margin-right:14px;color:inherit}
 details>summary{cursor:pointer;color:var(--muted)}

@@ -46,8 +46,8 @@ pub(crate) fn header(h: &mut String, data: &ReportData) {
     if data.bucket_ns > 0 {
         let _ = write!(
             h,
-            "<dt>Bucket</dt><dd>{} ms</dd>",
-            data.bucket_ns as f64 / 1e6
+            "<dt>Bucket</dt><dd>{}</dd>",
+            crate::units::format_duration(data.bucket_ns)
         );
     }
     let nodes = node_order(&data.interfaces);
@@ -122,7 +122,7 @@ pub(crate) fn node_order(ifaces: &[InterfaceData]) -> Vec<&str> {
 
 /// Findings sorted by severity (stable within a severity).
 pub(crate) fn findings(h: &mut String, list: &[Finding], heading: &str, id: &str) {
-    let _ = write!(h, "<section id=\"{id}\"><h2>{}</h2>\n", escape(heading));
+    let _ = writeln!(h, "<section id=\"{id}\"><h2>{}</h2>", escape(heading));
     if list.is_empty() {
         h.push_str("<p class=\"muted\">None.</p>");
     }
@@ -138,7 +138,11 @@ pub(crate) fn findings(h: &mut String, list: &[Finding], heading: &str, id: &str
 pub(crate) fn finding(h: &mut String, f: &Finding, status: Option<&str>) {
     let sev = severity_name(f.severity);
     let class = status.map_or(format!("sev-{sev}"), |s| format!("status-{s}"));
-    let _ = write!(h, "<article class=\"finding {class}\">");
+    let _ = write!(
+        h,
+        "<article class=\"finding {class}\" id=\"finding-{}\">",
+        anchor(f)
+    );
     let _ = write!(h, "<h3><span class=\"badge sev-{sev}\">{sev}</span> ");
     if let Some(s) = status {
         let _ = write!(h, "<span class=\"badge status-{s}\">{s}</span> ");
@@ -192,12 +196,23 @@ pub(crate) fn finding(h: &mut String, f: &Finding, status: Option<&str>) {
     h.push_str("</article>\n");
 }
 
+/// Anchor id of a finding: slug of id, node and interface (collisions only
+/// make two links point at the first card).
+pub(crate) fn anchor(f: &Finding) -> String {
+    crate::charts::slugify(&format!(
+        "{}-{}-{}",
+        f.id,
+        f.node.as_deref().unwrap_or(""),
+        f.interface.as_deref().unwrap_or("")
+    ))
+}
+
 /// Per node → per interface: chart and role table.
 pub(crate) fn interfaces(h: &mut String, data: &ReportData, charts: &[Chart]) {
     for (ni, node) in node_order(&data.interfaces).into_iter().enumerate() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<section class=\"node\" id=\"node-{ni}\"><h2>Node {}</h2>\n",
+            "<section class=\"node\" id=\"node-{ni}\"><h2>Node {}</h2>",
             escape(node)
         );
         for (i, f) in data
@@ -240,13 +255,16 @@ pub(crate) fn interfaces(h: &mut String, data: &ReportData, charts: &[Chart]) {
                 let _ = write!(h, " · {}", addrs.join(", "));
             }
             h.push_str("</div>");
+            let mut flagged = flagged;
+            flagged.sort_by_key(|x| x.severity);
             for x in &flagged {
                 let _ = write!(
                     h,
-                    "<div class=\"flag\"><span class=\"badge sev-{0}\">{0}</span> {1} {2}</div>",
+                    "<div class=\"flag\"><a href=\"#finding-{3}\"><span class=\"badge sev-{0}\">{0}</span> {1} {2}</a></div>",
                     severity_name(x.severity),
                     escape(&x.id),
-                    escape(&x.title)
+                    escape(&x.title),
+                    anchor(x)
                 );
             }
             if let Some(c) = charts.iter().find(|c| c.kind == ChartKind::Interface(i)) {

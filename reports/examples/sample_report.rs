@@ -1,0 +1,62 @@
+//! Writes the synthetic incident report (and the restore-flood vs
+//! restore-constrained diff) and prints how long the charts take.
+//!
+//! `cargo run -p hvsleuth-reports --example sample_report -- <out-dir>`
+//! writes `<out-dir>/report/` and `<out-dir>/diff/`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use hvsleuth_reports::charts::{ChartOptions, Formats, render_report_charts};
+use hvsleuth_reports::sample::{synthetic_diff, synthetic_report};
+use hvsleuth_reports::{write_diff_dir, write_report_dir};
+
+fn main() -> anyhow::Result<()> {
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "sample-report".into()),
+    );
+    let data = synthetic_report();
+    let w = write_report_dir(&out.join("report"), &data)?;
+    println!(
+        "report: {} ({} chart files, {} bytes in all); charts rendered (SVG+PNG, parallel) in {:.1} ms",
+        w.html.display(),
+        w.charts.len(),
+        w.total_bytes,
+        w.chart_time.as_secs_f64() * 1e3
+    );
+    for (slug, e) in &w.chart_errors {
+        println!("chart {slug} failed: {e}");
+    }
+    let d = write_diff_dir(&out.join("diff"), &synthetic_diff())?;
+    println!(
+        "diff: {} ({} chart files); charts in {:.1} ms",
+        d.html.display(),
+        d.charts.len(),
+        d.chart_time.as_secs_f64() * 1e3
+    );
+
+    // Benchmark-ish: all 14 charts of the 9-interface report, best of 5.
+    let opts = ChartOptions::default();
+    for (name, f) in [
+        ("svg", Formats::SVG),
+        ("png", Formats::PNG),
+        ("svg+png", Formats::BOTH),
+    ] {
+        let mut best = f64::INFINITY;
+        let mut n = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let charts = render_report_charts(&data, &opts, f);
+            best = best.min(t.elapsed().as_secs_f64());
+            n = charts.len();
+        }
+        println!(
+            "render {n} charts ({name}), {} rayon threads: best of 5 {:.1} ms",
+            rayon::current_num_threads(),
+            best * 1e3
+        );
+    }
+    Ok(())
+}

@@ -2,7 +2,9 @@
 //! restore-constrained diff) and prints how long the charts take.
 //!
 //! `cargo run -p hvsleuth-reports --example sample_report -- <out-dir>`
-//! writes `<out-dir>/report/` and `<out-dir>/diff/`.
+//! writes `<out-dir>/report/` and `<out-dir>/diff/`. With `--hostile` as the
+//! second argument, node/interface/finding strings are replaced by injection
+//! attempts, control characters and very long names (to eyeball the escaping).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,7 +19,10 @@ fn main() -> anyhow::Result<()> {
             .nth(1)
             .unwrap_or_else(|| "sample-report".into()),
     );
-    let data = synthetic_report();
+    let mut data = synthetic_report();
+    if std::env::args().nth(2).as_deref() == Some("--hostile") {
+        make_hostile(&mut data);
+    }
     let w = write_report_dir(&out.join("report"), &data)?;
     println!(
         "report: {} ({} chart files, {} bytes in all); charts rendered (SVG+PNG, parallel) in {:.1} ms",
@@ -59,4 +64,28 @@ fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn make_hostile(d: &mut hvsleuth_reports::ReportData) {
+    let evil = [
+        "<script>alert(1)</script>",
+        "\"><img src=x onerror=alert(1)>",
+        "nul\u{0}esc\u{1b}[31m'q'",
+        "abc\u{202E}fdp.exe",
+    ];
+    let long = "VeryLongInterfaceName-".repeat(12);
+    d.title = evil[0].into();
+    d.interfaces[3].node = evil[0].into();
+    d.interfaces[4].node = evil[0].into();
+    d.interfaces[5].node = evil[0].into();
+    d.interfaces[3].interface = evil[1].into();
+    d.interfaces[4].interface = long.clone();
+    d.interfaces[5].interface = evil[3].into();
+    d.findings[0].title = evil[1].into();
+    d.findings[0].node = Some(evil[0].into());
+    d.findings[0].interface = Some(evil[1].into());
+    d.findings[0].evidence.push((evil[2].into(), long));
+    d.findings[0].remediation.push(evil[0].into());
+    d.heartbeats[0].network = evil[2].into();
+    d.timeline[0].text = evil[1].into();
 }

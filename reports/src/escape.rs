@@ -177,3 +177,43 @@ mod tests {
         assert_eq!(md_code("`x"), "`` `x ``");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn escape_leaves_no_markup(s in any::<String>()) {
+            let e = escape(&s);
+            for bad in ['<', '>', '"', '\'', '=', '\u{0}', '\u{1b}', '\u{202e}', '\r'] {
+                prop_assert!(!e.contains(bad), "{:?} in {:?}", bad, e);
+            }
+            // Every '&' starts an entity we wrote.
+            for (i, _) in e.match_indices('&') {
+                let rest = &e[i..];
+                prop_assert!(["&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&#61;"].iter().any(|p| rest.starts_with(p)));
+            }
+        }
+
+        #[test]
+        fn md_cell_has_no_raw_pipes_or_newlines(s in any::<String>()) {
+            let m = md_cell(&s);
+            prop_assert!(!m.contains('\n') && !m.contains('\r') && !m.contains('<') || m.contains("<br>"));
+            prop_assert!(!m.replace("<br>", "").contains('<'));
+            let unescaped_pipe = m.match_indices('|').any(|(i, _)| !m[..i].ends_with('\\'));
+            prop_assert!(!unescaped_pipe);
+            let code = md_code(&s);
+            prop_assert!(!code.contains('\n'));
+        }
+
+        #[test]
+        fn chart_label_is_bounded_and_clean(s in any::<String>(), n in 0usize..50) {
+            let l = chart_label(&s, n);
+            prop_assert!(!l.chars().any(|c| c.is_control()));
+            // Each kept char expands to at most 10 chars (\u{10ffff}), plus the ellipsis.
+            prop_assert!(l.chars().count() <= n * 10 + 1);
+        }
+    }
+}

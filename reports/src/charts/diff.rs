@@ -4,11 +4,13 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::stacked::{draw_panel, prepare, y_max_for};
+use super::stacked::{Mark, draw_panel, prepare, y_max_for};
 use super::{Draw, perr};
 use crate::model::InterfaceData;
 
 pub(crate) struct DiffStacked<'a> {
+    /// Finding windows drawn on the before and after panels.
+    pub(crate) marks: (Vec<Mark>, Vec<Mark>),
     before: Option<&'a InterfaceData>,
     before_bucket: i64,
     after: Option<&'a InterfaceData>,
@@ -27,6 +29,7 @@ impl<'a> DiffStacked<'a> {
         width: u32,
     ) -> Self {
         DiffStacked {
+            marks: (Vec::new(), Vec::new()),
             before,
             before_bucket,
             after,
@@ -68,6 +71,7 @@ impl Draw for DiffStacked<'_> {
             self.before_bucket,
             y,
             &format!("before: {}", self.title),
+            &self.marks.0,
         )?;
         draw_panel(
             &bottom,
@@ -75,6 +79,7 @@ impl Draw for DiffStacked<'_> {
             self.after_bucket,
             y,
             &format!("after: {}", self.title),
+            &self.marks.1,
         )
     }
 }

@@ -191,7 +191,14 @@ fn render_spec(spec: &ChartSpec, src: Source<'_>, opts: &ChartOptions, formats: 
     let res = match (&spec.kind, src) {
         (ChartKind::Interface(i), Source::Report(d)) => match d.interfaces.get(*i) {
             Some(iface) => render(
-                &stacked::Stacked::new(iface, d.bucket_ns, opts.width, None, &spec.title),
+                &stacked::Stacked::new(
+                    iface,
+                    d.bucket_ns,
+                    opts.width,
+                    None,
+                    &spec.title,
+                    stacked::marks_for(&d.findings, iface),
+                ),
                 formats,
             ),
             None => Err(anyhow!("no interface {i}")),
@@ -213,17 +220,21 @@ fn render_spec(spec: &ChartSpec, src: Source<'_>, opts: &ChartOptions, formats: 
         (ChartKind::DiffInterface { before, after }, Source::Diff(d)) => {
             let b = before.and_then(|i| d.before.interfaces.get(i));
             let a = after.and_then(|i| d.after.interfaces.get(i));
-            render(
-                &diff::DiffStacked::new(
-                    b,
-                    d.before.bucket_ns,
-                    a,
-                    d.after.bucket_ns,
-                    &spec.title,
-                    opts.width,
-                ),
-                formats,
-            )
+            let mut chart = diff::DiffStacked::new(
+                b,
+                d.before.bucket_ns,
+                a,
+                d.after.bucket_ns,
+                &spec.title,
+                opts.width,
+            );
+            chart.marks = (
+                b.map(|f| stacked::marks_for(&d.before.findings, f))
+                    .unwrap_or_default(),
+                a.map(|f| stacked::marks_for(&d.after.findings, f))
+                    .unwrap_or_default(),
+            );
+            render(&chart, formats)
         }
         _ => Err(anyhow!("chart kind does not apply to this source")),
     };

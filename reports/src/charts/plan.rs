@@ -198,3 +198,24 @@ mod tests {
         assert_eq!(s.take("A_B"), "a-b-3");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn slugs_are_safe_file_stems(names in proptest::collection::vec(any::<String>(), 0..20)) {
+            let mut s = Slugs::default();
+            let mut seen = HashSet::new();
+            for n in &names {
+                let slug = s.take(n);
+                prop_assert!(!slug.is_empty());
+                prop_assert!(slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+                prop_assert!(!slug.starts_with('-'));
+                prop_assert!(seen.insert(slug));
+            }
+        }
+    }
+}

@@ -9,7 +9,7 @@ use super::axis::Ticked;
 use super::{Draw, clean, perr, role_color, time_axis};
 use crate::Role;
 use crate::escape::chart_label;
-use crate::model::InterfaceData;
+use crate::model::{Finding, InterfaceData};
 use crate::units::{format_bps, rate_unit};
 
 /// Width of the legend strip right of the plot.
@@ -91,8 +91,50 @@ pub(crate) fn y_max_for(max_total: f64, link_bps: Option<u64>) -> f64 {
     if m > 0.0 { m * 1.1 } else { 1000.0 }
 }
 
+/// A finding's time window, shaded on the interface chart.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Mark {
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub label: String,
+}
+
+/// Marks for the findings about this interface that have a time window (at most 8).
+pub(crate) fn marks_for(findings: &[Finding], f: &InterfaceData) -> Vec<Mark> {
+    let mut v: Vec<&Finding> = findings
+        .iter()
+        .filter(|x| {
+            x.node.as_deref() == Some(f.node.as_str())
+                && x.interface.as_deref() == Some(f.interface.as_str())
+        })
+        .filter(|x| x.window_start_ns.is_some() && x.window_end_ns.is_some())
+        .collect();
+    v.sort_by_key(|x| x.severity);
+    // Findings with the same window share one band and one label.
+    let mut marks: Vec<Mark> = Vec::new();
+    for x in v {
+        let (start_ns, end_ns) = (x.window_start_ns.unwrap_or(0), x.window_end_ns.unwrap_or(0));
+        let label = chart_label(&x.id, 12);
+        if let Some(m) = marks
+            .iter_mut()
+            .find(|m| m.start_ns == start_ns && m.end_ns == end_ns)
+        {
+            m.label.push_str(", ");
+            m.label.push_str(&label);
+        } else if marks.len() < 8 {
+            marks.push(Mark {
+                start_ns,
+                end_ns,
+                label,
+            });
+        }
+    }
+    marks
+}
+
 /// One interface's stacked chart.
 pub(crate) struct Stacked<'a> {
+    marks: Vec<Mark>,
     iface: &'a InterfaceData,
     bucket_ns: i64,
     width: u32,
@@ -107,8 +149,10 @@ impl<'a> Stacked<'a> {
         width: u32,
         y_max: Option<f64>,
         title: &str,
+        marks: Vec<Mark>,
     ) -> Self {
         Stacked {
+            marks,
             iface,
             bucket_ns,
             width,
@@ -130,6 +174,7 @@ impl Draw for Stacked<'_> {
             self.bucket_ns,
             self.y_max,
             &self.title,
+            &self.marks,
         )
     }
 }
@@ -141,12 +186,13 @@ pub(crate) fn draw_panel<DB: DrawingBackend>(
     bucket_ns: i64,
     y_max_override: Option<f64>,
     title: &str,
+    marks: &[Mark],
 ) -> anyhow::Result<()> {
     let (w, _) = area.dim_in_pixel();
     let (plot_area, legend) = area.split_horizontally(w.saturating_sub(LEGEND_W).max(1));
     let prepared = iface.and_then(|f| prepare(&f.series, bucket_ns));
     let link = iface.and_then(|f| f.link_bps).filter(|l| *l > 0);
-    let caption = chart_label(title, 90);
+    let caption = chart_label(title, 80);
     let Some(p) = prepared else {
         let inner = plot_area
             .titled(&caption, ("sans-serif", 23))
@@ -187,6 +233,38 @@ pub(crate) fn draw_panel<DB: DrawingBackend>(
         .max_light_lines(1)
         .draw()
         .map_err(perr)?;
+
+    // Finding windows: a light red band behind the data, labelled with the rule id.
+    for m in marks {
+        let x0 = ((m.start_ns as i128 - p.t0_ns as i128) as f64 / 1e9).clamp(0.0, span_s);
+        let x1 = ((m.end_ns as i128 - p.t0_ns as i128) as f64 / 1e9).clamp(0.0, span_s);
+        if x1 < x0 || (x1 == x0 && (x0 == 0.0 || x0 == span_s)) {
+            continue;
+        }
+        let band = RGBColor(214, 39, 40).mix(0.10).filled();
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x0, 0.0), (x1.max(x0 + span_s / 500.0), y_max)],
+                band,
+            )))
+            .map_err(perr)?;
+        // Label right of the band, or left of it near the right edge.
+        let (x_label, h) = if x1 < 0.75 * span_s {
+            (x1, HPos::Left)
+        } else {
+            (x0, HPos::Right)
+        };
+        let style = TextStyle::from(("sans-serif", 15).into_font())
+            .color(&RGBColor(150, 20, 20))
+            .pos(Pos::new(h, VPos::Top));
+        chart
+            .draw_series(std::iter::once(Text::new(
+                m.label.clone(),
+                (x_label, y_max),
+                style,
+            )))
+            .map_err(perr)?;
+    }
 
     let bin_s = p.bin_ns as f64 / 1e9;
     let mut lower = vec![0f64; p.bins.len()];
@@ -358,5 +436,27 @@ mod tests {
         assert_eq!(y_max_for(1e6, Some(10_000_000_000)), 1.1e6);
         assert_eq!(y_max_for(0.0, Some(0)), 1000.0);
         assert_eq!(y_max_for(0.0, Some(1_000_000_000)), 1.1e9);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn prepare_is_bounded_and_finite(
+            series in proptest::collection::vec((any::<i64>(), proptest::array::uniform6(any::<f64>())), 0..200),
+            bucket in any::<i64>(),
+        ) {
+            if let Some(p) = prepare(&series, bucket) {
+                prop_assert!(!p.bins.is_empty() && p.bins.len() <= MAX_BINS as usize + 1);
+                prop_assert!(p.max_total.is_finite() || p.max_total == f64::INFINITY);
+                prop_assert!(p.span_ns > 0 && p.bin_ns > 0);
+            } else {
+                prop_assert!(series.is_empty());
+            }
+        }
     }
 }

@@ -111,3 +111,36 @@ pub fn write_diff_dir(dir: &Path, diff: &DiffData) -> anyhow::Result<Written> {
     w.markdown = md;
     Ok(w)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_every_file_the_markdown_references() {
+        let dir = std::env::temp_dir().join(format!("hvsleuth-writer-{}", std::process::id()));
+        let data = crate::sample::synthetic_report();
+        let w = write_report_dir(&dir, &data).unwrap();
+        assert!(w.chart_errors.is_empty());
+        assert_eq!(w.charts.len(), 28); // 14 charts × (png + svg)
+        let md = fs::read_to_string(&w.markdown).unwrap();
+        let mut refs = 0;
+        for line in md.lines().filter(|l| l.starts_with("![")) {
+            let path = line.split("](").nth(1).unwrap().trim_end_matches(')');
+            assert!(dir.join(path).is_file(), "{path}");
+            refs += 1;
+        }
+        assert_eq!(refs, 14);
+        let png = fs::read(dir.join("charts/hv02-management.png")).unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+        let svg = fs::read_to_string(dir.join("charts/hv02-management.svg")).unwrap();
+        assert!(svg.contains("HVS001, HVS003"));
+        let j: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("findings.json")).unwrap()).unwrap();
+        assert_eq!(j["count"], 3);
+        let d = write_diff_dir(&dir.join("diff"), &crate::sample::synthetic_diff()).unwrap();
+        assert_eq!(d.charts.len(), 18);
+        assert!(fs::read_to_string(d.html).unwrap().contains("resolved"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

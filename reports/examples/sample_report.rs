@@ -4,7 +4,9 @@
 //! `cargo run -p hvsleuth-reports --example sample_report -- <out-dir>`
 //! writes `<out-dir>/report/` and `<out-dir>/diff/`. With `--hostile` as the
 //! second argument, node/interface/finding strings are replaced by injection
-//! attempts, control characters and very long names (to eyeball the escaping).
+//! attempts, control characters and very long names (to eyeball the escaping);
+//! with `--edge`, the interfaces are edge cases (1 h capture at 1 s, 2 s at
+//! 1 ms, a single bucket, an empty series, zero link speed).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,8 +22,10 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|| "sample-report".into()),
     );
     let mut data = synthetic_report();
-    if std::env::args().nth(2).as_deref() == Some("--hostile") {
-        make_hostile(&mut data);
+    match std::env::args().nth(2).as_deref() {
+        Some("--hostile") => make_hostile(&mut data),
+        Some("--edge") => data = edge_cases(),
+        _ => {}
     }
     let w = write_report_dir(&out.join("report"), &data)?;
     println!(
@@ -88,4 +92,52 @@ fn make_hostile(d: &mut hvsleuth_reports::ReportData) {
     d.findings[0].remediation.push(evil[0].into());
     d.heartbeats[0].network = evil[2].into();
     d.timeline[0].text = evil[1].into();
+}
+
+fn edge_cases() -> hvsleuth_reports::ReportData {
+    use hvsleuth_reports::sample::T0_NS;
+    let mut d = synthetic_report();
+    let base = d.interfaces[0].clone();
+    let mk = |name: &str, series: Vec<(i64, [f64; 6])>, link: Option<u64>| {
+        let mut f = base.clone();
+        f.interface = name.into();
+        f.series = series;
+        f.link_bps = link;
+        f
+    };
+    let wave = |i: i64| {
+        let x = (i as f64 / 97.0).sin().abs();
+        [4e8 * x, 0.0, 1e8, 1e6, 5e6 * (1.0 - x), 1e5]
+    };
+    d.interfaces = vec![
+        mk(
+            "1h-at-1s",
+            (0..3600)
+                .map(|i| (T0_NS + i * 1_000_000_000, wave(i)))
+                .collect(),
+            Some(1_000_000_000),
+        ),
+        mk(
+            "2s-at-1ms",
+            (0..2000)
+                .map(|i| (T0_NS + i * 1_000_000, wave(i)))
+                .collect(),
+            Some(10_000_000_000),
+        ),
+        mk(
+            "single-bucket",
+            vec![(T0_NS, wave(50))],
+            Some(1_000_000_000),
+        ),
+        mk("empty", vec![], Some(1_000_000_000)),
+        mk(
+            "zero-link",
+            (0..60)
+                .map(|i| (T0_NS + i * 1_000_000_000, wave(i)))
+                .collect(),
+            Some(0),
+        ),
+    ];
+    d.bucket_ns = 0; // inferred per interface
+    d
 }

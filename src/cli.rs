@@ -50,6 +50,17 @@ hvsleuth analyze captures/ --out report-dir --bucket 5s\n  hvsleuth analyze node
         after_help = "Examples:\n  hvsleuth smb node1.pcapng node2.pcapng\n  hvsleuth smb --json captures/ | jq '.sessions[] | {session_id, channels: (.channels|length)}'"
     )]
     Smb(SmbArgs),
+    /// Compare two analyses (before/after a change): per interface x role deltas,
+    /// findings new / resolved / unchanged, overlay charts.
+    ///
+    /// A and B are each a directory or file of inputs (analysed now) or an
+    /// earlier `analyze --out` directory (its stored analysis is used).
+    #[command(
+        after_help = "Example:\n  hvsleuth diff samples/restore-flood samples/restore-constrained --inventory samples/inventory.toml --out diff-out"
+    )]
+    Diff(DiffArgs),
+    /// Re-render report.html, report.md and charts from an earlier `analyze --out` directory.
+    Report(ReportArgs),
     /// List the finding rules: id, what each detects, why it matters, the fix.
     Rules {
         /// Print JSON.
@@ -151,4 +162,38 @@ pub struct SmbArgs {
     pub top: usize,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Before: inputs or an earlier output directory.
+    #[arg(value_name = "BEFORE")]
+    pub before: PathBuf,
+    /// After: inputs or an earlier output directory.
+    #[arg(value_name = "AFTER")]
+    pub after: PathBuf,
+    /// Inventory used for both sides when they are analysed now.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Write diff.html, diff.md and overlay charts here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Time bucket when analysing inputs.
+    #[arg(long, default_value = "1s", value_parser = parse_duration_ns, value_name = "DURATION")]
+    pub bucket: i64,
+    /// Print JSON (deltas and findings).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// An output directory written by `hvsleuth analyze --out`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Write the pages here instead of into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }

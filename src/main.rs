@@ -6,6 +6,7 @@
 mod analyze;
 mod attribution;
 mod cli;
+mod diffcmd;
 mod exit;
 mod findings;
 mod inspect;
@@ -22,6 +23,8 @@ fn main() {
         cli::Command::Inspect(args) => inspect::run(&args),
         cli::Command::Analyze(args) => analyze::run(&args),
         cli::Command::Smb(args) => smbcmd::run(&args),
+        cli::Command::Diff(args) => diffcmd::run_diff(&args),
+        cli::Command::Report(args) => diffcmd::run_report(&args),
         cli::Command::Rules { json } => findings::print_catalogue(json),
     };
     std::process::exit(code.into());

@@ -2,6 +2,7 @@
 //! HTML/Markdown/JSON report writers.
 
 pub mod charts;
+pub mod diff;
 pub mod escape;
 pub mod html;
 pub mod json;

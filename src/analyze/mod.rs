@@ -2,6 +2,7 @@
 //! attribution (interface x role x time bucket) -> tables and summary.
 
 pub mod attribute;
+pub mod report;
 pub mod summary;
 pub mod tables;
 pub mod topology;
@@ -56,15 +57,27 @@ pub fn scan_file(
     }
 }
 
-pub fn run(args: &AnalyzeArgs) -> ExitCode {
-    let inventory = match args.inventory.as_deref().map(Inventory::load).transpose() {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::Error;
-        }
-    };
-    let all = expand_inputs(&args.inputs, |k| k != InputKind::Unknown);
+/// What one analysis produced.
+pub struct Analysis {
+    pub model: attribute::Model,
+    pub summary: summary::Summary,
+    /// Every input used, as given.
+    pub inputs: Vec<String>,
+    pub code: ExitCode,
+}
+
+/// Options of an analysis.
+pub struct AnalyzeOptions<'a> {
+    pub inventory: Option<&'a Inventory>,
+    pub bucket_ns: i64,
+    pub max_flows: usize,
+    pub no_progress: bool,
+}
+
+/// Reads the inputs (files or directories) and attributes and judges them.
+/// `Err` carries the exit code when there is nothing to analyse.
+pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
+    let all = expand_inputs(paths, |k| k != InputKind::Unknown);
     let (captures, others): (Vec<PathBuf>, Vec<PathBuf>) = all
         .into_iter()
         .partition(|p| open_input(p).is_ok_and(|i| is_packet_input(i.kind)));
@@ -83,16 +96,16 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
     }
     if captures.is_empty() {
         eprintln!("error: no packet captures among the inputs");
-        return ExitCode::NothingReadable;
+        return Err(ExitCode::NothingReadable);
     }
     let total: u64 = captures
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
-    let bar = bytes_bar(total, args.common.no_progress);
+    let bar = bytes_bar(total, o.no_progress);
     let cfg = ScanConfig {
-        max_flows: args.common.max_flows,
-        bucket_ns: Some(args.bucket),
+        max_flows: o.max_flows,
+        bucket_ns: Some(o.bucket_ns),
         ..ScanConfig::default()
     };
     let smb = Arc::new(Mutex::new(SmbModel::new()));
@@ -119,20 +132,70 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
             .map(|f| (f.error.as_ref().is_none_or(|e| e.1), f.error.is_none()))
             .chain(others.iter().map(|_| (true, true))),
     );
-
-    let (ifaces, topo, inferred) = topology::build(&files, inventory.as_ref());
-    let model = attribute::attribute(&files, &ifaces, &topo, args.bucket);
-    let thresholds = inventory
-        .as_ref()
+    let (ifaces, topo, inferred) = topology::build(&files, o.inventory);
+    let model = attribute::attribute(&files, &ifaces, &topo, o.bucket_ns);
+    let thresholds = o
+        .inventory
         .map(|i| i.thresholds.clone())
         .unwrap_or_default();
-    let findings = crate::findings::evaluate(&model, inventory.as_ref(), &thresholds);
+    let findings = crate::findings::evaluate(&model, o.inventory, &thresholds);
     let summary = summary::Summary::new(&model, inferred, findings);
+    let inputs = captures
+        .iter()
+        .chain(&others)
+        .map(|p| p.display().to_string())
+        .collect();
+    Ok(Analysis {
+        model,
+        summary,
+        inputs,
+        code,
+    })
+}
 
+pub fn run(args: &AnalyzeArgs) -> ExitCode {
+    let inventory = match args.inventory.as_deref().map(Inventory::load).transpose() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::Error;
+        }
+    };
+    let opts = AnalyzeOptions {
+        inventory: inventory.as_ref(),
+        bucket_ns: args.bucket,
+        max_flows: args.common.max_flows,
+        no_progress: args.common.no_progress,
+    };
+    let Analysis {
+        model,
+        summary,
+        inputs,
+        code,
+    } = match analyze(&args.inputs, &opts) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     if let Some(dir) = &args.out {
         if let Err(e) = tables::write_all(dir, &model, &summary) {
             eprintln!("error: writing tables to {}: {e:#}", dir.display());
             return ExitCode::Error;
+        }
+        let data = report::build(&model, &summary, &inputs);
+        match report::write(dir, &data) {
+            Ok(w) => {
+                for (chart, err) in &w.chart_errors {
+                    eprintln!("warning: chart {chart}: {err}");
+                }
+                eprintln!(
+                    "wrote {} (and report.md, findings.json, tables, charts/)",
+                    w.html.display()
+                );
+            }
+            Err(e) => {
+                eprintln!("error: writing the report to {}: {e:#}", dir.display());
+                return ExitCode::Error;
+            }
         }
     }
     if let Some(path) = &args.write_inventory {

@@ -1,0 +1,170 @@
+//! `hvsleuth diff A B` and `hvsleuth report DIR`: compare two analyses
+//! (before/after a change), or re-render a stored one.
+
+use std::path::Path;
+
+use hvsleuth_reports::model::ReportData;
+use hvsleuth_reports::{DiffData, Role};
+
+use crate::analyze::summary::{human_bps, human_bytes};
+use crate::analyze::{AnalyzeOptions, analyze, report};
+use crate::cli::{DiffArgs, ReportArgs};
+use crate::exit::ExitCode;
+use crate::inventory::Inventory;
+
+/// An earlier output directory (with stored report data), or inputs to analyse now.
+fn load_or_analyze(
+    path: &Path,
+    o: &AnalyzeOptions<'_>,
+) -> Result<(ReportData, ExitCode), ExitCode> {
+    if path.join(report::DATA_FILE).is_file() {
+        return report::load(path).map(|d| (d, ExitCode::Ok)).map_err(|e| {
+            eprintln!("error: {e:#}");
+            ExitCode::Error
+        });
+    }
+    let a = analyze(&[path.to_path_buf()], o)?;
+    let data = report::build(&a.model, &a.summary, &a.inputs);
+    Ok((data, a.code))
+}
+
+pub fn run_diff(args: &DiffArgs) -> ExitCode {
+    let inventory = match args.inventory.as_deref().map(Inventory::load).transpose() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::Error;
+        }
+    };
+    let o = AnalyzeOptions {
+        inventory: inventory.as_ref(),
+        bucket_ns: args.bucket,
+        max_flows: args.common.max_flows,
+        no_progress: args.common.no_progress,
+    };
+    let (before, c1) = match load_or_analyze(&args.before, &o) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let (after, c2) = match load_or_analyze(&args.after, &o) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let diff = hvsleuth_reports::diff::diff(before, after);
+    if let Some(dir) = &args.out {
+        match hvsleuth_reports::write_diff_dir(dir, &diff) {
+            Ok(w) => eprintln!("wrote {} (and diff.md, charts/)", w.html.display()),
+            Err(e) => {
+                eprintln!("error: writing the diff to {}: {e:#}", dir.display());
+                return ExitCode::Error;
+            }
+        }
+    }
+    let text = if args.json {
+        serde_json::to_string_pretty(&DiffJson::from(&diff)).unwrap_or_default() + "\n"
+    } else {
+        render_text(&diff)
+    };
+    use std::io::Write;
+    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+        return ExitCode::Error;
+    }
+    ExitCode::from_outcomes([
+        (c1 != ExitCode::NothingReadable, c1 == ExitCode::Ok),
+        (c2 != ExitCode::NothingReadable, c2 == ExitCode::Ok),
+    ])
+}
+
+/// The JSON form of a diff: deltas and findings, without the full series.
+#[derive(serde::Serialize)]
+struct DiffJson<'a> {
+    deltas: &'a [hvsleuth_reports::model::RoleDelta],
+    findings_new: &'a [hvsleuth_reports::Finding],
+    findings_resolved: &'a [hvsleuth_reports::Finding],
+    findings_unchanged: &'a [hvsleuth_reports::Finding],
+}
+
+impl<'a> From<&'a DiffData> for DiffJson<'a> {
+    fn from(d: &'a DiffData) -> Self {
+        DiffJson {
+            deltas: &d.deltas,
+            findings_new: &d.findings_new,
+            findings_resolved: &d.findings_resolved,
+            findings_unchanged: &d.findings_unchanged,
+        }
+    }
+}
+
+fn render_text(d: &DiffData) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let list = |s: &mut String, title: &str, f: &[hvsleuth_reports::Finding]| {
+        let _ = writeln!(s, "{title} ({}):", f.len());
+        for x in f {
+            let _ = writeln!(
+                s,
+                "  {} {} [{} / {}]",
+                x.id,
+                x.title,
+                x.node.as_deref().unwrap_or("-"),
+                x.interface.as_deref().unwrap_or("-")
+            );
+        }
+    };
+    list(&mut s, "Findings resolved", &d.findings_resolved);
+    list(&mut s, "Findings new", &d.findings_new);
+    list(&mut s, "Findings unchanged", &d.findings_unchanged);
+    let _ = writeln!(s, "\nPer interface and role (before -> after):");
+    for r in &d.deltas {
+        if r.bytes_before == r.bytes_after {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "  {:<10} {:<12} {:<15} {:>10} -> {:<10} peak {} -> {}",
+            r.node,
+            r.interface,
+            r.role.name(),
+            human_bytes(r.bytes_before),
+            human_bytes(r.bytes_after),
+            human_bps(r.peak_bps_before),
+            human_bps(r.peak_bps_after)
+        );
+    }
+    let gone: Vec<_> = d
+        .deltas
+        .iter()
+        .filter(|r| {
+            r.role != Role::Management
+                && r.role != Role::Other
+                && r.bytes_before > 0
+                && r.bytes_after == 0
+        })
+        .map(|r| format!("{} on {} / {}", r.role, r.node, r.interface))
+        .collect();
+    if !gone.is_empty() {
+        let _ = writeln!(s, "\nGone after the change: {}", gone.join("; "));
+    }
+    s
+}
+
+pub fn run_report(args: &ReportArgs) -> ExitCode {
+    let data = match report::load(&args.dir) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::Error;
+        }
+    };
+    let out = args.out.as_deref().unwrap_or(&args.dir);
+    match report::write(out, &data) {
+        Ok(w) => {
+            eprintln!("wrote {}", w.html.display());
+            ExitCode::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::Error
+        }
+    }
+}

@@ -4,7 +4,7 @@
 #
 # Usage (as root):  samples/lab/lab.sh [-o OUTDIR] [-k] [SCENARIO ...]
 #   SCENARIO   one or more of: baseline restore-flood restore-constrained sofs-redirect
-#              live-migration heartbeat-loss   (default: all, run in parallel)
+#              live-migration heartbeat-loss multichannel   (default: all, one after the other)
 #   -o OUTDIR  where <scenario>/<node>.pcapng go (default: the samples/ directory)
 #   -k         keep the work directory (/tmp/hvlab.PID: smbd logs, RTT logs)
 #   -p         run the scenarios in parallel (faster, but on a loaded machine netlink and
@@ -30,7 +30,7 @@ while getopts "o:kp" opt; do
   esac
 done
 shift $((OPTIND - 1))
-ALL_SCENARIOS="baseline restore-flood restore-constrained sofs-redirect live-migration heartbeat-loss"
+ALL_SCENARIOS="baseline restore-flood restore-constrained sofs-redirect live-migration heartbeat-loss multichannel"
 SCENARIOS=${*:-$ALL_SCENARIOS}
 
 WORK=/tmp/hvlab.$$
@@ -393,7 +393,7 @@ sc_baseline() {
   local sc=baseline D=30
   prepare $sc 65535 node1 node2 node3 host1
   background $sc $D
-  mkfile "$WORK/$sc/vm1.vhdx" $((512 * 1024)); mkfile "$WORK/$sc/vm2.vhdx" $((512 * 1024))
+  mkfile "$WORK/$sc/vm1.vhdx" $((256 * 1024)); mkfile "$WORK/$sc/vm2.vhdx" $((256 * 1024))
   until_t $sc 5
   # healthy SOFS storage IO: host1 talks to each CSV's owner directly
   smb_put $sc host1 SOFS1 "$(v4 node1 storage)" csv1 "$WORK/$sc/vm1.vhdx" vm1.vhdx
@@ -501,9 +501,25 @@ sc_heartbeat_loss() {
   finish $sc node1 node2 node3
 }
 
+sc_multichannel() { # real SMB 3.1.1 multichannel from Samba's own test client (smbtorture)
+  local sc=multichannel D=20 t
+  prepare $sc 65535 node1 node2 node3
+  background $sc $D
+  until_t $sc 3
+  local test
+  for test in smb2.multichannel.generic.interface_info smb2.multichannel.generic.num_channels; do
+    t=$(rel_t $sc)
+    ip netns exec "$(ns $sc node3)" smbtorture "//$(v4 node1 cluster)/csv1" -U "$SMBUSER%$SMBPASS" \
+      --configfile="$WORK/$sc/client/smb.conf" --option=clientmaxprotocol=SMB3_11 "$test" \
+      >>"$WORK/$sc/smbtorture.log" 2>&1 || log "$sc: $test failed (see smbtorture.log)"
+    echo "t=$t..$(rel_t $sc) smbtorture $test: node3 -> \\\\$(v4 node1 cluster)\\csv1" >>"$WORK/$sc/timeline.txt"
+  done
+  finish $sc node1 node2 node3
+}
+
 # ---------------------------------------------------------------- main
 [[ $(id -u) == 0 ]] || { echo "lab.sh must run as root (network namespaces)" >&2; exit 1; }
-for t in ip tc smbd smbclient pdbedit dumpcap ethtool; do
+for t in ip tc smbd smbclient smbtorture pdbedit dumpcap ethtool; do
   command -v $t >/dev/null || { echo "missing $t (see samples/README.md)" >&2; exit 1; }
 done
 ensure_user
@@ -511,7 +527,7 @@ START=$(date +%s)
 declare -A PIDS=()
 for sc in $SCENARIOS; do
   case $sc in
-    baseline|restore-flood|restore-constrained|sofs-redirect|live-migration|heartbeat-loss) ;;
+    baseline|restore-flood|restore-constrained|sofs-redirect|live-migration|heartbeat-loss|multichannel) ;;
     *) echo "unknown scenario $sc" >&2; exit 2 ;;
   esac
 done

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case")]
 pub enum Intent {
     Management,
+    /// CSV redirected IO is expected here (a cluster network chosen for CSV).
+    RedirectedIo,
     Cluster,
     LiveMigration,
     Storage,
@@ -71,6 +73,9 @@ pub struct Network {
     pub subnet: Option<IpNet>,
     #[serde(default)]
     pub subnets: Vec<IpNet>,
+    /// The network's IPv6 prefix, if it has one (same as listing it in `subnets`).
+    #[serde(default)]
+    pub ipv6_subnet: Option<IpNet>,
     #[serde(default)]
     pub cluster_role: ClusterRole,
     #[serde(default)]
@@ -82,7 +87,10 @@ pub struct Network {
 
 impl Network {
     pub fn all_subnets(&self) -> impl Iterator<Item = &IpNet> {
-        self.subnet.iter().chain(self.subnets.iter())
+        self.subnet
+            .iter()
+            .chain(self.subnets.iter())
+            .chain(self.ipv6_subnet.iter())
     }
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.all_subnets().any(|n| n.contains(&ip))
@@ -102,6 +110,9 @@ pub struct Node {
 pub struct Interface {
     /// The Windows interface alias (e.g. "Management", "SMB1").
     pub alias: String,
+    /// Name of the network (in `networks`) this NIC is on; else found by address.
+    #[serde(default)]
+    pub network: Option<String>,
     /// Addresses with prefix length, e.g. "10.10.0.11/24", "fd00:30::11/64".
     #[serde(default)]
     pub addresses: Vec<IpNet>,
@@ -136,6 +147,9 @@ pub struct CsvVolume {
     /// SMB share name that exposes it (SOFS), if any.
     #[serde(default)]
     pub share: Option<String>,
+    /// The share requires SMB encryption.
+    #[serde(default)]
+    pub encrypted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -269,21 +283,6 @@ impl Inventory {
     pub fn network_of(&self, ip: IpAddr) -> Option<&Network> {
         self.networks.iter().find(|n| n.contains(ip))
     }
-
-    pub fn is_sofs_address(&self, ip: IpAddr) -> bool {
-        self.sofs.iter().any(|s| s.addresses.contains(&ip))
-    }
-
-    pub fn csv_owner(&self, share: &str) -> Option<&str> {
-        self.csv
-            .iter()
-            .find(|c| {
-                c.share
-                    .as_deref()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(share))
-            })
-            .map(|c| c.owner.as_str())
-    }
 }
 
 /// `*` matches any run of characters; everything else literally (case-sensitive).
@@ -377,8 +376,6 @@ node1 = ["cluster"]
             inv.network_of("172.30.1.99".parse().unwrap()).unwrap().name,
             "Cluster"
         );
-        assert_eq!(inv.csv_owner("CSV1"), Some("node1"));
-        assert!(inv.is_sofs_address("172.30.2.11".parse().unwrap()));
     }
 
     #[test]

@@ -182,7 +182,7 @@ fn render_text(r: &SmbReport, top: usize) -> String {
             );
         }
         let mut files: Vec<_> = x.files.iter().collect();
-        files.sort_by(|a, b| (b.read_bytes + b.write_bytes).cmp(&(a.read_bytes + a.write_bytes)));
+        files.sort_by_key(|f| std::cmp::Reverse(f.read_bytes + f.write_bytes));
         for f in files.iter().take(top) {
             if f.read_bytes + f.write_bytes == 0 && !f.vm_storage {
                 continue;

@@ -54,7 +54,11 @@ pub struct UdpView<'a> {
 pub enum Transport<'a> {
     Tcp(TcpView<'a>),
     Udp(UdpView<'a>),
-    Icmp,
+    /// ICMP (`v6` false) or ICMPv6, with its message type.
+    Icmp {
+        v6: bool,
+        icmp_type: u8,
+    },
     /// An IP fragment other than the first: no transport header.
     Fragment,
     /// Another IP protocol, or a transport header cut by the snaplen.
@@ -69,6 +73,8 @@ pub struct Decoded<'a> {
     pub dst: Option<IpAddr>,
     /// Outer VLAN id, if any.
     pub vlan: Option<u16>,
+    /// Ethernet source and destination MAC addresses (Ethernet link type only).
+    pub macs: Option<([u8; 6], [u8; 6])>,
     /// The IP packet is a fragment (first or later).
     pub ip_fragment: bool,
     pub arp: bool,
@@ -80,6 +86,7 @@ impl Decoded<'_> {
         src: None,
         dst: None,
         vlan: None,
+        macs: None,
         ip_fragment: false,
         arp: false,
         transport: Transport::None,
@@ -114,6 +121,9 @@ pub fn decode(link: LinkType, data: &[u8]) -> Decoded<'_> {
 fn from_sliced<'a>(frame: &'a [u8], p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
     let mut d = Decoded::NOTHING;
     d.vlan = p.vlan_ids().first().map(|v| v.value());
+    if let Some(etherparse::LinkSlice::Ethernet2(e)) = &p.link {
+        d.macs = Some((e.source(), e.destination()));
+    }
     // Bytes announced by the IP header beyond the end of the captured frame.
     let mut missing: u32 = 0;
     let frame_end = frame.as_ptr() as usize + frame.len();
@@ -167,7 +177,14 @@ fn from_sliced<'a>(frame: &'a [u8], p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
             payload: u.payload(),
             missing,
         }),
-        Some(TransportSlice::Icmpv4(_)) | Some(TransportSlice::Icmpv6(_)) => Transport::Icmp,
+        Some(TransportSlice::Icmpv4(i)) => Transport::Icmp {
+            v6: false,
+            icmp_type: i.slice().first().copied().unwrap_or(0),
+        },
+        Some(TransportSlice::Icmpv6(i)) => Transport::Icmp {
+            v6: true,
+            icmp_type: i.slice().first().copied().unwrap_or(0),
+        },
         Some(_) => Transport::Other(ip_number(p)),
         None if d.ip_fragment => Transport::Fragment,
         None => Transport::Other(ip_number(p)),
@@ -211,6 +228,7 @@ mod tests {
         let f = tcp_frame(b"hello");
         let d = decode(LinkType::ETHERNET, &f);
         assert_eq!(d.vlan, Some(42));
+        assert_eq!(d.macs, Some(([1; 6], [2; 6])));
         let Transport::Tcp(t) = d.transport else {
             panic!("{d:?}")
         };
@@ -262,6 +280,16 @@ mod tests {
             Transport::Udp(_)
         ));
         // NULL: 4-byte family
+        let b = PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 64).icmpv4_echo_request(1, 2);
+        let mut ping = Vec::new();
+        b.write(&mut ping, b"x").unwrap();
+        assert_eq!(
+            decode(LinkType::IPV4, &ping).transport,
+            Transport::Icmp {
+                v6: false,
+                icmp_type: 8
+            }
+        );
         let mut null = 24u32.to_le_bytes().to_vec();
         null.extend_from_slice(&v);
         assert!(matches!(

@@ -74,7 +74,6 @@ pub fn attribute(files: &[FileScan], ifaces: &[Iface], topo: &Topo, bucket_ns: i
                     server: key.server,
                     port: key.port,
                     bytes: g.bytes,
-                    packets: g.packets,
                     active_s,
                     app: &g.app,
                 };

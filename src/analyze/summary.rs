@@ -235,6 +235,7 @@ pub fn write_inventory(path: &Path, m: &Model) -> Result<()> {
         };
         node.interfaces.push(Interface {
             alias: i.interface.clone(),
+            network: None,
             addresses: i
                 .addresses
                 .iter()

@@ -78,6 +78,51 @@ fn node_from_file(name: &str) -> String {
         .to_string()
 }
 
+/// An interface's own addresses. With Ethernet: its own MAC is the unicast
+/// MAC in most frames, and its addresses are the source IPs sent from that
+/// MAC (per family, the most frequent). Without MACs: per family, the unicast
+/// address present in most of that family's packets, if in at least half.
+fn own_addresses(
+    f: &FileScan,
+    iface: u32,
+    seen: &HashMap<u32, HashMap<IpAddr, u64>>,
+    ip_packets: &HashMap<(u32, bool), u64>,
+) -> Vec<IpAddr> {
+    let own_mac = f
+        .scan
+        .mac_frames
+        .iter()
+        .filter(|((i, _), _)| *i == iface)
+        .max_by_key(|((_, mac), n)| (**n, std::cmp::Reverse(*mac)))
+        .map(|((_, mac), _)| *mac);
+    let mut own = Vec::new();
+    for v6 in [false, true] {
+        let by_mac = own_mac.and_then(|m| {
+            f.scan
+                .mac_ips
+                .iter()
+                .filter(|((i, mac, ip), _)| {
+                    *i == iface && *mac == m && ip.is_ipv6() == v6 && is_unicast(*ip)
+                })
+                .max_by_key(|((_, _, ip), n)| (**n, std::cmp::Reverse(*ip)))
+                .map(|((_, _, ip), _)| *ip)
+        });
+        let by_count = || {
+            let total = ip_packets.get(&(iface, v6)).copied().unwrap_or(0);
+            seen.get(&iface)?
+                .iter()
+                .filter(|(ip, _)| ip.is_ipv6() == v6)
+                .max_by_key(|(ip, n)| (**n, std::cmp::Reverse(**ip)))
+                .filter(|(_, n)| **n * 2 >= total.max(1))
+                .map(|(ip, _)| *ip)
+        };
+        if let Some(ip) = by_mac.or_else(by_count) {
+            own.push(ip);
+        }
+    }
+    own
+}
+
 /// Places every capture interface and builds the topology.
 pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, Vec<Inferred>) {
     let mut ifaces = Vec::new();
@@ -103,7 +148,8 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
     for f in files {
         // Packets per address per capture interface, for own-address inference.
         let mut seen: HashMap<u32, HashMap<IpAddr, u64>> = HashMap::new();
-        let mut ip_packets: HashMap<u32, u64> = HashMap::new();
+        // IP packets per (capture interface, is IPv6).
+        let mut ip_packets: HashMap<(u32, bool), u64> = HashMap::new();
         let groups = f.scan.groups.as_ref();
         let pairs = groups
             .into_iter()
@@ -112,7 +158,8 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
             if matches!(k.proto, Proto::NonIp) {
                 continue;
             }
-            *ip_packets.entry(k.iface).or_default() += g.packets;
+            let v6 = k.client.or(k.server).is_some_and(|a| a.is_ipv6());
+            *ip_packets.entry((k.iface, v6)).or_default() += g.packets;
             let m = seen.entry(k.iface).or_default();
             for ip in [k.client, k.server].into_iter().flatten() {
                 if is_unicast(ip) {
@@ -155,23 +202,7 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
                     from_inventory: true,
                 }
             } else {
-                // Own addresses: per family, the unicast address present in most packets,
-                // if it is in at least half of them.
-                let total = ip_packets.get(&info.index).copied().unwrap_or(0);
-                let mut own = Vec::new();
-                if let Some(m) = seen.get(&info.index) {
-                    for v6 in [false, true] {
-                        let best = m
-                            .iter()
-                            .filter(|(ip, _)| ip.is_ipv6() == v6)
-                            .max_by_key(|(ip, n)| (**n, std::cmp::Reverse(**ip)));
-                        if let Some((ip, n)) = best {
-                            if *n * 2 >= total.max(1) {
-                                own.push(*ip);
-                            }
-                        }
-                    }
-                }
+                let own = own_addresses(f, info.index, &seen, &ip_packets);
                 let node = inv
                     .and_then(|inv| {
                         own.iter()

@@ -59,7 +59,6 @@ pub struct GroupView<'a> {
     /// The service port (the server's); 0 when not applicable.
     pub port: u16,
     pub bytes: u64,
-    pub packets: u64,
     /// Seconds the group was active (for rates).
     pub active_s: f64,
     pub app: &'a AppFacts,
@@ -117,7 +116,13 @@ pub fn classify(g: &GroupView<'_>, topo: &dyn Topology) -> (Role, String) {
     let node_to_node = node(g.client) && node(g.server);
     match (g.proto, g.port) {
         (Proto::NonIp, _) => return (Role::Other, "non-IP frames (ARP, LLDP, ...)".into()),
-        (Proto::Icmp, _) => return (Role::Management, "ICMP / ICMPv6".into()),
+        (Proto::Icmp, 1) => return (Role::Management, "ICMP echo (ping)".into()),
+        (Proto::Icmp, _) => {
+            return (
+                Role::Other,
+                "ICMP / ICMPv6 control (neighbour discovery, MLD, errors)".into(),
+            );
+        }
         (Proto::OtherIp, _) => return (Role::Other, "IP fragments or other IP protocols".into()),
         (Proto::Udp, 3343) => {
             let rate = g.bytes as f64 / g.active_s.max(1.0);
@@ -247,7 +252,6 @@ mod tests {
             server: Some(s.into()),
             port,
             bytes: 1000,
-            packets: 10,
             active_s: 10.0,
             app,
         }

@@ -182,7 +182,9 @@ pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         }
         let limit = ctx.th.saturation_utilisation * link as f64;
         // Longest run of consecutive saturated buckets.
-        let (mut best, mut run): (Option<(i64, i64)>, Option<(i64, i64)>) = (None, None);
+        // (first, last) bucket of the longest run so far and of the current one.
+        let mut best: Option<(i64, i64)> = None;
+        let mut run: Option<(i64, i64)> = None;
         for (b, bytes) in &totals {
             let bps = *bytes as f64 * 8.0 / bucket_s;
             if bps >= limit {

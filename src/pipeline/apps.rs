@@ -43,7 +43,7 @@ pub struct AppContext {
 
 /// Starts an SMB 2 frame: Direct TCP / NetBIOS session header then a protocol id.
 fn looks_like_smb(p: &[u8]) -> bool {
-    p.len() >= 8 && p[0] == 0 && matches!(p[4], 0xFE | 0xFD | 0xFC | 0xFF) && &p[5..8] == b"SMB"
+    p.len() >= 8 && p[0] == 0 && matches!(p[4], 0xFC..=0xFF) && &p[5..8] == b"SMB"
 }
 
 /// Chooses the analyser from the server port and the first payload bytes.
@@ -165,11 +165,9 @@ impl RpcSink for RpcFacts<'_> {
                     }
                 }
             }
-            RpcEvent::EpmMap(m) => {
-                if self.ctx.rpc_ports.len() < 65_536 {
-                    let ip = m.ip.map(IpAddr::V4).or(Some(self.server.ip));
-                    self.ctx.rpc_ports.insert((ip, m.port), m.interface);
-                }
+            RpcEvent::EpmMap(m) if self.ctx.rpc_ports.len() < 65_536 => {
+                let ip = m.ip.map(IpAddr::V4).or(Some(self.server.ip));
+                self.ctx.rpc_ports.insert((ip, m.port), m.interface);
             }
             RpcEvent::Witness(w) => {
                 if let Some(f) = self.facts.as_deref_mut() {

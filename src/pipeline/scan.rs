@@ -7,6 +7,7 @@
 //! Memory is bounded by the flow table cap, the reassembly buffers and the
 //! groups, never by packet count.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use hvsleuth_parsers::capture::{InterfaceInfo, Packet, PacketSink};
@@ -155,6 +156,12 @@ pub struct Scan {
     pub apps: AppContext,
     /// Capture file name (for SMB channels).
     pub capture_name: String,
+    /// Frames per (capture interface, unicast MAC seen as source or destination):
+    /// the interface's own MAC is the one in most frames.
+    pub mac_frames: HashMap<(u32, [u8; 6]), u64>,
+    /// Frames per (capture interface, source MAC, source IP): the own MAC's
+    /// addresses are the interface's own addresses.
+    pub mac_ips: HashMap<(u32, [u8; 6], IpAddr), u64>,
     flows: FlowTable<FlowState>,
     /// Out-of-order bytes buffered by live connections.
     buffered: usize,
@@ -244,6 +251,8 @@ impl Scan {
             smb_model: None,
             apps: AppContext::default(),
             capture_name: String::new(),
+            mac_frames: HashMap::new(),
+            mac_ips: HashMap::new(),
             buffered: 0,
             next_expiry_ns: i64::MIN,
         }
@@ -281,23 +290,27 @@ impl Scan {
         all
     }
 
-    fn group_frame(
-        &mut self,
-        iface: u32,
-        proto: Proto,
-        src: Option<IpAddr>,
-        dst: Option<IpAddr>,
-        ts: i64,
-        wire: u64,
-    ) {
+    /// Counts MACs and (MAC, source IP) pairs, bounded.
+    fn note_macs(&mut self, iface: u32, smac: [u8; 6], dmac: [u8; 6], src: IpAddr) {
+        const MAX: usize = 65_536;
+        for mac in [smac, dmac] {
+            // Skip group (multicast/broadcast) addresses: bit 0 of the first octet.
+            if mac[0] & 1 == 0
+                && (self.mac_frames.len() < MAX || self.mac_frames.contains_key(&(iface, mac)))
+            {
+                *self.mac_frames.entry((iface, mac)).or_default() += 1;
+            }
+        }
+        if smac[0] & 1 == 0
+            && (self.mac_ips.len() < MAX || self.mac_ips.contains_key(&(iface, smac, src)))
+        {
+            *self.mac_ips.entry((iface, smac, src)).or_default() += 1;
+        }
+    }
+
+    fn group_frame(&mut self, key: GroupKey, ts: i64, wire: u64) {
         if let Some(g) = self.groups.as_mut() {
-            let id = g.id(GroupKey {
-                iface,
-                proto,
-                client: src,
-                server: dst,
-                port: 0,
-            });
+            let id = g.id(key);
             g.add(id, ts, true, wire);
         }
     }
@@ -389,17 +402,40 @@ impl PacketSink for Scan {
         }
         if !p.link_type.is_supported() {
             self.unsupported_link += 1;
-            self.group_frame(p.iface, Proto::NonIp, None, None, ts, wire);
+            self.group_frame(
+                GroupKey {
+                    iface: p.iface,
+                    proto: Proto::NonIp,
+                    client: None,
+                    server: None,
+                    port: 0,
+                },
+                ts,
+                wire,
+            );
             return;
         }
         let d = decode(p.link_type, p.data);
         let (Some(src), Some(dst)) = (d.src, d.dst) else {
             self.non_ip += 1;
-            self.group_frame(p.iface, Proto::NonIp, None, None, ts, wire);
+            self.group_frame(
+                GroupKey {
+                    iface: p.iface,
+                    proto: Proto::NonIp,
+                    client: None,
+                    server: None,
+                    port: 0,
+                },
+                ts,
+                wire,
+            );
             return;
         };
         if d.ip_fragment {
             self.ip_fragments += 1;
+        }
+        if let (Some((smac, dmac)), true) = (d.macs, self.groups.is_some()) {
+            self.note_macs(p.iface, smac, dmac, src);
         }
         let (proto, sp, dp, tcp) = match d.transport {
             Transport::Tcp(t) => (L4Proto::Tcp, t.src_port, t.dst_port, Some(t)),
@@ -412,12 +448,39 @@ impl PacketSink for Scan {
                 }
                 (L4Proto::Udp, u.src_port, u.dst_port, None)
             }
-            Transport::Icmp => {
-                self.group_frame(p.iface, Proto::Icmp, Some(src), Some(dst), ts, wire);
+            Transport::Icmp { v6, icmp_type } => {
+                // Echo request/reply (ping) is told apart from control messages
+                // (neighbour discovery, errors) by a pseudo-port of 1.
+                let echo = if v6 {
+                    matches!(icmp_type, 128 | 129)
+                } else {
+                    matches!(icmp_type, 0 | 8)
+                };
+                self.group_frame(
+                    GroupKey {
+                        iface: p.iface,
+                        proto: Proto::Icmp,
+                        client: Some(src),
+                        server: Some(dst),
+                        port: u16::from(echo),
+                    },
+                    ts,
+                    wire,
+                );
                 return;
             }
             _ => {
-                self.group_frame(p.iface, Proto::OtherIp, Some(src), Some(dst), ts, wire);
+                self.group_frame(
+                    GroupKey {
+                        iface: p.iface,
+                        proto: Proto::OtherIp,
+                        client: Some(src),
+                        server: Some(dst),
+                        port: 0,
+                    },
+                    ts,
+                    wire,
+                );
                 return;
             }
         };

@@ -4,6 +4,7 @@
 mod analyze;
 mod common;
 mod corpus;
+mod lab;
 mod robustness;
 mod smb;
 mod usage;

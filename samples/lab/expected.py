@@ -12,6 +12,7 @@ Writes SAMPLES_DIR/EXPECTED.json and SAMPLES_DIR/EXPECTED.md.
 
 import collections
 import json
+import re
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import tomllib
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLES = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.dirname(HERE)
 SCENARIOS = ["baseline", "restore-flood", "restore-constrained", "sofs-redirect",
-             "live-migration", "heartbeat-loss"]
+             "live-migration", "heartbeat-loss", "multichannel"]
 ROLE_ORDER = ["live-migration", "redirected-io", "storage", "cluster", "management", "other"]
 NOT_ICMP = "!icmp && !icmpv6"  # ICMP errors quote UDP/TCP headers: never classify them by port
 
@@ -37,7 +38,7 @@ def tshark(path, dfilter, fields, extra=()):
 
 
 def addr_set(addrs):
-    return "{" + " ".join(addrs) + "}"
+    return "{" + ", ".join(addrs) + "}"
 
 
 def load_inventory():
@@ -61,7 +62,7 @@ def load_inventory():
 
 def role_filters(node_v4, node_v6, host_v4, host_v6, lm_streams):
     n4, n6, h4, h6 = addr_set(node_v4), addr_set(node_v6), addr_set(host_v4), addr_set(host_v6)
-    lm_smb = f" || (tcp.port == 445 && tcp.stream in {{{' '.join(map(str, lm_streams))}}})" if lm_streams else ""
+    lm_smb = f" || (tcp.port == 445 && tcp.stream in {{{', '.join(map(str, lm_streams))}}})" if lm_streams else ""
     return {
         # TCP 6600 (Hyper-V live migration, TCP/compression modes) and the SMB connections
         # whose TREE_CONNECT names the share vmms-lm (SMB live migration stand-in)
@@ -74,8 +75,8 @@ def role_filters(node_v4, node_v6, host_v4, host_v6, lm_streams):
         # NetFT heartbeats (UDP 3343) and the cluster service (TCP 3343)
         "cluster": f"{NOT_ICMP} && (udp.port == 3343 || tcp.port == 3343)",
         # RDP, WinRM, DNS, Kerberos, RPC endpoint mapper, LDAP, ICMP echo
-        "management": f"({NOT_ICMP} && (tcp.port in {{3389 5985 5986 53 88 135 389 636}}"
-                      f" || udp.port in {{53 88 389 3389}})) || icmp.type in {{0 8}}",
+        "management": f"({NOT_ICMP} && (tcp.port in {{3389, 5985, 5986, 53, 88, 135, 389, 636}}"
+                      f" || udp.port in {{53, 88, 389, 3389}})) || icmp.type in {{0, 8}}",
         # everything else: ARP, ICMPv6 (neighbour discovery, router solicitation, MLD),
         # ICMP errors, anything not matched above
         "other": "",
@@ -121,10 +122,48 @@ def heartbeat_gaps(path, threshold=2.5):
     return gaps, counts
 
 
+SMB_RE = re.compile(r"smb-write (\w+) -> \\\\(\S+)\\(\S+) via (\S+): (\d+) bytes")
+LM_RE = re.compile(r"lm-tcp (\w+) -> (\w+) \[?([0-9a-f:.]+?)\]?:6600 .*: (\d+) bytes")
+
+
+def cross_checks(inv, scenario):
+    """What the scenario moved (timeline.txt) against the TCP payload the receiver's NIC got
+    in the expected role (includes SMB headers/responses' share and retransmitted/duplicated
+    segments, so the ratio is a little above 1)."""
+    where = {}
+    for kind in ("nodes", "hosts"):
+        for h in inv.get(kind, []):
+            for i in h["interfaces"]:
+                for a in i["addresses"]:
+                    where[a.split("/")[0]] = (h["name"], i["alias"])
+    want = collections.Counter()
+    for line in scenario.get("timeline", []):
+        m = SMB_RE.search(line)
+        if m:
+            frm, _name, share, addr, n = m.groups()
+            role = "live-migration" if share == "vmms-lm" else ("storage" if frm == "host1" else "redirected-io")
+            host, iface = where[addr]
+            want[(f"{host}.pcapng", iface, role)] += int(n)
+            continue
+        m = LM_RE.search(line)
+        if m:
+            _frm, _to, addr, n = m.groups()
+            host, iface = where[addr]
+            want[(f"{host}.pcapng", iface, "live-migration")] += int(n)
+    out = []
+    for (fname, iface, role), n in sorted(want.items()):
+        got = (scenario["files"].get(fname, {}).get("interfaces", {}).get(iface, {})
+               .get("roles", {}).get(role, {}).get("rx_tcp_payload_bytes", 0))
+        out.append({"file": fname, "interface": iface, "role": role, "app_bytes_written": n,
+                    "rx_tcp_payload_bytes": got, "ratio": round(got / n, 4) if n else None})
+    return out
+
+
 def capinfo(path):
     out = subprocess.run(["capinfos", "-M", "-T", "-r", "-c", "-u", "-s", path],
                          check=True, capture_output=True, text=True).stdout.strip().split("\t")
-    return {"packets": int(out[1]), "duration_s": round(float(out[2]), 3), "file_bytes": int(out[3])}
+    # capinfos prints packets, file size, duration in this order whatever the flag order
+    return {"packets": int(out[1]), "duration_s": round(float(out[3]), 3), "file_bytes": int(out[2])}
 
 
 def file_truth(path, fname, roles_excl, macs):
@@ -139,7 +178,7 @@ def file_truth(path, fname, roles_excl, macs):
             iface, flen, src, tlen = row[0], int(row[1]), row[2], row[3]
             i = res.setdefault(iface, {"bytes": 0, "packets": 0, "roles": {}})
             r = i["roles"].setdefault(role, {"bytes": 0, "packets": 0, "tx_bytes": 0, "rx_bytes": 0,
-                                             "tcp_payload_bytes": 0})
+                                             "tcp_payload_bytes": 0, "rx_tcp_payload_bytes": 0})
             i["bytes"] += flen
             i["packets"] += 1
             r["bytes"] += flen
@@ -147,6 +186,8 @@ def file_truth(path, fname, roles_excl, macs):
             mine = macs.get((fname, iface), "").lower()
             r["tx_bytes" if src.lower() == mine else "rx_bytes"] += flen
             r["tcp_payload_bytes"] += int(tlen) if tlen else 0
+            if src.lower() != mine:
+                r["rx_tcp_payload_bytes"] += int(tlen) if tlen else 0
     for iface, b in total.items():
         got = res.get(iface, {}).get("bytes", 0)
         if got != b:
@@ -188,6 +229,7 @@ def main():
             f["heartbeat_gaps_over_2_5s"] = gaps
             s["files"][fname] = f
             print(f"{sc}/{fname}: {f['packets']} packets", file=sys.stderr)
+        s["cross_checks"] = cross_checks(inv, s)
         doc["scenarios"][sc] = s
     with open(os.path.join(SAMPLES, "EXPECTED.json"), "w") as fh:
         json.dump(doc, fh, indent=1, sort_keys=False)
@@ -203,10 +245,10 @@ def write_md(doc):
     L = []
     L.append("# Ground truth for the lab captures\n")
     L.append("Generated by `samples/lab/expected.py` from the committed captures with "
-             f"{doc['tshark']}; the same figures are in `EXPECTED.json`. Regenerate with "
+             f"{doc['tshark'].rstrip('.')}; the same figures are in `EXPECTED.json`. Regenerate with "
              "`python3 samples/lab/expected.py` after every lab run.\n")
     L.append("Bytes are `frame.len` (wire length of the Ethernet frame without FCS). The captures are "
-             "truncated (snaplen 256, baseline: 65535) but `frame.len` keeps the original length.\n")
+             "truncated (snaplen 256; baseline and multichannel: 65535) but `frame.len` keeps the original length.\n")
     L.append("## Roles: tshark display filters\n")
     L.append("Every frame gets exactly one role: the first in this order whose filter matches "
              "(so each role's effective filter is its own filter AND NOT every earlier one). "
@@ -223,8 +265,8 @@ def write_md(doc):
              "that matches no filter. *management* needs no interface: it is defined by port.\n")
     L.append("Example, the redirected-io bytes of node1's management NIC in restore-flood:\n")
     L.append("```\ntshark -r samples/restore-flood/node1.pcapng -Y 'frame.interface_name == \"mgmt\" && "
-             "!icmp && !icmpv6 && tcp.port == 445 && ip.src in {10.10.0.11 10.10.0.12 10.10.0.13 172.30.1.11 "
-             "172.30.1.12 172.30.1.13 172.30.2.11 172.30.2.12 172.30.2.13} && ip.dst in {...same...}' "
+             "!icmp && !icmpv6 && tcp.port == 445 && ip.src in {10.10.0.11, 10.10.0.12, 10.10.0.13, 172.30.1.11, "
+             "172.30.1.12, 172.30.1.13, 172.30.2.11, 172.30.2.12, 172.30.2.13} && ip.dst in {...same...}' "
              "-T fields -e frame.len | paste -sd+ | bc\n```\n")
     L.append("(the tcp.port == 6600 / vmms-lm exclusion changes nothing there.) `tx`/`rx` split by "
              "`eth.src` == the interface's MAC in inventory.toml (duplicated frames keep the sender's MAC).\n")
@@ -246,6 +288,16 @@ def write_md(doc):
                                  f"{fmt(x['tx_bytes'])} | {fmt(x['rx_bytes'])} | {fmt(x['tcp_payload_bytes'])} |")
                 L.append(f"| {fname} | {iface} | **all** | **{fmt(i['bytes'])}** | {fmt(i['packets'])} | | | |")
         L.append("")
+        if s.get("cross_checks"):
+            L.append("Cross-check, what the scenario wrote against the TCP payload the receiving NIC got in "
+                     "that role (SMB headers, responses and retransmitted/duplicated segments make it a "
+                     "little more):\n")
+            L.append("| receiver file | interface | role | bytes written | rx TCP payload | ratio |")
+            L.append("|---|---|---|---:|---:|---:|")
+            for c in s["cross_checks"]:
+                L.append(f"| {c['file']} | {c['interface']} | {c['role']} | {fmt(c['app_bytes_written'])} | "
+                         f"{fmt(c['rx_tcp_payload_bytes'])} | {c['ratio']} |")
+            L.append("")
         L.append("| file | packets | duration s | file bytes | LM SMB streams | heartbeat gaps > 2.5 s |")
         L.append("|---|---:|---:|---:|---|---:|")
         for fname, fi in s["files"].items():

@@ -12,6 +12,7 @@ Writes SAMPLES_DIR/EXPECTED.json and SAMPLES_DIR/EXPECTED.md.
 
 import collections
 import json
+import re
 import os
 import subprocess
 import sys
@@ -121,6 +122,43 @@ def heartbeat_gaps(path, threshold=2.5):
     return gaps, counts
 
 
+SMB_RE = re.compile(r"smb-write (\w+) -> \\\\(\S+)\\(\S+) via (\S+): (\d+) bytes")
+LM_RE = re.compile(r"lm-tcp (\w+) -> (\w+) \[?([0-9a-f:.]+?)\]?:6600 .*: (\d+) bytes")
+
+
+def cross_checks(inv, scenario):
+    """What the scenario moved (timeline.txt) against the TCP payload the receiver's NIC got
+    in the expected role (includes SMB headers/responses' share and retransmitted/duplicated
+    segments, so the ratio is a little above 1)."""
+    where = {}
+    for kind in ("nodes", "hosts"):
+        for h in inv.get(kind, []):
+            for i in h["interfaces"]:
+                for a in i["addresses"]:
+                    where[a.split("/")[0]] = (h["name"], i["alias"])
+    want = collections.Counter()
+    for line in scenario.get("timeline", []):
+        m = SMB_RE.search(line)
+        if m:
+            frm, _name, share, addr, n = m.groups()
+            role = "live-migration" if share == "vmms-lm" else ("storage" if frm == "host1" else "redirected-io")
+            host, iface = where[addr]
+            want[(f"{host}.pcapng", iface, role)] += int(n)
+            continue
+        m = LM_RE.search(line)
+        if m:
+            _frm, _to, addr, n = m.groups()
+            host, iface = where[addr]
+            want[(f"{host}.pcapng", iface, "live-migration")] += int(n)
+    out = []
+    for (fname, iface, role), n in sorted(want.items()):
+        got = (scenario["files"].get(fname, {}).get("interfaces", {}).get(iface, {})
+               .get("roles", {}).get(role, {}).get("rx_tcp_payload_bytes", 0))
+        out.append({"file": fname, "interface": iface, "role": role, "app_bytes_written": n,
+                    "rx_tcp_payload_bytes": got, "ratio": round(got / n, 4) if n else None})
+    return out
+
+
 def capinfo(path):
     out = subprocess.run(["capinfos", "-M", "-T", "-r", "-c", "-u", "-s", path],
                          check=True, capture_output=True, text=True).stdout.strip().split("\t")
@@ -140,7 +178,7 @@ def file_truth(path, fname, roles_excl, macs):
             iface, flen, src, tlen = row[0], int(row[1]), row[2], row[3]
             i = res.setdefault(iface, {"bytes": 0, "packets": 0, "roles": {}})
             r = i["roles"].setdefault(role, {"bytes": 0, "packets": 0, "tx_bytes": 0, "rx_bytes": 0,
-                                             "tcp_payload_bytes": 0})
+                                             "tcp_payload_bytes": 0, "rx_tcp_payload_bytes": 0})
             i["bytes"] += flen
             i["packets"] += 1
             r["bytes"] += flen
@@ -148,6 +186,8 @@ def file_truth(path, fname, roles_excl, macs):
             mine = macs.get((fname, iface), "").lower()
             r["tx_bytes" if src.lower() == mine else "rx_bytes"] += flen
             r["tcp_payload_bytes"] += int(tlen) if tlen else 0
+            if src.lower() != mine:
+                r["rx_tcp_payload_bytes"] += int(tlen) if tlen else 0
     for iface, b in total.items():
         got = res.get(iface, {}).get("bytes", 0)
         if got != b:
@@ -189,6 +229,7 @@ def main():
             f["heartbeat_gaps_over_2_5s"] = gaps
             s["files"][fname] = f
             print(f"{sc}/{fname}: {f['packets']} packets", file=sys.stderr)
+        s["cross_checks"] = cross_checks(inv, s)
         doc["scenarios"][sc] = s
     with open(os.path.join(SAMPLES, "EXPECTED.json"), "w") as fh:
         json.dump(doc, fh, indent=1, sort_keys=False)
@@ -207,7 +248,7 @@ def write_md(doc):
              f"{doc['tshark'].rstrip('.')}; the same figures are in `EXPECTED.json`. Regenerate with "
              "`python3 samples/lab/expected.py` after every lab run.\n")
     L.append("Bytes are `frame.len` (wire length of the Ethernet frame without FCS). The captures are "
-             "truncated (snaplen 256, baseline: 65535) but `frame.len` keeps the original length.\n")
+             "truncated (snaplen 256; baseline and multichannel: 65535) but `frame.len` keeps the original length.\n")
     L.append("## Roles: tshark display filters\n")
     L.append("Every frame gets exactly one role: the first in this order whose filter matches "
              "(so each role's effective filter is its own filter AND NOT every earlier one). "
@@ -247,6 +288,16 @@ def write_md(doc):
                                  f"{fmt(x['tx_bytes'])} | {fmt(x['rx_bytes'])} | {fmt(x['tcp_payload_bytes'])} |")
                 L.append(f"| {fname} | {iface} | **all** | **{fmt(i['bytes'])}** | {fmt(i['packets'])} | | | |")
         L.append("")
+        if s.get("cross_checks"):
+            L.append("Cross-check, what the scenario wrote against the TCP payload the receiving NIC got in "
+                     "that role (SMB headers, responses and retransmitted/duplicated segments make it a "
+                     "little more):\n")
+            L.append("| receiver file | interface | role | bytes written | rx TCP payload | ratio |")
+            L.append("|---|---|---|---:|---:|---:|")
+            for c in s["cross_checks"]:
+                L.append(f"| {c['file']} | {c['interface']} | {c['role']} | {fmt(c['app_bytes_written'])} | "
+                         f"{fmt(c['rx_tcp_payload_bytes'])} | {c['ratio']} |")
+            L.append("")
         L.append("| file | packets | duration s | file bytes | LM SMB streams | heartbeat gaps > 2.5 s |")
         L.append("|---|---:|---:|---:|---|---:|")
         for fname, fi in s["files"].items():

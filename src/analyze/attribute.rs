@@ -31,6 +31,8 @@ pub struct GroupRow {
     pub tcp: TcpCounters,
     /// Bytes per direction, from the interface's point of view: [tx, rx].
     pub txrx: [u64; 2],
+    /// SMB shares tree-connected on the group's connections (lower case).
+    pub shares: Vec<String>,
 }
 
 /// The attributed capture set.
@@ -106,6 +108,7 @@ pub fn attribute(files: &[FileScan], ifaces: &[Iface], topo: &Topo, bucket_ns: i
                     last_ts_ns: g.last_ts_ns,
                     tcp: g.tcp,
                     txrx,
+                    shares: g.app.shares.clone(),
                 });
             }
         }

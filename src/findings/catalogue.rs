@@ -40,6 +40,20 @@ New-NetQosPolicy; cap SMB categories with Set-SmbBandwidthLimit.",
     seed: "000 (lost remote access)",
 };
 
+pub const HVS003: RuleInfo = RuleInfo {
+    id: "HVS003",
+    title: "SOFS client connected to a node that does not own the CSV",
+    detects: "SMB from a host that is not a cluster node to a node for a share whose CSV another node owns \
+(inventory), while that node sends redirected IO to the owner; how long until the client moved to the owner, \
+or that it never did. Also CSV ownership imbalance (a node owning several CSVs while another owns none).",
+    why: "A Hyper-V host picks a random SOFS node; if it is not the CSV owner, every IO crosses the cluster network \
+twice until SMB client redirection (witness) moves the client to the owner.",
+    evidence: "client, first node, owner, share, bytes to the first node, redirected bytes node -> owner, time to move.",
+    fix: "One CSV per SOFS node and VMs balanced across CSVs; check SMB Witness registrations \
+(Get-SmbWitnessClient) and CSV owners (Get-ClusterSharedVolume).",
+    seed: "001 (SOFS client redirection)",
+};
+
 pub const HVS004: RuleInfo = RuleInfo {
     id: "HVS004",
     title: "Live migration on an unintended network",
@@ -92,4 +106,4 @@ relieve saturation; apply KB2905412 on affected builds.",
 };
 
 /// Every rule, in id order.
-pub const ALL: &[RuleInfo] = &[HVS001, HVS002, HVS004, HVS005, HVS006, HVS007];
+pub const ALL: &[RuleInfo] = &[HVS001, HVS002, HVS003, HVS004, HVS005, HVS006, HVS007];

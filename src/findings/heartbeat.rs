@@ -29,7 +29,11 @@ fn silences(ctx: &Ctx<'_>, min_ns: i64) -> BTreeMap<IpAddr, (i64, i64, Vec<Silen
         .filter_map(|(src, mut a)| {
             a.sort_unstable();
             let (first, last) = (*a.first()?, *a.last()?);
-            let gaps = a.windows(2).filter(|w| w[1] - w[0] >= min_ns).map(|w| (w[0], w[1])).collect();
+            let gaps = a
+                .windows(2)
+                .filter(|w| w[1] - w[0] >= min_ns)
+                .map(|w| (w[0], w[1]))
+                .collect();
             Some((src, (first, last, gaps)))
         })
         .collect()
@@ -63,7 +67,10 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     // Group addresses by node (addresses of unknown nodes stand alone).
     let mut nodes: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
     for ip in by_addr.keys() {
-        let node = ctx.node_of(*ip).map(str::to_string).unwrap_or_else(|| ip.to_string());
+        let node = ctx
+            .node_of(*ip)
+            .map(str::to_string)
+            .unwrap_or_else(|| ip.to_string());
         nodes.entry(node).or_default().push(*ip);
     }
     // Every address that heartbeats, per node (to intersect only over addresses that had heartbeats).
@@ -73,7 +80,12 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             .heartbeats
             .iter()
             .map(|h| h.1)
-            .filter(|ip| ctx.node_of(*ip).map(str::to_string).unwrap_or_else(|| ip.to_string()) == node)
+            .filter(|ip| {
+                ctx.node_of(*ip)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| ip.to_string())
+                    == node
+            })
             .collect();
         all_addrs.sort();
         all_addrs.dedup();
@@ -93,17 +105,33 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             .collect();
         let filter = Some(format!(
             "udp.port == 3343 && ({})",
-            all_addrs.iter().map(|a| addr_filter(*a).replace(".addr", ".src")).collect::<Vec<_>>().join(" || ")
+            all_addrs
+                .iter()
+                .map(|a| addr_filter(*a).replace(".addr", ".src"))
+                .collect::<Vec<_>>()
+                .join(" || ")
         ));
         for &(a, b) in &node_sil {
-            out.push(silence_finding(ctx, &node, None, (a, b), delay_ns, filter.clone()));
+            out.push(silence_finding(
+                ctx,
+                &node,
+                None,
+                (a, b),
+                delay_ns,
+                filter.clone(),
+            ));
         }
         // Per-address silences not inside a node-wide one: one network lost.
         for ip in &addrs {
             for &(a, b) in &by_addr[ip].2 {
-                let covered = node_sil.iter().any(|(s, e)| *s <= a + delay_ns && *e + delay_ns >= b);
+                let covered = node_sil
+                    .iter()
+                    .any(|(s, e)| *s <= a + delay_ns && *e + delay_ns >= b);
                 if !covered && missed(a, b, delay_ns) >= th.heartbeat_threshold_legacy as i64 {
-                    let f = Some(format!("udp.port == 3343 && {}", addr_filter(*ip).replace(".addr", ".src")));
+                    let f = Some(format!(
+                        "udp.port == 3343 && {}",
+                        addr_filter(*ip).replace(".addr", ".src")
+                    ));
                     out.push(silence_finding(ctx, &node, Some(*ip), (a, b), delay_ns, f));
                 }
             }
@@ -111,7 +139,9 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         // Quarantine: `quarantine_failures` node-wide failures within the window.
         let win_ns = (th.quarantine_window_s * 1e9) as i64;
         let k = th.quarantine_failures.max(1) as usize;
-        if let Some(i) = (0..node_sil.len().saturating_sub(k - 1)).find(|&i| node_sil[i + k - 1].0 - node_sil[i].0 <= win_ns) {
+        if let Some(i) = (0..node_sil.len().saturating_sub(k - 1))
+            .find(|&i| node_sil[i + k - 1].0 - node_sil[i].0 <= win_ns)
+        {
             let (start, end) = (node_sil[i].0, node_sil[i + k - 1].1);
             out.push(Finding {
                 id: HVS006.id.into(),
@@ -147,13 +177,27 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-fn silence_finding(ctx: &Ctx<'_>, node: &str, addr: Option<IpAddr>, (a, b): Silence, delay_ns: i64, filter: Option<String>) -> Finding {
+fn silence_finding(
+    ctx: &Ctx<'_>,
+    node: &str,
+    addr: Option<IpAddr>,
+    (a, b): Silence,
+    delay_ns: i64,
+    filter: Option<String>,
+) -> Finding {
     let th = ctx.th;
     let len = (b - a) as f64 / 1e9;
     let n = missed(a, b, delay_ns);
     let modern = n >= th.heartbeat_threshold as i64;
     let (what, severity) = match addr {
-        None => (format!("{node} (all networks)"), if modern { Severity::High } else { Severity::Medium }),
+        None => (
+            format!("{node} (all networks)"),
+            if modern {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+        ),
         Some(ip) => (format!("{node} on {ip}"), Severity::Medium),
     };
     Finding {

@@ -27,7 +27,7 @@ pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 net.name.clone(),
             ))
         });
-        match allowed_net {
+        match &allowed_net {
             Some((false, net)) => reasons.push(format!(
                 "network {net} is not among the live-migration networks"
             )),
@@ -62,9 +62,12 @@ pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             }
         }
         // Sharing the heartbeat network: a note unless already unintended.
+        // Sharing the heartbeat network, unless the inventory means it for live migration.
         let heartbeats = ctx
             .iface_groups(iface.id)
-            .any(|g| g.role == Role::Cluster && g.key.port == 3343);
+            .any(|g| g.role == Role::Cluster && g.key.port == 3343)
+            && !intents.contains(&Intent::LiveMigration)
+            && !matches!(allowed_net, Some((true, _)));
         if reasons.is_empty() && !heartbeats {
             continue;
         }

@@ -5,6 +5,7 @@ pub mod catalogue;
 mod heartbeat;
 mod migration;
 mod network;
+mod sofs;
 pub mod thresholds;
 
 use std::net::IpAddr;
@@ -113,6 +114,7 @@ pub fn evaluate(model: &Model, inv: Option<&Inventory>, th: &Thresholds) -> Vec<
     network::management_bulk(&ctx, &mut out);
     network::saturation(&ctx, &mut out);
     network::tcp_health(&ctx, &mut out);
+    sofs::non_owner(&ctx, &mut out);
     migration::unintended_network(&ctx, &mut out);
     migration::throughput(&ctx, &mut out);
     heartbeat::gaps(&ctx, &mut out);

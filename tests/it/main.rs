@@ -4,6 +4,7 @@
 mod analyze;
 mod common;
 mod corpus;
+mod findings;
 mod lab;
 mod robustness;
 mod smb;

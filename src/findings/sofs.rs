@@ -1,0 +1,170 @@
+//! HVS003: a SOFS client on a node that does not own the CSV behind the
+//! share (node-to-node redirected IO until it moves), and CSV ownership
+//! imbalance. Needs the inventory's CSV owners and share names.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use hvsleuth_reports::{Finding, Role, Severity};
+
+use super::catalogue::HVS003;
+use super::{Ctx, addr_filter};
+use crate::analyze::summary::human_bytes;
+
+pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let Some(inv) = ctx.inv else { return };
+    // (client, server, share) seen from any capture, once.
+    let mut seen: BTreeSet<(IpAddr, IpAddr, String)> = BTreeSet::new();
+    for g in ctx.model.groups.iter().filter(|g| g.role == Role::Storage) {
+        let (Some(client), Some(server)) = (g.key.client, g.key.server) else {
+            continue;
+        };
+        let Some(server_node) = ctx.node_of(server) else {
+            continue;
+        };
+        for share in &g.shares {
+            let Some(csv) = inv.csv.iter().find(|c| {
+                c.share
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(share))
+            }) else {
+                continue;
+            };
+            if csv.owner.eq_ignore_ascii_case(server_node)
+                || !seen.insert((client, server, share.clone()))
+            {
+                continue;
+            }
+            let owner = csv.owner.as_str();
+            let client_name = ctx
+                .node_of(client)
+                .map(str::to_string)
+                .unwrap_or_else(|| client.to_string());
+            // Redirected IO from the first node to the owner while the client used it.
+            let redirected: u64 = ctx
+                .model
+                .groups
+                .iter()
+                .filter(|r| r.role == Role::RedirectedIo)
+                .filter(|r| r.key.client.and_then(|c| ctx.node_of(c)) == Some(server_node))
+                .filter(|r| {
+                    r.key
+                        .server
+                        .and_then(|s| ctx.node_of(s))
+                        .is_some_and(|s| s.eq_ignore_ascii_case(owner))
+                })
+                .filter(|r| r.first_ts_ns <= g.last_ts_ns && r.last_ts_ns >= g.first_ts_ns)
+                .map(|r| r.bytes)
+                .max()
+                .unwrap_or(0);
+            // Did the client later talk to the owner for the same share?
+            let moved = ctx
+                .model
+                .groups
+                .iter()
+                .filter(|r| r.key.client == Some(client) && r.shares.contains(share))
+                .filter(|r| {
+                    r.key
+                        .server
+                        .and_then(|s| ctx.node_of(s))
+                        .is_some_and(|s| s.eq_ignore_ascii_case(owner))
+                })
+                .map(|r| r.first_ts_ns)
+                .filter(|t| *t >= g.first_ts_ns)
+                .min();
+            let moved_text = match moved {
+                Some(t) => format!(
+                    "moved to {owner} after {:.1} s",
+                    (t - g.first_ts_ns) as f64 / 1e9
+                ),
+                None => format!("never moved to {owner} within the capture"),
+            };
+            out.push(Finding {
+                id: HVS003.id.into(),
+                severity: if moved.is_some() { Severity::Medium } else { Severity::High },
+                title: format!("{client_name} used share {share} through {server_node}, not its owner {owner}"),
+                node: Some(server_node.to_string()),
+                interface: None,
+                window_start_ns: Some(g.first_ts_ns),
+                window_end_ns: Some(moved.unwrap_or(g.last_ts_ns)),
+                summary: format!(
+                    "{client_name} connected to {server_node} for \\\\...\\{share}, whose CSV {} is owned by {owner}. \
+                     {} of its IO went to {server_node}{}; the client {moved_text} (seed 001).",
+                    csv.name,
+                    human_bytes(g.bytes),
+                    if redirected > 0 {
+                        format!(", which sent {} of redirected IO to {owner} meanwhile", human_bytes(redirected))
+                    } else {
+                        String::new()
+                    }
+                ),
+                evidence: vec![
+                    ("client".into(), format!("{client_name} ({client})")),
+                    ("connected to".into(), format!("{server_node} ({server})")),
+                    ("share / CSV / owner".into(), format!("{share} / {} / {owner}", csv.name)),
+                    ("bytes to the non-owner".into(), human_bytes(g.bytes)),
+                    ("redirected IO non-owner -> owner".into(), human_bytes(redirected)),
+                    ("client redirection".into(), moved_text.clone()),
+                ],
+                tshark_filter: Some(format!("{} && {} && tcp.port == 445", addr_filter(client), addr_filter(server))),
+                remediation: vec![
+                    "Get-ClusterSharedVolume | Format-Table Name, OwnerNode\nGet-SmbWitnessClient | Format-Table ClientName, FileServerNodeName, NetworkName, ShareName".into(),
+                    format!("# keep one CSV per SOFS node and the VMs balanced; or move the CSV to where its clients are\nMove-ClusterSharedVolume -Name \"{}\" -Node {server_node}", csv.name),
+                ],
+                note: Some("Clients move to the owner through SMB Witness / share redirection (SMB 3.02+ asymmetric shares); a client that never moves points at witness or share settings.".into()),
+            });
+        }
+    }
+    imbalance(ctx, out);
+}
+
+/// CSV ownership imbalance: a node owns several CSVs while a node owns none.
+fn imbalance(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let Some(inv) = ctx.inv else { return };
+    if inv.csv.len() < 2 || inv.nodes.len() < 2 {
+        return;
+    }
+    let mut owned: BTreeMap<&str, Vec<&str>> = inv
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), Vec::new()))
+        .collect();
+    for c in &inv.csv {
+        if let Some(v) = owned
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&c.owner))
+        {
+            v.1.push(c.name.as_str());
+        }
+    }
+    let heavy: Vec<_> = owned.iter().filter(|(_, v)| v.len() > 1).collect();
+    let idle: Vec<_> = owned
+        .iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(n, _)| *n)
+        .collect();
+    if heavy.is_empty() || idle.is_empty() {
+        return;
+    }
+    out.push(Finding {
+        id: HVS003.id.into(),
+        severity: Severity::Low,
+        title: "CSV ownership is unbalanced".into(),
+        node: None,
+        interface: None,
+        window_start_ns: None,
+        window_end_ns: None,
+        summary: format!(
+            "{} own{} several CSVs while {} own{} none: clients of the busy owners' CSVs that land on other nodes are \
+             redirected node to node.",
+            heavy.iter().map(|(n, _)| **n).collect::<Vec<_>>().join(", "),
+            if heavy.len() == 1 { "s" } else { "" },
+            idle.join(", "),
+            if idle.len() == 1 { "s" } else { "" }
+        ),
+        evidence: heavy.iter().map(|(n, v)| (n.to_string(), v.join(", "))).collect(),
+        tshark_filter: None,
+        remediation: vec![format!("Move-ClusterSharedVolume -Name \"<CSV>\" -Node {}", idle[0])],
+        note: None,
+    });
+}

@@ -1,1 +1,3 @@
+mod synth;
+
 fn main() {}

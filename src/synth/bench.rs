@@ -13,8 +13,9 @@
 //!   frames), a request/response each way between node1 and each peer, once
 //!   per second of capture time.
 //!
-//! `small_packets` switches to 512 B..8 KiB IOs, 1448-byte segments and a
-//! pure ACK per segment: a frames-per-second benchmark.
+//! `small_packets` switches to a frames-per-second mix (about 180 bytes a
+//! frame): 512 B..1 KiB IOs, CLOSE/CREATE pairs, interactive RDP records,
+//! 1448-byte segments and a pure ACK per segment.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -99,6 +100,8 @@ struct Bench {
     winrm: TcpConn,
     hb: Vec<HbPair>,
     next_hb_ns: u64,
+    /// HTTP heads of the WinRM request and response.
+    winrm_heads: (String, String),
     sum: GenSummary,
 }
 
@@ -237,6 +240,16 @@ impl Bench {
             winrm,
             hb,
             next_hb_ns: 0,
+            winrm_heads: (
+                format!(
+                    "POST /wsman HTTP/1.1\r\nConnection: Keep-Alive\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nUser-Agent: Microsoft WinRM Client\r\nContent-Length: {}\r\nHost: node1:5985\r\n\r\n",
+                    WSMAN_BODY.len()
+                ),
+                format!(
+                    "HTTP/1.1 200 \r\nContent-Type: application/soap+xml;charset=UTF-8\r\nServer: Microsoft-HTTPAPI/2.0\r\nContent-Length: {}\r\n\r\n",
+                    WSMAN_BODY.len()
+                ),
+            ),
             sum: GenSummary::default(),
         }
     }
@@ -329,7 +342,7 @@ impl Bench {
 
     fn io_len(&mut self) -> u32 {
         if self.small {
-            self.rng.pick(&[512, 1024, 4096, 4096, 8192])
+            self.rng.pick(&[512, 512, 1024])
         } else {
             self.rng
                 .pick(&[65_536, 131_072, 262_144, 524_288, 1_048_576])
@@ -367,7 +380,7 @@ impl Bench {
     }
 
     fn live_migration(&mut self) -> io::Result<()> {
-        let len = if self.small { 65_536 } else { MAX_IO };
+        let len = if self.small { 4096 } else { MAX_IO };
         let (a, z) = self.data(len);
         self.lm.send(&mut self.e, true, &[], &self.pattern[a..z])
     }
@@ -392,16 +405,10 @@ impl Bench {
     /// A WinRM (WS-Management over HTTP) request and its response.
     fn winrm(&mut self) -> io::Result<()> {
         let body = WSMAN_BODY.as_bytes();
-        let mut head = format!(
-            "POST /wsman HTTP/1.1\r\nConnection: Keep-Alive\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nUser-Agent: Microsoft WinRM Client\r\nContent-Length: {}\r\nHost: node1:5985\r\n\r\n",
-            body.len()
-        );
-        self.winrm.send(&mut self.e, true, head.as_bytes(), body)?;
-        head = format!(
-            "HTTP/1.1 200 \r\nContent-Type: application/soap+xml;charset=UTF-8\r\nServer: Microsoft-HTTPAPI/2.0\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        self.winrm.send(&mut self.e, false, head.as_bytes(), body)
+        self.winrm
+            .send(&mut self.e, true, self.winrm_heads.0.as_bytes(), body)?;
+        self.winrm
+            .send(&mut self.e, false, self.winrm_heads.1.as_bytes(), body)
     }
 
     /// Heartbeat rounds for every second of capture time that has begun.
@@ -448,6 +455,18 @@ impl Bench {
         self.heartbeats_due()?;
         let r = self.rng.below(1000);
         let i = self.rng.below(self.smb.len() as u64) as usize;
+        if self.small {
+            // Frames of ~180 bytes on average: metadata-heavy SMB, small
+            // IOs, interactive RDP.
+            return match r {
+                0..150 => self.smb_io(i, true),
+                150..300 => self.smb_io(i, false),
+                300..600 => self.reopen(i),
+                600..985 => self.rdp_input(),
+                985..995 => self.live_migration(),
+                _ => self.winrm(),
+            };
+        }
         match r {
             0..440 => self.smb_io(i, true),
             440..880 => self.smb_io(i, false),
@@ -456,6 +475,19 @@ impl Bench {
             960..985 => self.rdp(),
             _ => self.winrm(),
         }
+    }
+
+    /// Interactive RDP: small input records from the client, small updates back.
+    fn rdp_input(&mut self) -> io::Result<()> {
+        let mut rec = [0u8; 5];
+        for from_client in [true, true, false] {
+            let len = 24 + self.rng.below(if from_client { 40 } else { 120 }) as usize;
+            let (a, _) = self.data(len);
+            rec.copy_from_slice(&[0x17, 0x03, 0x03, 0, len as u8]);
+            self.rdp
+                .send(&mut self.e, from_client, &rec, &self.pattern[a..a + len])?;
+        }
+        Ok(())
     }
 }
 

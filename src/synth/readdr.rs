@@ -51,7 +51,7 @@ fn layout(link: LinkType, frame: &[u8]) -> Option<Layout> {
             LaxSlicedPacket::from_ether_type(EtherType(et), frame.get(16..)?)
         }
         LinkType::LINUX_SLL2 => {
-            let et = u16::from_be_bytes([*frame.get(0)?, *frame.get(1)?]);
+            let et = u16::from_be_bytes([*frame.first()?, *frame.get(1)?]);
             LaxSlicedPacket::from_ether_type(EtherType(et), frame.get(20..)?)
         }
         _ => return None,

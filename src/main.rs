@@ -14,6 +14,7 @@ mod inventory;
 mod pipeline;
 mod progress;
 mod smbcmd;
+mod synth;
 
 use clap::Parser;
 
@@ -26,6 +27,37 @@ fn main() {
         cli::Command::Diff(args) => diffcmd::run_diff(&args),
         cli::Command::Report(args) => diffcmd::run_report(&args),
         cli::Command::Rules { json } => findings::print_catalogue(json),
+        cli::Command::GenBench(args) => synth_run(|| {
+            synth::gen_bench(&synth::BenchOpts {
+                out: args.out.clone(),
+                size_bytes: args.size,
+                small_packets: args.small_packets,
+                seed: args.seed,
+                pcapng: !args.pcap,
+            })
+        }),
+        cli::Command::Scale(args) => synth_run(|| {
+            synth::scale(&synth::ScaleOpts {
+                input: args.input.clone(),
+                out: args.out.clone(),
+                size_bytes: args.size,
+                overlap: args.overlap,
+            })
+        }),
     };
     std::process::exit(code.into());
+}
+
+/// Runs a generator and prints its summary as JSON.
+fn synth_run(f: impl FnOnce() -> anyhow::Result<synth::GenSummary>) -> exit::ExitCode {
+    match f() {
+        Ok(s) => {
+            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            exit::ExitCode::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::ExitCode::Error
+        }
+    }
 }

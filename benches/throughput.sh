@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Throughput benchmark: hvsleuth inspect vs tshark on large synthetic captures.
+#
+# Builds the release binary once, generates the captures into bench-data/
+# (gitignored; kept between runs, delete them or set FORCE=1 to regenerate),
+# then times `hvsleuth inspect --json FILE` and `tshark -r FILE -q -z conv,tcp`
+# under /usr/bin/time -v (wall time, peak RSS) and prints a table.
+#
+# Generators used (hidden dev subcommands of hvsleuth):
+#   hvsleuth gen-bench --out FILE --size 1G [--small-packets] [--seed N] [--pcap]
+#       --size          stop once the file holds this much: 1000000, 512M, 1G, 4GiB, 1.5G
+#       --small-packets 1448-byte segments, 512 B..8 KiB IOs, an ACK per segment
+#                       (about 220 bytes a frame: a packets-per-second benchmark);
+#                       default: 64 KiB..1 MiB SMB2 IOs in 65160-byte TSO segments
+#       --seed N        deterministic: same seed and size, same bytes (default 1)
+#       --pcap          one-interface pcap instead of a 3-interface pcapng
+#   hvsleuth scale --in CAPTURE --out FILE --size 4G [--overlap]
+#       re-addressed copies of a real capture (copy k: third IPv4 octet + k,
+#       IPv6 subnet word + k, time + k x (duration + 1 s)); --overlap
+#       interleaves the copies in time instead.
+#
+# Environment (all optional):
+#   BIG_SIZE=1G          size of the big-frame capture
+#   SMALL_SIZE=2200M     size of the small-packet capture (about 10 M frames)
+#   SCALE_INPUT=FILE     also scale this capture to SCALE_SIZE and benchmark it
+#   SCALE_SIZE=4G
+#   DATA_DIR=bench-data  where the captures go
+#   FORCE=1              regenerate the captures even if present
+#   SKIP_TSHARK=1        do not run tshark (it is much slower)
+#   CARGO_TARGET_DIR     honoured to find the binary
+#
+# Needs: cargo, GNU time (/usr/bin/time), capinfos, tshark, taskset, awk.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BIG_SIZE=${BIG_SIZE:-1G}
+SMALL_SIZE=${SMALL_SIZE:-2200M}
+SCALE_SIZE=${SCALE_SIZE:-4G}
+DATA_DIR=${DATA_DIR:-bench-data}
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN="$TARGET/release/hvsleuth"
+TIME=/usr/bin/time
+
+for tool in "$TIME" capinfos taskset awk; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
+done
+if [[ -z "${SKIP_TSHARK:-}" ]] && ! command -v tshark >/dev/null; then
+    echo "tshark not found: skipping the tshark columns" >&2
+    SKIP_TSHARK=1
+fi
+
+echo "== cargo build --release" >&2
+cargo build --release >&2
+mkdir -p "$DATA_DIR"
+
+# gen FILE ARGS...: generate FILE unless present.
+gen() {
+    local f=$1; shift
+    if [[ -n "${FORCE:-}" || ! -s "$f" ]]; then
+        echo "== generating $f ($*)" >&2
+        "$TIME" -f "   generated in %e s, peak RSS %M KB" "$BIN" "$@" >&2
+    fi
+}
+
+BIG="$DATA_DIR/big-frames.pcapng"
+SMALL="$DATA_DIR/small-packets.pcapng"
+gen "$BIG" gen-bench --out "$BIG" --size "$BIG_SIZE"
+gen "$SMALL" gen-bench --out "$SMALL" --size "$SMALL_SIZE" --small-packets
+FILES=("$BIG" "$SMALL")
+if [[ -n "${SCALE_INPUT:-}" ]]; then
+    SCALED="$DATA_DIR/scaled-$(basename "${SCALE_INPUT%.*}").pcapng"
+    gen "$SCALED" scale --in "$SCALE_INPUT" --out "$SCALED" --size "$SCALE_SIZE"
+    FILES+=("$SCALED")
+fi
+
+# measure OUTVAR CMD...: runs CMD under GNU time; sets OUTVAR to "wall_s rss_mb".
+measure() {
+    local __out=$1; shift
+    local log
+    log=$(mktemp)
+    if ! "$TIME" -v "$@" >/dev/null 2>"$log"; then
+        echo "command failed: $*" >&2
+        tail -20 "$log" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
+            n = split($2, p, ":"); s = 0;
+            for (i = 1; i <= n; i++) s = s * 60 + p[i];
+            print s }' "$log")
+    rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$log")
+    rm -f "$log"
+    printf -v "$__out" '%s %s' "$wall" "$rss"
+}
+
+packets_of() {
+    capinfos -M -c "$1" | awk -F': *' '/Number of packets/ { print $2 }'
+}
+
+row_fmt='%-28s %10s %11s %9s %7s %7s %9s %9s %7s\n'
+printf "$row_fmt" file "size MB" packets "hvs s" "GB/s" Mpps "RSS MB" "tshark s" ratio
+for f in "${FILES[@]}"; do
+    size=$(stat -c %s "$f")
+    pkts=$(packets_of "$f")
+    measure hv "$BIN" inspect --json "$f"
+    read -r hv_s hv_rss <<<"$hv"
+    if [[ -z "${SKIP_TSHARK:-}" ]]; then
+        measure ts tshark -r "$f" -q -z conv,tcp
+        read -r ts_s _ <<<"$ts"
+    else
+        ts_s=-
+    fi
+    awk -v f="$(basename "$f")" -v size="$size" -v p="$pkts" -v h="$hv_s" -v r="$hv_rss" -v t="$ts_s" \
+        -v fmt="$row_fmt" 'BEGIN {
+            hs = (h > 0) ? h : 0.001;
+            ratio = (t == "-") ? "-" : sprintf("%.1fx", t / hs);
+            printf fmt, f, sprintf("%.0f", size / 1e6), p, sprintf("%.2f", h),
+                sprintf("%.2f", size / hs / 1e9), sprintf("%.2f", p / hs / 1e6), r, t, ratio }'
+done
+
+# Multi-core: two copies of the big file in one process, on one core vs all.
+echo
+echo "== two files at once (hvsleuth inspect A B), big-frame capture" >&2
+COPY="$DATA_DIR/big-frames-copy.pcapng"
+[[ -s "$COPY" && -z "${FORCE:-}" ]] || cp "$BIG" "$COPY"
+size2=$(( $(stat -c %s "$BIG") + $(stat -c %s "$COPY") ))
+measure one taskset -c 0 "$BIN" inspect --json "$BIG"
+measure pin taskset -c 0 "$BIN" inspect --json "$BIG" "$COPY"
+measure all "$BIN" inspect --json "$BIG" "$COPY"
+read -r one_s one_rss <<<"$one"
+read -r pin_s pin_rss <<<"$pin"
+read -r all_s all_rss <<<"$all"
+awk -v s1="$(stat -c %s "$BIG")" -v s2="$size2" -v a="$one_s" -v b="$pin_s" -v c="$all_s" \
+    -v ra="$one_rss" -v rb="$pin_rss" -v rc="$all_rss" -v cores="$(nproc)" 'BEGIN {
+    fmt = "%-34s %8s %8s %8s\n";
+    printf fmt, "run", "wall s", "GB/s", "RSS MB";
+    printf fmt, "1 file, taskset -c 0 (per core)", a, sprintf("%.2f", s1 / (a > 0 ? a : 0.001) / 1e9), ra;
+    printf fmt, "2 files, taskset -c 0", b, sprintf("%.2f", s2 / (b > 0 ? b : 0.001) / 1e9), rb;
+    printf fmt, "2 files, " cores " cores", c, sprintf("%.2f", s2 / (c > 0 ? c : 0.001) / 1e9), rc;
+    printf "multi-core speed-up (2 files): %.2fx on %d cores\n", b / (c > 0 ? c : 0.001), cores }'

@@ -65,8 +65,7 @@ pub fn run_diff(args: &DiffArgs) -> ExitCode {
     } else {
         render_text(&diff)
     };
-    use std::io::Write;
-    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+    if crate::exit::print_stdout(&text) == ExitCode::Error {
         return ExitCode::Error;
     }
     ExitCode::from_outcomes([

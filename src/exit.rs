@@ -14,6 +14,17 @@ pub enum ExitCode {
     NothingReadable = 4,
 }
 
+/// Writes `text` to stdout; a closed pipe (e.g. `| head`) is not an error worth a panic.
+pub fn print_stdout(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::Ok,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Ok,
+        Err(_) => ExitCode::Error,
+    }
+}
+
 impl From<ExitCode> for i32 {
     fn from(c: ExitCode) -> i32 {
         c as i32

@@ -211,8 +211,7 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     };
     match out {
         Ok(s) => {
-            use std::io::Write;
-            if std::io::stdout().write_all(s.as_bytes()).is_err() {
+            if crate::exit::print_stdout(&s) == ExitCode::Error {
                 return ExitCode::Error;
             }
             code

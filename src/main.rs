@@ -51,10 +51,7 @@ fn main() {
 /// Runs a generator and prints its summary as JSON.
 fn synth_run(f: impl FnOnce() -> anyhow::Result<synth::GenSummary>) -> exit::ExitCode {
     match f() {
-        Ok(s) => {
-            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
-            exit::ExitCode::Ok
-        }
+        Ok(s) => exit::print_stdout(&(serde_json::to_string_pretty(&s).unwrap_or_default() + "\n")),
         Err(e) => {
             eprintln!("error: {e:#}");
             exit::ExitCode::Error

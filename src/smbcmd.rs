@@ -85,8 +85,7 @@ pub fn run(args: &SmbArgs) -> ExitCode {
     } else {
         render_text(&report, args.top)
     };
-    use std::io::Write;
-    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+    if crate::exit::print_stdout(&text) == ExitCode::Error {
         return ExitCode::Error;
     }
     code

@@ -211,8 +211,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
     } else {
         summary.render_text()
     };
-    use std::io::Write;
-    if std::io::stdout().write_all(text.as_bytes()).is_err() {
+    if crate::exit::print_stdout(&text) == ExitCode::Error {
         return ExitCode::Error;
     }
     code

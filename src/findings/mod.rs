@@ -159,6 +159,5 @@ pub fn print_catalogue(json: bool) -> crate::exit::ExitCode {
         s += &toml::to_string_pretty(&Thresholds::default()).unwrap_or_default();
         s
     };
-    print!("{text}");
-    crate::exit::ExitCode::Ok
+    crate::exit::print_stdout(&text)
 }

@@ -50,6 +50,12 @@ hvsleuth analyze captures/ --out report-dir --bucket 5s\n  hvsleuth analyze node
         after_help = "Examples:\n  hvsleuth smb node1.pcapng node2.pcapng\n  hvsleuth smb --json captures/ | jq '.sessions[] | {session_id, channels: (.channels|length)}'"
     )]
     Smb(SmbArgs),
+    /// One time-ordered forensic timeline across captures, perfmon counters, event
+    /// logs and cluster.log (each input's kind is detected by content).
+    #[command(
+        after_help = "Example:\n  hvsleuth timeline samples/restore-flood samples/fixtures --json"
+    )]
+    Timeline(TimelineArgs),
     /// Compare two analyses (before/after a change): per interface x role deltas,
     /// findings new / resolved / unchanged, overlay charts.
     ///
@@ -238,4 +244,18 @@ pub struct ScaleArgs {
     /// Interleave the copies in time instead of placing them one after another.
     #[arg(long)]
     pub overlap: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    /// Captures, perfmon CSV/TSV, .evtx or event XML/CSV exports, cluster.log, or directories.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }

@@ -24,7 +24,7 @@ fn load_or_analyze(
         });
     }
     let a = analyze(&[path.to_path_buf()], o)?;
-    let data = report::build(&a.model, &a.summary, &a.inputs);
+    let data = report::build(&a.model, &a.summary, &a.inputs, &a.evidence);
     Ok((data, a.code))
 }
 

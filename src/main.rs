@@ -7,6 +7,7 @@ mod analyze;
 mod attribution;
 mod cli;
 mod diffcmd;
+mod evidence;
 mod exit;
 mod findings;
 mod inspect;
@@ -15,6 +16,7 @@ mod pipeline;
 mod progress;
 mod smbcmd;
 mod synth;
+mod timeline;
 
 use clap::Parser;
 
@@ -24,6 +26,7 @@ fn main() {
         cli::Command::Inspect(args) => inspect::run(&args),
         cli::Command::Analyze(args) => analyze::run(&args),
         cli::Command::Smb(args) => smbcmd::run(&args),
+        cli::Command::Timeline(args) => timeline::run(&args),
         cli::Command::Diff(args) => diffcmd::run_diff(&args),
         cli::Command::Report(args) => diffcmd::run_report(&args),
         cli::Command::Rules { json } => findings::print_catalogue(json),

@@ -63,6 +63,8 @@ pub struct Analysis {
     pub summary: summary::Summary,
     /// Every input used, as given.
     pub inputs: Vec<String>,
+    /// Counters, event logs and cluster.log read beside the captures.
+    pub evidence: crate::evidence::Evidence,
     pub code: ExitCode,
 }
 
@@ -81,21 +83,39 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     let (captures, others): (Vec<PathBuf>, Vec<PathBuf>) = all
         .into_iter()
         .partition(|p| open_input(p).is_ok_and(|i| is_packet_input(i.kind)));
-    for p in &others {
-        let kind = open_input(p).map(|i| i.kind).unwrap_or(InputKind::Unknown);
-        match kind {
-            InputKind::Unknown => eprintln!(
-                "error: {}: not a recognised input (capture, perfmon CSV, ETL, EVTX, cluster.log)",
-                p.display()
-            ),
-            k => eprintln!(
-                "note: {}: {k:?} inputs are not analysed yet; skipped",
-                p.display()
-            ),
+    let read: Vec<Result<crate::evidence::Evidence, String>> = others
+        .par_iter()
+        .map(|p| {
+            let kind = open_input(p).map(|i| i.kind).unwrap_or(InputKind::Unknown);
+            if crate::evidence::is_evidence(kind) {
+                crate::evidence::read(p, kind)
+            } else {
+                Err(format!(
+                    "{}: not a recognised input (capture, ETL, perfmon CSV, event log, cluster.log)",
+                    p.display()
+                ))
+            }
+        })
+        .collect();
+    let mut evidence = crate::evidence::Evidence::default();
+    let mut evidence_ok = Vec::new();
+    for r in read {
+        match r {
+            Ok(e) => {
+                evidence.merge(e);
+                evidence_ok.push((true, true));
+            }
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                evidence_ok.push((false, false));
+            }
         }
     }
-    if captures.is_empty() {
-        eprintln!("error: no packet captures among the inputs");
+    for n in &evidence.notes {
+        eprintln!("note: {n}");
+    }
+    if captures.is_empty() && evidence.counters.is_empty() && evidence.events.is_empty() {
+        eprintln!("error: nothing to analyse among the inputs");
         return Err(ExitCode::NothingReadable);
     }
     let total: u64 = captures
@@ -130,7 +150,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         files
             .iter()
             .map(|f| (f.error.as_ref().is_none_or(|e| e.1), f.error.is_none()))
-            .chain(others.iter().map(|_| (true, true))),
+            .chain(evidence_ok),
     );
     let (ifaces, topo, inferred) = topology::build(&files, o.inventory);
     let model = attribute::attribute(&files, &ifaces, &topo, o.bucket_ns);
@@ -138,7 +158,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         .inventory
         .map(|i| i.thresholds.clone())
         .unwrap_or_default();
-    let findings = crate::findings::evaluate(&model, o.inventory, &thresholds);
+    let findings = crate::findings::evaluate(&model, o.inventory, &thresholds, &evidence);
     let summary = summary::Summary::new(&model, inferred, findings);
     let inputs = captures
         .iter()
@@ -149,6 +169,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         model,
         summary,
         inputs,
+        evidence,
         code,
     })
 }
@@ -171,6 +192,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         model,
         summary,
         inputs,
+        evidence,
         code,
     } = match analyze(&args.inputs, &opts) {
         Ok(a) => a,
@@ -181,7 +203,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
             eprintln!("error: writing tables to {}: {e:#}", dir.display());
             return ExitCode::Error;
         }
-        let data = report::build(&model, &summary, &inputs);
+        let data = report::build(&model, &summary, &inputs, &evidence);
         match report::write(dir, &data) {
             Ok(w) => {
                 for (chart, err) in &w.chart_errors {

@@ -18,7 +18,12 @@ pub const DATA_FILE: &str = "report_data.json";
 /// Most heartbeat series drawn (the ones with the longest silences first).
 const MAX_HB_SERIES: usize = 24;
 
-pub fn build(model: &Model, summary: &Summary, inputs: &[String]) -> ReportData {
+pub fn build(
+    model: &Model,
+    summary: &Summary,
+    inputs: &[String],
+    evidence: &crate::evidence::Evidence,
+) -> ReportData {
     let bucket_s = model.bucket_ns as f64 / 1e9;
     let interfaces = model
         .ifaces
@@ -113,6 +118,7 @@ pub fn build(model: &Model, summary: &Summary, inputs: &[String]) -> ReportData 
             })
         })
         .collect();
+    timeline.extend(evidence.events.iter().cloned());
     timeline.sort_by_key(|e| e.ts_ns);
 
     ReportData {

@@ -105,5 +105,33 @@ relieve saturation; apply KB2905412 on affected builds.",
     seed: "004 (GUM and TCP)",
 };
 
+pub const HVS008: RuleInfo = RuleInfo {
+    id: "HVS008",
+    title: "RDMA / SMB Direct traffic that packet captures cannot see",
+    detects: "Perfmon RDMA Activity or SMB Direct counters with bytes on a node, compared with what the captures of \
+that node show in the same window.",
+    why: "RDMA bypasses the host network stack: host captures (and Task Manager) do not see SMB Direct bytes, so \
+capture-based attribution undercounts storage, redirected IO or live migration on RDMA NICs.",
+    evidence: "RDMA bytes and peak per counter, the capture bytes of that node in the window.",
+    fix: "Use the perfmon counters (RDMA Activity, SMB Direct Connection) for RDMA NICs; capture on the switch or \
+with the NIC vendor's tools if packets are needed.",
+    seed: "003 (SMB Direct bytes only in perfmon)",
+};
+
+pub const HVS009: RuleInfo = RuleInfo {
+    id: "HVS009",
+    title: "CSV redirected IO in perfmon counters",
+    detects: "Cluster CSV File System / CSV Volume Manager redirected byte counters above zero on a node, with the \
+window, volume and the NIC counters that rose with it; compared with the captures' redirected-io attribution.",
+    why: "A CSV in redirected IO sends every write of the non-owner node over SMB to the owner; its counters name the \
+volume and node even when no capture was running.",
+    evidence: "redirected bytes and peak per volume, window, NIC byte rates during the window, captured redirected-io bytes.",
+    fix: "Run metadata-heavy jobs (restores) on the CSV owner or move the CSV first (Move-ClusterSharedVolume); steer \
+redirected IO to the cluster network (HVS001).",
+    seed: "000 (restore floods the management network)",
+};
+
 /// Every rule, in id order.
-pub const ALL: &[RuleInfo] = &[HVS001, HVS002, HVS003, HVS004, HVS005, HVS006, HVS007];
+pub const ALL: &[RuleInfo] = &[
+    HVS001, HVS002, HVS003, HVS004, HVS005, HVS006, HVS007, HVS008, HVS009,
+];

@@ -2,6 +2,7 @@
 //! evidence and the fix. Each rule has a stable id ([`catalogue`]).
 
 pub mod catalogue;
+mod counters;
 mod heartbeat;
 mod migration;
 mod network;
@@ -21,6 +22,7 @@ pub struct Ctx<'a> {
     pub model: &'a Model,
     pub inv: Option<&'a Inventory>,
     pub th: &'a Thresholds,
+    pub evidence: &'a crate::evidence::Evidence,
 }
 
 impl Ctx<'_> {
@@ -108,8 +110,18 @@ impl Ctx<'_> {
 }
 
 /// Runs every rule; findings sorted by severity, then id, node, interface.
-pub fn evaluate(model: &Model, inv: Option<&Inventory>, th: &Thresholds) -> Vec<Finding> {
-    let ctx = Ctx { model, inv, th };
+pub fn evaluate(
+    model: &Model,
+    inv: Option<&Inventory>,
+    th: &Thresholds,
+    evidence: &crate::evidence::Evidence,
+) -> Vec<Finding> {
+    let ctx = Ctx {
+        model,
+        inv,
+        th,
+        evidence,
+    };
     let mut out = Vec::new();
     network::management_bulk(&ctx, &mut out);
     network::saturation(&ctx, &mut out);
@@ -118,6 +130,7 @@ pub fn evaluate(model: &Model, inv: Option<&Inventory>, th: &Thresholds) -> Vec<
     migration::unintended_network(&ctx, &mut out);
     migration::throughput(&ctx, &mut out);
     heartbeat::gaps(&ctx, &mut out);
+    counters::reconcile(&ctx, &mut out);
     out.sort_by(|a, b| {
         (a.severity, &a.id, &a.node, &a.interface, a.window_start_ns).cmp(&(
             b.severity,

@@ -16,11 +16,43 @@ pub fn corpus() -> PathBuf {
     repo().join("..").join("shared").join("corpus")
 }
 
+/// Runs the binary; fails the test instead of hanging if it takes over 10 minutes.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin())
+    use std::io::Read;
+    let mut child = Command::new(bin())
         .args(args)
-        .output()
-        .expect("the hvsleuth binary runs")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the hvsleuth binary runs");
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(600) {
+            let _ = child.kill();
+            panic!("hvsleuth {args:?} did not finish within 10 minutes");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
 }
 
 pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {

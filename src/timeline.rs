@@ -1,0 +1,53 @@
+//! `hvsleuth timeline`: one time-ordered forensic timeline across captures
+//! (finding windows, SMB witness operations), perfmon counters (activity of
+//! redirected IO, RDMA, live migration, missed heartbeats), event logs and
+//! cluster.log.
+
+use hvsleuth_reports::model::TimelineEvent;
+
+use crate::analyze::{AnalyzeOptions, analyze, report};
+use crate::cli::TimelineArgs;
+use crate::exit::ExitCode;
+use crate::inventory::Inventory;
+
+pub fn run(args: &TimelineArgs) -> ExitCode {
+    let inventory = match args.inventory.as_deref().map(Inventory::load).transpose() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::Error;
+        }
+    };
+    let o = AnalyzeOptions {
+        inventory: inventory.as_ref(),
+        bucket_ns: 1_000_000_000,
+        max_flows: args.common.max_flows,
+        no_progress: args.common.no_progress,
+    };
+    let a = match analyze(&args.inputs, &o) {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let data = report::build(&a.model, &a.summary, &a.inputs, &a.evidence);
+    let events: Vec<&TimelineEvent> = data.timeline.iter().collect();
+    let text = if args.json {
+        serde_json::to_string_pretty(&serde_json::json!({ "events": events })).unwrap_or_default()
+            + "\n"
+    } else {
+        let mut s = String::new();
+        for e in &events {
+            s += &format!(
+                "{}  {:<11} {:<8} {}\n",
+                crate::inspect::format_utc(e.ts_ns),
+                e.source,
+                e.node.as_deref().unwrap_or("-"),
+                e.text
+            );
+        }
+        s
+    };
+    if crate::exit::print_stdout(&text) == ExitCode::Error {
+        return ExitCode::Error;
+    }
+    a.code
+}

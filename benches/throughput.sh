@@ -98,36 +98,43 @@ packets_of() {
     capinfos -M -c "$1" | awk -F': *' '/Number of packets/ { print $2 }'
 }
 
-row_fmt='%-28s %10s %11s %9s %7s %7s %9s %9s %7s\n'
-printf "$row_fmt" file "size MB" packets "hvs s" "GB/s" Mpps "RSS MB" "tshark s" ratio
+row_fmt='%-22s %-8s %8s %10s %8s %7s %7s %8s %9s %7s\n'
+printf "$row_fmt" file command "size MB" packets "hvs s" "GB/s" Mpps "RSS MB" "tshark s" ratio
+# COMMANDS: which hvsleuth commands to time (inspect: decode + TCP reassembly;
+# smb: + SMB/DCE-RPC analysers; analyze: the whole pipeline with attribution,
+# findings and the summary).
+COMMANDS=${COMMANDS:-inspect smb analyze}
 for f in "${FILES[@]}"; do
     size=$(stat -c %s "$f")
     pkts=$(packets_of "$f")
-    measure hv "$BIN" inspect --json "$f"
-    read -r hv_s hv_rss <<<"$hv"
     if [[ -z "${SKIP_TSHARK:-}" ]]; then
         measure ts tshark -r "$f" -q -z conv,tcp
         read -r ts_s _ <<<"$ts"
     else
         ts_s=-
     fi
-    awk -v f="$(basename "$f")" -v size="$size" -v p="$pkts" -v h="$hv_s" -v r="$hv_rss" -v t="$ts_s" \
-        -v fmt="$row_fmt" 'BEGIN {
-            hs = (h > 0) ? h : 0.001;
-            ratio = (t == "-") ? "-" : sprintf("%.1fx", t / hs);
-            printf fmt, f, sprintf("%.0f", size / 1e6), p, sprintf("%.2f", h),
-                sprintf("%.2f", size / hs / 1e9), sprintf("%.2f", p / hs / 1e6), r, t, ratio }'
+    for cmd in $COMMANDS; do
+        measure hv "$BIN" "$cmd" --json --no-progress "$f"
+        read -r hv_s hv_rss <<<"$hv"
+        awk -v f="$(basename "$f")" -v c="$cmd" -v size="$size" -v p="$pkts" -v h="$hv_s" -v r="$hv_rss" -v t="$ts_s" \
+            -v fmt="$row_fmt" 'BEGIN {
+                hs = (h > 0) ? h : 0.001;
+                ratio = (t == "-") ? "-" : sprintf("%.1fx", t / hs);
+                printf fmt, f, c, sprintf("%.0f", size / 1e6), p, sprintf("%.2f", h),
+                    sprintf("%.2f", size / hs / 1e9), sprintf("%.2f", p / hs / 1e6), r, t, ratio }'
+    done
 done
 
 # Multi-core: two copies of the big file in one process, on one core vs all.
 echo
-echo "== two files at once (hvsleuth inspect A B), big-frame capture" >&2
+MC=${MC_COMMAND:-analyze}
+echo "== two files at once (hvsleuth $MC A B), big-frame capture" >&2
 COPY="$DATA_DIR/big-frames-copy.pcapng"
 [[ -s "$COPY" && -z "${FORCE:-}" ]] || cp "$BIG" "$COPY"
 size2=$(( $(stat -c %s "$BIG") + $(stat -c %s "$COPY") ))
-measure one taskset -c 0 "$BIN" inspect --json "$BIG"
-measure pin taskset -c 0 "$BIN" inspect --json "$BIG" "$COPY"
-measure all "$BIN" inspect --json "$BIG" "$COPY"
+measure one taskset -c 0 "$BIN" "$MC" --json --no-progress "$BIG"
+measure pin taskset -c 0 "$BIN" "$MC" --json --no-progress "$BIG" "$COPY"
+measure all "$BIN" "$MC" --json --no-progress "$BIG" "$COPY"
 read -r one_s one_rss <<<"$one"
 read -r pin_s pin_rss <<<"$pin"
 read -r all_s all_rss <<<"$all"

@@ -158,7 +158,16 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         .inventory
         .map(|i| i.thresholds.clone())
         .unwrap_or_default();
-    let findings = crate::findings::evaluate(&model, o.inventory, &thresholds, &evidence);
+    let findings = {
+        let smb_report = smb.lock().expect("SMB model lock").report();
+        crate::findings::evaluate(
+            &model,
+            o.inventory,
+            &thresholds,
+            &evidence,
+            Some(&smb_report),
+        )
+    };
     let summary = summary::Summary::new(&model, inferred, findings);
     let inputs = captures
         .iter()

@@ -131,7 +131,30 @@ redirected IO to the cluster network (HVS001).",
     seed: "000 (restore floods the management network)",
 };
 
+pub const HVS010: RuleInfo = RuleInfo {
+    id: "HVS010",
+    title: "Encrypted SMB sessions: attribution by session only",
+    detects: "Encrypted SMB 3 sessions (transform headers) between cluster nodes.",
+    why: "Between nodes, SMB is CSV redirected IO or SMB live migration, and only the share name (invisible when \
+encrypted) tells them apart: the role rests on endpoints and ports.",
+    evidence: "sessions, endpoints and encrypted bytes.",
+    fix: "Nothing to fix when encryption is intended; decrypt in Wireshark with the session keys to look inside.",
+    seed: "DOMAIN.md (encrypted sessions)",
+};
+
+pub const HVS011: RuleInfo = RuleInfo {
+    id: "HVS011",
+    title: "RDMA-capable interfaces advertised while SMB runs over TCP",
+    detects: "An SMB server whose FSCTL_QUERY_NETWORK_INTERFACE_INFO answer lists RDMA-capable interfaces, while SMB \
+bytes to it travel over TCP 445.",
+    why: "SMB Direct moves storage, redirected IO and live migration at line rate with little CPU; over TCP the same \
+traffic costs CPU and competes on the wire.",
+    evidence: "the RDMA interfaces advertised, the SMB bytes over TCP.",
+    fix: "Check RDMA on both ends (Get-NetAdapterRdma, Get-SmbClientNetworkInterface) and Multichannel connections.",
+    seed: "003 (SMB Direct)",
+};
+
 /// Every rule, in id order.
 pub const ALL: &[RuleInfo] = &[
-    HVS001, HVS002, HVS003, HVS004, HVS005, HVS006, HVS007, HVS008, HVS009,
+    HVS001, HVS002, HVS003, HVS004, HVS005, HVS006, HVS007, HVS008, HVS009, HVS010, HVS011,
 ];

@@ -6,6 +6,7 @@ mod counters;
 mod heartbeat;
 mod migration;
 mod network;
+mod smb;
 mod sofs;
 pub mod thresholds;
 
@@ -23,6 +24,8 @@ pub struct Ctx<'a> {
     pub inv: Option<&'a Inventory>,
     pub th: &'a Thresholds,
     pub evidence: &'a crate::evidence::Evidence,
+    /// The SMB session model's report, when captures had SMB.
+    pub smb: Option<&'a hvsleuth_parsers::smb::model::SmbReport>,
 }
 
 impl Ctx<'_> {
@@ -115,12 +118,14 @@ pub fn evaluate(
     inv: Option<&Inventory>,
     th: &Thresholds,
     evidence: &crate::evidence::Evidence,
+    smb: Option<&hvsleuth_parsers::smb::model::SmbReport>,
 ) -> Vec<Finding> {
     let ctx = Ctx {
         model,
         inv,
         th,
         evidence,
+        smb,
     };
     let mut out = Vec::new();
     network::management_bulk(&ctx, &mut out);
@@ -131,6 +136,7 @@ pub fn evaluate(
     migration::throughput(&ctx, &mut out);
     heartbeat::gaps(&ctx, &mut out);
     counters::reconcile(&ctx, &mut out);
+    smb::sessions(&ctx, &mut out);
     out.sort_by(|a, b| {
         (a.severity, &a.id, &a.node, &a.interface, a.window_start_ns).cmp(&(
             b.severity,

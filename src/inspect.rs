@@ -224,51 +224,23 @@ pub fn run(args: &InspectArgs) -> ExitCode {
 }
 
 fn fmt_ts(ns: Option<i64>) -> String {
-    ns.map(crate_time::format_utc).unwrap_or_else(|| "-".into())
+    ns.map(format_utc).unwrap_or_else(|| "-".into())
 }
 
-pub use crate_time::format_utc;
+/// `YYYY-MM-DD HH:MM:SS.ffffff UTC` from Unix nanoseconds.
+pub fn format_utc(ns: i64) -> String {
+    hvsleuth_reports::units::utc_datetime_micros(ns)
+}
 
-mod crate_time {
-    /// `YYYY-MM-DD HH:MM:SS.ffffff UTC` from Unix nanoseconds.
-    pub fn format_utc(ns: i64) -> String {
-        let secs = ns.div_euclid(1_000_000_000);
-        let frac = ns.rem_euclid(1_000_000_000) / 1000;
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        format!(
-            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{frac:06} UTC",
-            sod / 3600,
-            sod / 60 % 60,
-            sod % 60
-        )
-    }
-
-    /// Howard Hinnant's days-to-civil algorithm.
-    fn civil_from_days(z: i64) -> (i64, u32, u32) {
-        let z = z + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let y = yoe + era * 400;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        (if m <= 2 { y + 1 } else { y }, m, d)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn formats() {
-            assert_eq!(super::format_utc(0), "1970-01-01 00:00:00.000000 UTC");
-            assert_eq!(
-                super::format_utc(1_605_189_167_722_616_000),
-                "2020-11-12 13:52:47.722616 UTC"
-            );
-        }
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats() {
+        assert_eq!(super::format_utc(0), "1970-01-01 00:00:00.000000 UTC");
+        assert_eq!(
+            super::format_utc(1_605_189_167_722_616_000),
+            "2020-11-12 13:52:47.722616 UTC"
+        );
     }
 }
 

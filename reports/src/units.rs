@@ -128,6 +128,19 @@ pub fn utc_datetime(ns: i64) -> String {
     )
 }
 
+/// `"2013-07-23 14:05:09.123456 UTC"` (microseconds), for command-line output.
+pub fn utc_datetime_micros(ns: i64) -> String {
+    let (days, sod, sub) = split_ns(ns);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06} UTC",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        sub / 1000
+    )
+}
+
 /// `"14:05:09"`, or `"14:05:09.123"` with `millis`.
 pub fn utc_hms(ns: i64, millis: bool) -> String {
     let (_, sod, sub) = split_ns(ns);

@@ -57,6 +57,20 @@ fn by_host<'a>(ctx: &'a Ctx<'_>, roles: &[CounterRole]) -> BTreeMap<String, Vec<
     m
 }
 
+/// One evidence line per counter: bytes over the capture and peak rate.
+fn counter_evidence(cs: &[&Counter]) -> Vec<(String, String)> {
+    cs.iter()
+        .map(|c| {
+            let v = format!(
+                "{} (peak {})",
+                human_bytes(c.integral() as u64),
+                human_bps((c.peak() * 8.0) as u64)
+            );
+            (c.label(), v)
+        })
+        .collect()
+}
+
 fn window(cs: &[&Counter]) -> (i64, i64) {
     let w: Vec<(i64, i64)> = cs.iter().filter_map(|c| c.active_window(1.0)).collect();
     (
@@ -70,19 +84,7 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         let total: f64 = cs.iter().map(|c| c.integral()).sum();
         let (start, end) = window(&cs);
         let (cap, covered) = captured(ctx, &host, start, end, &[]);
-        let mut evidence: Vec<(String, String)> = cs
-            .iter()
-            .map(|c| {
-                (
-                    c.label(),
-                    format!(
-                        "{} (peak {})",
-                        human_bytes(c.integral() as u64),
-                        human_bps((c.peak() * 8.0) as u64)
-                    ),
-                )
-            })
-            .collect();
+        let mut evidence = counter_evidence(&cs);
         evidence.push((
             "captures of this node in the window".into(),
             if covered {
@@ -145,19 +147,7 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 })
             })
             .collect();
-        let mut evidence: Vec<(String, String)> = cs
-            .iter()
-            .map(|c| {
-                (
-                    c.label(),
-                    format!(
-                        "{} (peak {})",
-                        human_bytes(c.integral() as u64),
-                        human_bps((c.peak() * 8.0) as u64)
-                    ),
-                )
-            })
-            .collect();
+        let mut evidence = counter_evidence(&cs);
         if !nics.is_empty() {
             evidence.push(("NICs busy during the window".into(), nics.join(", ")));
         }

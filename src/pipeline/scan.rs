@@ -400,35 +400,22 @@ impl PacketSink for Scan {
             c.packets += 1;
             c.wire_bytes += wire;
         }
+        let non_ip = GroupKey {
+            iface: p.iface,
+            proto: Proto::NonIp,
+            client: None,
+            server: None,
+            port: 0,
+        };
         if !p.link_type.is_supported() {
             self.unsupported_link += 1;
-            self.group_frame(
-                GroupKey {
-                    iface: p.iface,
-                    proto: Proto::NonIp,
-                    client: None,
-                    server: None,
-                    port: 0,
-                },
-                ts,
-                wire,
-            );
+            self.group_frame(non_ip, ts, wire);
             return;
         }
         let d = decode(p.link_type, p.data);
         let (Some(src), Some(dst)) = (d.src, d.dst) else {
             self.non_ip += 1;
-            self.group_frame(
-                GroupKey {
-                    iface: p.iface,
-                    proto: Proto::NonIp,
-                    client: None,
-                    server: None,
-                    port: 0,
-                },
-                ts,
-                wire,
-            );
+            self.group_frame(non_ip, ts, wire);
             return;
         };
         if d.ip_fragment {

@@ -232,18 +232,6 @@ pub fn format_utc(ns: i64) -> String {
     hvsleuth_reports::units::utc_datetime_micros(ns)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn formats() {
-        assert_eq!(super::format_utc(0), "1970-01-01 00:00:00.000000 UTC");
-        assert_eq!(
-            super::format_utc(1_605_189_167_722_616_000),
-            "2020-11-12 13:52:47.722616 UTC"
-        );
-    }
-}
-
 fn render_text(r: &InspectReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
@@ -308,4 +296,16 @@ fn render_text(r: &InspectReport) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats() {
+        assert_eq!(super::format_utc(0), "1970-01-01 00:00:00.000000 UTC");
+        assert_eq!(
+            super::format_utc(1_605_189_167_722_616_000),
+            "2020-11-12 13:52:47.722616 UTC"
+        );
+    }
 }

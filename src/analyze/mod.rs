@@ -208,7 +208,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         Err(code) => return code,
     };
     if let Some(dir) = &args.out {
-        if let Err(e) = tables::write_all(dir, &model, &summary) {
+        if let Err(e) = tables::write_all(dir, &model, &summary, &evidence) {
             eprintln!("error: writing tables to {}: {e:#}", dir.display());
             return ExitCode::Error;
         }

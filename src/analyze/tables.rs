@@ -103,11 +103,58 @@ fn write(dir: &Path, name: &str, df: &mut DataFrame) -> Result<()> {
     Ok(())
 }
 
+/// Perfmon samples in long form: one row per counter and sample, with the
+/// counter's role class; unknown counters are kept (role empty).
+pub fn counters(ev: &crate::evidence::Evidence) -> PolarsResult<DataFrame> {
+    let n: usize = ev.counters.iter().map(|c| c.samples.len()).sum();
+    let (mut host, mut object, mut instance, mut counter, mut role) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut ts, mut value) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for c in &ev.counters {
+        let r = c.class.role.map(|r| format!("{r:?}")).unwrap_or_default();
+        for (t, v) in &c.samples {
+            host.push(c.path.host.clone());
+            object.push(c.path.object.clone());
+            instance.push(c.path.instance.clone().unwrap_or_default());
+            counter.push(c.path.counter.clone());
+            role.push(r.clone());
+            ts.push(*t);
+            value.push(*v);
+        }
+    }
+    let time = Series::new("time".into(), ts).cast(&DataType::Datetime(
+        TimeUnit::Nanoseconds,
+        Some(TimeZone::UTC),
+    ))?;
+    DataFrame::new_infer_height(vec![
+        Column::new("host".into(), host),
+        Column::new("object".into(), object),
+        Column::new("instance".into(), instance),
+        Column::new("counter".into(), counter),
+        Column::new("role".into(), role),
+        time.into(),
+        Column::new("value".into(), value),
+    ])
+}
+
 /// Writes every table and `summary.json` into `dir` (created if needed).
-pub fn write_all(dir: &Path, m: &Model, summary: &Summary) -> Result<()> {
+pub fn write_all(
+    dir: &Path,
+    m: &Model,
+    summary: &Summary,
+    ev: &crate::evidence::Evidence,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write(dir, "interface_roles", &mut interface_roles(m)?)?;
     write(dir, "groups", &mut groups(m)?)?;
+    if !ev.counters.is_empty() {
+        write(dir, "counters", &mut counters(ev)?)?;
+    }
     let json = serde_json::to_string_pretty(summary)?;
     std::fs::write(dir.join("summary.json"), json + "\n")?;
     Ok(())

@@ -73,3 +73,32 @@ fn public_event_logs_and_etl_read_without_error() {
     assert!(err.contains("no packet events"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+#[test]
+fn counters_are_written_as_a_table() {
+    let out = crate::usage::tempdir().join("fx");
+    let dir = repo().join("samples/fixtures");
+    let r = run(&[
+        "analyze",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let csv = std::fs::read_to_string(out.join("counters.csv")).unwrap();
+    // perfmon-restore-flood.csv: 60 counters, 120 rows, first row's rate counters blank.
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .starts_with("host,object,instance,counter,role,time,value")
+    );
+    assert!(csv.contains(
+        "node2,Cluster CSV File System,Volume1,Redirected Write Bytes/sec,RedirectedIo,"
+    ));
+    assert!(
+        csv.contains(",Memory,,Available MBytes,,"),
+        "unknown counters are kept"
+    );
+    assert!(out.join("counters.parquet").is_file());
+}

@@ -49,16 +49,32 @@ pub struct Model {
     pub heartbeats: Vec<(usize, IpAddr, IpAddr, HeartbeatTrack)>,
 }
 
-pub fn attribute(files: &[FileScan], ifaces: &[Iface], topo: &Topo, bucket_ns: i64) -> Model {
+/// `offsets[i]`: ns added to file i's timestamps to align its clock (skew).
+pub fn attribute(
+    files: &[FileScan],
+    ifaces: &[Iface],
+    topo: &Topo,
+    bucket_ns: i64,
+    offsets: &[i64],
+) -> Model {
     let mut series: Vec<Vec<BTreeMap<i64, Cell>>> =
         vec![vec![BTreeMap::new(); Role::ALL.len()]; ifaces.len()];
     let mut iface_wire = vec![0u64; ifaces.len()];
     let mut rows = Vec::new();
     let mut heartbeats = Vec::new();
     let mut base = 0usize;
-    for f in files {
+    for (fi, f) in files.iter().enumerate() {
+        let shift = offsets.get(fi).copied().unwrap_or(0);
+        let bshift = (shift as f64 / bucket_ns as f64).round() as i64;
         for ((iface, src, dst), t) in &f.scan.heartbeats {
-            heartbeats.push((base + *iface as usize, *src, *dst, t.clone()));
+            let mut t = t.clone();
+            t.arrivals.iter_mut().for_each(|a| *a += shift);
+            t.gaps
+                .iter_mut()
+                .for_each(|g| *g = (g.0 + shift, g.1 + shift));
+            t.first_ts_ns += shift;
+            t.last_ts_ns += shift;
+            heartbeats.push((base + *iface as usize, *src, *dst, t));
         }
         let n_ifaces = f.scan.interfaces.len();
         for (i, c) in f.scan.iface_counts.iter().enumerate().take(n_ifaces) {
@@ -94,7 +110,7 @@ pub fn attribute(files: &[FileScan], ifaces: &[Iface], topo: &Topo, bucket_ns: i
                     }
                     txrx[0] += c.bytes[0];
                     txrx[1] += c.bytes[1];
-                    dst.entry(*bucket).or_default().add(&c);
+                    dst.entry(*bucket + bshift).or_default().add(&c);
                 }
                 rows.push(GroupRow {
                     iface: iface.id,
@@ -104,8 +120,8 @@ pub fn attribute(files: &[FileScan], ifaces: &[Iface], topo: &Topo, bucket_ns: i
                     bytes: g.bytes,
                     packets: g.packets,
                     flows: g.flows,
-                    first_ts_ns: g.first_ts_ns,
-                    last_ts_ns: g.last_ts_ns,
+                    first_ts_ns: g.first_ts_ns + shift,
+                    last_ts_ns: g.last_ts_ns + shift,
                     tcp: g.tcp,
                     txrx,
                     shares: g.app.shares.clone(),

@@ -3,6 +3,7 @@
 
 pub mod attribute;
 pub mod report;
+pub mod skew;
 pub mod summary;
 pub mod tables;
 pub mod topology;
@@ -153,7 +154,8 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
             .chain(evidence_ok),
     );
     let (ifaces, topo, inferred) = topology::build(&files, o.inventory);
-    let model = attribute::attribute(&files, &ifaces, &topo, o.bucket_ns);
+    let (offsets, skews) = skew::align(&files);
+    let model = attribute::attribute(&files, &ifaces, &topo, o.bucket_ns, &offsets);
     let thresholds = o
         .inventory
         .map(|i| i.thresholds.clone())
@@ -168,7 +170,8 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
             Some(&smb_report),
         )
     };
-    let summary = summary::Summary::new(&model, inferred, findings);
+    let mut summary = summary::Summary::new(&model, inferred, findings);
+    summary.skew = skews;
     let inputs = captures
         .iter()
         .chain(&others)

@@ -45,8 +45,9 @@ pub struct Summary {
     pub findings: Vec<hvsleuth_reports::Finding>,
     pub interfaces: Vec<IfaceSummary>,
     pub inferred: Vec<Inferred>,
-    /// Clock skew between captures of different hosts (not estimated yet).
-    pub skew: Vec<serde_json::Value>,
+    /// Clock skew between captures, estimated from TCP segments seen in both
+    /// (already applied to every time figure).
+    pub skew: Vec<super::skew::Skew>,
 }
 
 impl Summary {

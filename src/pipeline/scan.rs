@@ -119,6 +119,10 @@ impl HeartbeatTrack {
     }
 }
 
+/// Sequence numbers sampled for skew estimation: multiples of this.
+pub const SKEW_SAMPLE_MOD: u32 = 61;
+const MAX_SEG_SAMPLES: usize = 50_000;
+
 /// Per-interface packet and byte counts.
 #[derive(Debug, Clone, Default)]
 pub struct IfaceCounts {
@@ -162,6 +166,10 @@ pub struct Scan {
     /// Frames per (capture interface, source MAC, source IP): the own MAC's
     /// addresses are the interface's own addresses.
     pub mac_ips: HashMap<(u32, [u8; 6], IpAddr), u64>,
+    /// A sample of TCP data segments (those whose sequence number is a multiple
+    /// of [`SKEW_SAMPLE_MOD`], so every capture samples the same ones) with their
+    /// first capture time: matched across captures to estimate clock skew.
+    pub seg_samples: HashMap<(ConvKey, Direction, u32, u32), i64>,
     flows: FlowTable<FlowState>,
     /// Out-of-order bytes buffered by live connections.
     buffered: usize,
@@ -253,6 +261,7 @@ impl Scan {
             capture_name: String::new(),
             mac_frames: HashMap::new(),
             mac_ips: HashMap::new(),
+            seg_samples: HashMap::new(),
             buffered: 0,
             next_expiry_ns: i64::MIN,
         }
@@ -549,6 +558,15 @@ impl PacketSink for Scan {
         };
 
         if let Some(t) = tcp {
+            if self.groups.is_some()
+                && !t.payload.is_empty()
+                && t.seq % SKEW_SAMPLE_MOD == 0
+                && self.seg_samples.len() < MAX_SEG_SAMPLES
+            {
+                self.seg_samples
+                    .entry((key, dir, t.seq, t.payload_len()))
+                    .or_insert(ts);
+            }
             let client = key.source(to_server);
             let server = key.source(to_server.reverse());
             if matches!(flow.app, App::Undecided) && !t.payload.is_empty() {

@@ -182,6 +182,7 @@ pub fn read(path: &Path, kind: InputKind) -> Result<Evidence, String> {
                 .map_err(|e| format!("{name}: {e}"))?;
         }
         InputKind::ClusterLog => {
+            // Get-ClusterLog writes <node>_cluster.log; a bare cluster.log names no node.
             let node = path
                 .file_name()
                 .map(|n| {
@@ -191,6 +192,7 @@ pub fn read(path: &Path, kind: InputKind) -> Result<Evidence, String> {
                         .unwrap_or("")
                         .to_string()
                 })
+                .map(|n| n.strip_suffix("_cluster").map(str::to_string).unwrap_or(n))
                 .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case("cluster"));
             let st = read_cluster_log(open()?, &ClusterLogOptions::default(), |e| {
                 ev.events.push(TimelineEvent {

@@ -102,3 +102,62 @@ fn counters_are_written_as_a_table() {
     );
     assert!(out.join("counters.parquet").is_file());
 }
+
+#[test]
+fn restore_flood_counters_and_events_line_up_with_the_captures() {
+    // samples/restore-flood holds lab/evidence.py's perfmon, event XML and cluster.log
+    // beside the captures, on the restore's own window.
+    let dir = repo().join("samples/restore-flood");
+    let inv = repo().join("samples/inventory.toml");
+    let (code, v) = run_json(&[
+        "timeline",
+        "--json",
+        dir.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let ev = v["events"].as_array().unwrap();
+    let at = |source: &str, needle: &str| {
+        ev.iter()
+            .find(|e| e["source"] == source && e["text"].as_str().unwrap().contains(needle))
+            .map(|e| e["ts_ns"].as_i64().unwrap())
+            .unwrap_or_else(|| panic!("{source} {needle}"))
+    };
+    let finding = at("finding", "HVS001");
+    let counter = at("perfmon", "Redirected Write Bytes/sec");
+    let event = at("eventlog", "5121");
+    let log = at("cluster.log", "FileSystemRedirected");
+    for (what, t) in [
+        ("perfmon", counter),
+        ("eventlog", event),
+        ("cluster.log", log),
+    ] {
+        assert!(
+            (t - finding).abs() < 3_000_000_000,
+            "{what} {t} vs HVS001 window start {finding}"
+        );
+    }
+    let (_, a) = run_json(&[
+        "analyze",
+        "--json",
+        dir.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+    ]);
+    let f = a["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "HVS009")
+        .expect("HVS009");
+    assert_eq!(f["node"], "node3");
+    let captured = f["evidence"].as_array().unwrap().last().unwrap()[1]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        captured.ends_with("MB"),
+        "the captures of node3 show the redirected IO too: {captured}"
+    );
+}

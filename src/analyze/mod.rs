@@ -66,6 +66,8 @@ pub struct Analysis {
     pub inputs: Vec<String>,
     /// Counters, event logs and cluster.log read beside the captures.
     pub evidence: crate::evidence::Evidence,
+    /// SMB sessions across all captures.
+    pub smb: hvsleuth_parsers::smb::model::SmbReport,
     pub code: ExitCode,
 }
 
@@ -160,16 +162,14 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         .inventory
         .map(|i| i.thresholds.clone())
         .unwrap_or_default();
-    let findings = {
-        let smb_report = smb.lock().expect("SMB model lock").report();
-        crate::findings::evaluate(
-            &model,
-            o.inventory,
-            &thresholds,
-            &evidence,
-            Some(&smb_report),
-        )
-    };
+    let smb_report = smb.lock().expect("SMB model lock").report();
+    let findings = crate::findings::evaluate(
+        &model,
+        o.inventory,
+        &thresholds,
+        &evidence,
+        Some(&smb_report),
+    );
     let mut summary = summary::Summary::new(&model, inferred, findings);
     summary.skew = skews;
     let inputs = captures
@@ -182,6 +182,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         summary,
         inputs,
         evidence,
+        smb: smb_report,
         code,
     })
 }
@@ -205,13 +206,14 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         summary,
         inputs,
         evidence,
+        smb,
         code,
     } = match analyze(&args.inputs, &opts) {
         Ok(a) => a,
         Err(code) => return code,
     };
     if let Some(dir) = &args.out {
-        if let Err(e) = tables::write_all(dir, &model, &summary, &evidence) {
+        if let Err(e) = tables::write_all(dir, &model, &summary, &evidence, &smb) {
             eprintln!("error: writing tables to {}: {e:#}", dir.display());
             return ExitCode::Error;
         }

@@ -142,18 +142,84 @@ pub fn counters(ev: &crate::evidence::Evidence) -> PolarsResult<DataFrame> {
     ])
 }
 
+/// One row per SMB session: dialect, encryption, channels (Multichannel), shares, bytes.
+pub fn smb_sessions(r: &hvsleuth_parsers::smb::model::SmbReport) -> PolarsResult<DataFrame> {
+    let s = &r.sessions;
+    let channels = |x: &hvsleuth_parsers::smb::model::SessionReport| {
+        x.channels
+            .iter()
+            .map(|c| format!("{}>{}@{}/{}", c.client, c.server, c.capture, c.interface))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let shares = |x: &hvsleuth_parsers::smb::model::SessionReport| {
+        x.trees
+            .iter()
+            .map(|t| t.share.clone())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    DataFrame::new_infer_height(vec![
+        Column::new(
+            "session_id".into(),
+            s.iter().map(|x| x.session_id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "dialect".into(),
+            s.iter()
+                .map(|x| x.dialect.clone().unwrap_or_default())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "encrypted".into(),
+            s.iter().map(|x| x.encrypted).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "channel_count".into(),
+            s.iter()
+                .map(|x| x.channels.len() as u64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "channels".into(),
+            s.iter().map(channels).collect::<Vec<_>>(),
+        ),
+        Column::new("shares".into(), s.iter().map(shares).collect::<Vec<_>>()),
+        Column::new(
+            "scaleout_or_cluster".into(),
+            s.iter().map(|x| x.scaleout_or_cluster).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "read_bytes".into(),
+            s.iter().map(|x| x.read_bytes).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "write_bytes".into(),
+            s.iter().map(|x| x.write_bytes).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "encrypted_bytes".into(),
+            s.iter().map(|x| x.encrypted_bytes).collect::<Vec<_>>(),
+        ),
+    ])
+}
+
 /// Writes every table and `summary.json` into `dir` (created if needed).
 pub fn write_all(
     dir: &Path,
     m: &Model,
     summary: &Summary,
     ev: &crate::evidence::Evidence,
+    smb: &hvsleuth_parsers::smb::model::SmbReport,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write(dir, "interface_roles", &mut interface_roles(m)?)?;
     write(dir, "groups", &mut groups(m)?)?;
     if !ev.counters.is_empty() {
         write(dir, "counters", &mut counters(ev)?)?;
+    }
+    if !smb.sessions.is_empty() {
+        write(dir, "smb_sessions", &mut smb_sessions(smb)?)?;
     }
     let json = serde_json::to_string_pretty(summary)?;
     std::fs::write(dir.join("summary.json"), json + "\n")?;

@@ -104,3 +104,28 @@ fn inferred_inventory_round_trips() {
     assert_eq!(i["from_inventory"], true);
     assert_eq!(i["addresses"][0], "172.17.0.184");
 }
+
+#[test]
+fn smb_sessions_table_lists_multichannel() {
+    let dir = tempdir().join("smbtab");
+    let f = corpus().join("zeek/smb3_multichannel.pcap");
+    let out = run(&[
+        "analyze",
+        f.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let csv = std::fs::read_to_string(dir.join("smb_sessions.csv")).unwrap();
+    // One session with 4 channels and 1,366,632 bytes written (tshark smb2.write_length sum).
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with("0x00001c0010000049,"))
+        .unwrap();
+    assert!(
+        row.starts_with("0x00001c0010000049,3.1.1,false,4,"),
+        "{row}"
+    );
+    assert!(row.contains(",1366632,"), "{row}");
+    assert!(dir.join("smb_sessions.parquet").is_file());
+}

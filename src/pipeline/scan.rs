@@ -171,6 +171,8 @@ pub struct Scan {
     /// first capture time: matched across captures to estimate clock skew.
     pub seg_samples: HashMap<(ConvKey, Direction, u32, u32), i64>,
     flows: FlowTable<FlowState>,
+    /// Evictions of flow tables already drained by [`Scan::finish`].
+    evicted_earlier: u64,
     /// Out-of-order bytes buffered by live connections.
     buffered: usize,
     next_expiry_ns: i64,
@@ -235,6 +237,22 @@ fn guess_to_server(key: &ConvKey, dir: Direction, flags: Option<u8>) -> Directio
     }
 }
 
+/// The [`Finished`] collector over a scan's fields (a macro, because it
+/// borrows fields other than the flow table it is used with).
+macro_rules! finisher {
+    ($s:ident) => {
+        Finished::new(
+            &mut $s.tcp,
+            &mut $s.finished_top,
+            $s.cfg.top_keep,
+            $s.groups.as_mut(),
+            &mut $s.buffered,
+            $s.smb_model.as_deref(),
+            &mut $s.apps,
+        )
+    };
+}
+
 impl Scan {
     pub fn new(cfg: ScanConfig) -> Scan {
         Scan {
@@ -262,13 +280,14 @@ impl Scan {
             mac_frames: HashMap::new(),
             mac_ips: HashMap::new(),
             seg_samples: HashMap::new(),
+            evicted_earlier: 0,
             buffered: 0,
             next_expiry_ns: i64::MIN,
         }
     }
 
     pub fn flows_evicted(&self) -> u64 {
-        self.flows.evictions()
+        self.evicted_earlier + self.flows.evictions()
     }
 
     /// Ends the scan: flushes every live conversation.
@@ -277,18 +296,9 @@ impl Scan {
             &mut self.flows,
             FlowTable::new(16, self.cfg.idle_timeout_ns),
         );
-        let evictions = table.evictions();
-        let mut sink = Finished::new(
-            &mut self.tcp,
-            &mut self.finished_top,
-            self.cfg.top_keep,
-            self.groups.as_mut(),
-            &mut self.buffered,
-            self.smb_model.as_deref(),
-            &mut self.apps,
-        );
+        self.evicted_earlier += table.evictions();
+        let mut sink = finisher!(self);
         table.drain(&mut |k, v| sink.take(k, v));
-        let _ = evictions;
     }
 
     /// The `n` largest conversations by bytes (live and finished).
@@ -489,29 +499,13 @@ impl PacketSink for Scan {
         if ts >= self.next_expiry_ns {
             // Close idle conversations about once a minute of capture time.
             if self.next_expiry_ns != i64::MIN {
-                let mut sink = Finished::new(
-                    &mut self.tcp,
-                    &mut self.finished_top,
-                    self.cfg.top_keep,
-                    self.groups.as_mut(),
-                    &mut self.buffered,
-                    self.smb_model.as_deref(),
-                    &mut self.apps,
-                );
+                let mut sink = finisher!(self);
                 self.flows.expire_idle(ts, &mut |k, v| sink.take(k, v));
             }
             self.next_expiry_ns = ts.saturating_add(60 * 1_000_000_000);
         }
 
-        let mut sink = Finished::new(
-            &mut self.tcp,
-            &mut self.finished_top,
-            self.cfg.top_keep,
-            self.groups.as_mut(),
-            &mut self.buffered,
-            self.smb_model.as_deref(),
-            &mut self.apps,
-        );
+        let mut sink = finisher!(self);
         let (flow, new) =
             self.flows
                 .get_or_insert_with(key, ts, FlowState::default, &mut |k, v| sink.take(k, v));

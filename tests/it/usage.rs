@@ -79,3 +79,23 @@ fn etl_without_packets_reads_cleanly_with_a_note() {
     assert!(c["notes"][0].as_str().unwrap().contains("no packet events"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no packet events"));
 }
+
+#[test]
+fn flow_table_cap_evicts_and_reports() {
+    // The first 4 MB of gen-bench hold 17 conversations (8 SMB, 9 heartbeat pairs).
+    let dir = tempdir();
+    let f = dir.join("g.pcapng");
+    let out = run(&["gen-bench", "--out", f.to_str().unwrap(), "--size", "4M"]);
+    assert!(out.status.success());
+    let (code, v) = run_json(&[
+        "inspect",
+        "--json",
+        "--max-flows",
+        "16",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let c = &v["captures"][0];
+    assert!(c["flows_evicted"].as_u64().unwrap() > 0, "{c}");
+    assert_eq!(c["flows"], 17, "{c}");
+}

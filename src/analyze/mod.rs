@@ -2,6 +2,7 @@
 //! attribution (interface x role x time bucket) -> tables and summary.
 
 pub mod attribute;
+pub mod reconcile;
 pub mod report;
 pub mod skew;
 pub mod summary;
@@ -172,6 +173,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     );
     let mut summary = summary::Summary::new(&model, inferred, findings);
     summary.skew = skews;
+    summary.reconciliation = reconcile::reconcile(&model, &evidence);
     let inputs = captures
         .iter()
         .chain(&others)

@@ -48,6 +48,8 @@ pub struct Summary {
     /// Clock skew between captures, estimated from TCP segments seen in both
     /// (already applied to every time figure).
     pub skew: Vec<super::skew::Skew>,
+    /// Per node and interface: perfmon NIC bytes against captured bytes.
+    pub reconciliation: Vec<super::reconcile::Reconciled>,
 }
 
 impl Summary {
@@ -111,6 +113,7 @@ impl Summary {
             interfaces,
             inferred,
             skew: Vec::new(),
+            reconciliation: Vec::new(),
         }
     }
 
@@ -174,6 +177,39 @@ impl Summary {
                     share,
                     human_bps(f.peak_bps),
                     util
+                );
+            }
+        }
+        if !self.reconciliation.is_empty() {
+            let _ = writeln!(s, "perfmon NIC bytes vs captured bytes (same window):");
+            for r in &self.reconciliation {
+                let ratio = r
+                    .ratio
+                    .map(|x| format!("{:.1}%", x * 100.0))
+                    .unwrap_or_else(|| "-".into());
+                let _ = writeln!(
+                    s,
+                    "  {} / {}: counters {}, capture {} ({ratio})",
+                    r.node,
+                    r.interface,
+                    human_bytes(r.counter_bytes),
+                    human_bytes(r.capture_bytes)
+                );
+            }
+        }
+        if !self.skew.is_empty() {
+            let _ = writeln!(s, "clock skew (applied):");
+            for k in &self.skew {
+                let _ = writeln!(
+                    s,
+                    "  {} is {:+.3} ms from {} ({} segments{})",
+                    k.capture,
+                    k.skew_ns as f64 / 1e6,
+                    k.reference,
+                    k.samples,
+                    k.one_way_delay_ns
+                        .map(|d| format!(", one-way delay {:.3} ms", d as f64 / 1e6))
+                        .unwrap_or_default()
                 );
             }
         }

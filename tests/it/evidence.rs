@@ -161,3 +161,24 @@ fn restore_flood_counters_and_events_line_up_with_the_captures() {
         "the captures of node3 show the redirected IO too: {captured}"
     );
 }
+
+#[test]
+fn nic_counters_reconcile_with_captured_bytes() {
+    // samples/lab/evidence.py derives the Network Interface counters from the captures
+    // (tshark frame.len per second and NIC), so every NIC agrees within a few percent.
+    let dir = repo().join("samples/restore-flood");
+    let inv = repo().join("samples/inventory.toml");
+    let (_, v) = run_json(&[
+        "analyze",
+        "--json",
+        dir.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+    ]);
+    let r = v["reconciliation"].as_array().unwrap();
+    assert_eq!(r.len(), 6, "node1 and node3, three NICs each");
+    for x in r {
+        let ratio = x["ratio"].as_f64().unwrap();
+        assert!((0.95..1.05).contains(&ratio), "{x}");
+    }
+}

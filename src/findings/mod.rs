@@ -137,6 +137,7 @@ pub fn evaluate(
     heartbeat::gaps(&ctx, &mut out);
     counters::reconcile(&ctx, &mut out);
     smb::sessions(&ctx, &mut out);
+    corroborate(&mut out, evidence);
     out.sort_by(|a, b| {
         (a.severity, &a.id, &a.node, &a.interface, a.window_start_ns).cmp(&(
             b.severity,
@@ -147,6 +148,53 @@ pub fn evaluate(
         ))
     });
     out
+}
+
+/// Event-log and cluster.log entries that corroborate a finding: same kind of
+/// event (by words), within a minute of its window, same node when both say.
+fn corroborate(out: &mut [Finding], evidence: &crate::evidence::Evidence) {
+    const SLACK_NS: i64 = 60_000_000_000;
+    for f in out.iter_mut() {
+        let words: &[&str] = match f.id.as_str() {
+            "HVS001" | "HVS003" | "HVS009" => &["redirect"],
+            "HVS006" => &[
+                "isolat",
+                "quarantin",
+                "removed from",
+                "nodedown",
+                "routedown",
+                "heartbeat",
+            ],
+            _ => continue,
+        };
+        let (Some(start), Some(end)) = (f.window_start_ns, f.window_end_ns) else {
+            continue;
+        };
+        let hits: Vec<String> = evidence
+            .events
+            .iter()
+            .filter(|e| {
+                e.source != "perfmon" && e.ts_ns >= start - SLACK_NS && e.ts_ns <= end + SLACK_NS
+            })
+            .filter(|e| {
+                let t = e.text.to_ascii_lowercase();
+                words.iter().any(|w| t.contains(w))
+            })
+            .take(3)
+            .map(|e| {
+                format!(
+                    "{} {}: {}",
+                    crate::inspect::format_utc(e.ts_ns),
+                    e.node.as_deref().unwrap_or("-"),
+                    e.text
+                )
+            })
+            .collect();
+        for (i, h) in hits.into_iter().enumerate() {
+            f.evidence
+                .push((format!("corroborated by event {}", i + 1), h));
+        }
+    }
 }
 
 /// A display filter matching an address as source or destination.

@@ -152,13 +152,24 @@ fn restore_flood_counters_and_events_line_up_with_the_captures() {
         .find(|f| f["id"] == "HVS009")
         .expect("HVS009");
     assert_eq!(f["node"], "node3");
-    let captured = f["evidence"].as_array().unwrap().last().unwrap()[1]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ev = f["evidence"].as_array().unwrap();
+    let line = |label: &str| {
+        ev.iter()
+            .find(|e| e[0].as_str().unwrap().starts_with(label))
+            .map(|e| e[1].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{label} missing: {ev:?}"))
+    };
+    let captured = line("captured redirected-io");
     assert!(
         captured.ends_with("MB"),
         "the captures of node3 show the redirected IO too: {captured}"
+    );
+    // The 5121 event and the cluster.log state change corroborate it.
+    assert!(line("corroborated by event").contains("node3"));
+    let all = serde_json::to_string(ev).unwrap();
+    assert!(
+        all.contains("5121") && all.contains("FileSystemRedirected"),
+        "{all}"
     );
 }
 

@@ -323,6 +323,161 @@ fn read_plain<R: Read + Send>(
     report
 }
 
+/// Reads a capture held in memory (e.g. a memory-mapped file) without copying:
+/// every packet handed to `sink` borrows `data`. Same results as
+/// [`read_capture`] for uncompressed pcap and pcapng; gzip must go through
+/// [`read_capture`].
+pub fn read_capture_slice(
+    data: &[u8],
+    default_name: &str,
+    sink: &mut dyn PacketSink,
+) -> ReadReport {
+    use nom::Err as NomErr;
+    use pcap_parser::pcap::{
+        parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
+    };
+    use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock};
+
+    let mut report = ReadReport {
+        format: None,
+        gzip: false,
+        packets: 0,
+        bytes_parsed: 0,
+        error: None,
+    };
+    let err = |offset: usize, kind| CaptureError {
+        offset: offset as u64,
+        compressed: false,
+        kind,
+    };
+    // A nom failure at `pos`: truncated when the input ran out, else corrupt.
+    let fail = |pos: usize, e: NomErr<PcapError<&[u8]>>| match e {
+        NomErr::Incomplete(_) => err(pos, CaptureErrorKind::Truncated),
+        NomErr::Error(e) | NomErr::Failure(e) => err(
+            pos,
+            match e {
+                PcapError::NomError(_, k) | PcapError::OwnedNomError(_, k) => {
+                    CaptureErrorKind::Corrupt(format!("{k:?}"))
+                }
+                other => CaptureErrorKind::Corrupt(format!("{other:?}")),
+            },
+        ),
+    };
+    let mut pos = 0usize;
+    let mut last_progress = 0usize;
+    match sniff(data) {
+        InputKind::Pcap => {
+            let (rest, h) = match parse_pcap_header(data) {
+                Ok(x) => x,
+                Err(e) => {
+                    report.error = Some(fail(0, e));
+                    return report;
+                }
+            };
+            report.format = Some(CaptureFormat::Pcap);
+            let link = LinkType(h.network.0 as u16);
+            sink.interface(&InterfaceInfo {
+                index: 0,
+                name: default_name.to_string(),
+                description: None,
+                link_type: link,
+                speed_bps: None,
+                snaplen: h.snaplen,
+            });
+            let nano = h.is_nanosecond_precision();
+            let parse = if h.is_modified_format() {
+                parse_pcap_frame_modified
+            } else if h.is_bigendian() {
+                parse_pcap_frame_be
+            } else {
+                parse_pcap_frame
+            };
+            pos = data.len() - rest.len();
+            while pos < data.len() {
+                match parse(&data[pos..]) {
+                    Ok((rest, b)) => {
+                        let frac = if nano {
+                            b.ts_usec as i64
+                        } else {
+                            b.ts_usec as i64 * 1000
+                        };
+                        let d = &b.data[..(b.caplen as usize).min(b.data.len())];
+                        sink.packet(&Packet {
+                            iface: 0,
+                            link_type: link,
+                            ts_ns: b.ts_sec as i64 * 1_000_000_000 + frac,
+                            wire_len: b.origlen.max(d.len() as u32),
+                            data: d,
+                        });
+                        report.packets += 1;
+                        pos = data.len() - rest.len();
+                    }
+                    Err(e) => {
+                        report.error = Some(fail(pos, e));
+                        break;
+                    }
+                }
+                if pos - last_progress >= INITIAL_BUFFER {
+                    sink.progress(pos as u64);
+                    last_progress = pos;
+                }
+            }
+        }
+        InputKind::PcapNg => {
+            report.format = Some(CaptureFormat::PcapNg);
+            let mut ng = NgState {
+                section_base: 0,
+                ifaces: Vec::new(),
+                big_endian: false,
+                last_ts: 0,
+            };
+            while pos < data.len() {
+                let i = &data[pos..];
+                let parsed = if i.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+                    parse_sectionheaderblock(i).map(|(r, shb)| (r, Block::SectionHeader(shb)))
+                } else if ng.big_endian {
+                    parse_block_be(i)
+                } else {
+                    parse_block_le(i)
+                };
+                match parsed {
+                    Ok((rest, block)) => {
+                        if let Err(kind) =
+                            ng_block(&block, &mut ng, default_name, sink, &mut report.packets)
+                        {
+                            report.error = Some(err(pos, kind));
+                            break;
+                        }
+                        pos = data.len() - rest.len();
+                    }
+                    Err(e) => {
+                        report.error = Some(fail(pos, e));
+                        break;
+                    }
+                }
+                if pos - last_progress >= INITIAL_BUFFER {
+                    sink.progress(pos as u64);
+                    last_progress = pos;
+                }
+            }
+        }
+        _ => {
+            report.error = Some(err(
+                0,
+                CaptureErrorKind::NotACapture(if data.is_empty() {
+                    "an empty file".into()
+                } else {
+                    "unknown magic".into()
+                }),
+            ));
+            return report;
+        }
+    }
+    report.bytes_parsed = pos as u64;
+    sink.progress(pos as u64);
+    report
+}
+
 /// Length a damaged record claims, for the error message.
 fn claimed_record_len(data: &[u8], ng: &NgState, legacy: bool) -> u64 {
     let rd = |o: usize, be: bool| -> Option<u32> {
@@ -582,6 +737,41 @@ mod tests {
         assert!(r.gzip);
         assert_eq!(r.error, None);
         assert_eq!(c.pkts.len(), 1);
+    }
+
+    #[test]
+    fn slice_reader_agrees_with_stream_reader() {
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/");
+        for f in [
+            "zeek/smb3_multichannel.pcap",
+            "zeek/kerberos445_auth.pcapng",
+            "zeek/smb2-zero-byte-error-ioctl.pcapng",
+            "suricata-verify/smb-length-5770/input.pcap",
+        ] {
+            let data = std::fs::read(format!("{corpus}{f}")).unwrap();
+            let (mut a, mut b) = (Collect::default(), Collect::default());
+            let ra = read_capture(&data[..], "x", &mut a);
+            let rb = read_capture_slice(&data, "x", &mut b);
+            assert_eq!(
+                (ra.packets, ra.error.clone(), ra.format),
+                (rb.packets, rb.error.clone(), rb.format),
+                "{f}"
+            );
+            assert_eq!(a.pkts, b.pkts, "{f}");
+            assert_eq!(a.ifaces, b.ifaces, "{f}");
+            // Cut anywhere: both stop at the same record with the same error.
+            for cut in [data.len() / 3, data.len() - 7] {
+                let (mut a, mut b) = (Collect::default(), Collect::default());
+                let ra = read_capture(&data[..cut], "x", &mut a);
+                let rb = read_capture_slice(&data[..cut], "x", &mut b);
+                assert_eq!(ra.packets, rb.packets, "{f} cut {cut}");
+                assert_eq!(
+                    ra.error.map(|e| e.offset),
+                    rb.error.map(|e| e.offset),
+                    "{f} cut {cut}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub mod sniff;
 pub mod tcp;
 pub mod textio;
 
-pub use capture::{InterfaceInfo, Packet, PacketSink, ReadReport, read_capture};
+pub use capture::{
+    InterfaceInfo, Packet, PacketSink, ReadReport, read_capture, read_capture_slice,
+};
 pub use decode::{Decoded, Transport, decode};
 pub use flow::{ConvKey, Direction, Endpoint, L4Proto};
 pub use link::LinkType;

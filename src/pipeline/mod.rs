@@ -60,6 +60,65 @@ fn packet_kind(path: &Path, kind: InputKind) -> InputKind {
     }
 }
 
+/// Maps a regular file read-only; `None` when it cannot be mapped (pipes,
+/// special files, empty files), in which case the caller streams it.
+fn map_file(path: &Path) -> Option<memmap2::Mmap> {
+    let file = File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return None;
+    }
+    // SAFETY: the mapping is read-only and private to this process. If another
+    // process truncates or rewrites the file while it is mapped, reads may see
+    // the new bytes or fault (SIGBUS); captures under analysis are not expected
+    // to change, and the parsers treat every byte as untrusted anyway.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(map)
+}
+
+/// Forwards to a sink and, as parsing advances through a memory-mapped file,
+/// drops the pages already parsed from this process (they stay in the page
+/// cache), so resident memory stays bounded by state, not by file size.
+struct DropBehind<'a> {
+    inner: &'a mut dyn PacketSink,
+    map: &'a memmap2::Mmap,
+    dropped: usize,
+}
+
+/// Parsed bytes released at a time (a multiple of every page size).
+const DROP_CHUNK: usize = 64 << 20;
+
+impl PacketSink for DropBehind<'_> {
+    fn interface(&mut self, info: &InterfaceInfo) {
+        self.inner.interface(info);
+    }
+    #[inline]
+    fn packet(&mut self, pkt: &Packet<'_>) {
+        self.inner.packet(pkt);
+    }
+    fn progress(&mut self, consumed: u64) {
+        self.inner.progress(consumed);
+        let end = (consumed as usize / DROP_CHUNK) * DROP_CHUNK;
+        if end > self.dropped {
+            #[cfg(unix)]
+            // SAFETY: DONTNEED on a read-only private file mapping only drops the
+            // page-table entries; a later access re-reads the same file bytes, so
+            // every outstanding reference stays valid. The range is page-aligned
+            // and inside the mapping.
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.dropped,
+                    end - self.dropped,
+                )
+            };
+            self.dropped = end;
+        }
+    }
+}
+
 /// Whether `kind` (of a file as sniffed) may hold packets.
 pub fn is_packet_input(kind: InputKind) -> bool {
     matches!(
@@ -82,7 +141,19 @@ pub fn read_packets(
         .is_some_and(|e| e.eq_ignore_ascii_case("blg"));
     match kind {
         InputKind::Pcap | InputKind::PcapNg => {
-            let r = hvsleuth_parsers::capture::read_capture(input.reader, &name, sink);
+            // Uncompressed captures are memory-mapped and parsed in place (no copy);
+            // anything that cannot be mapped is streamed.
+            let r = match (input.kind, map_file(path)) {
+                (InputKind::Pcap | InputKind::PcapNg, Some(map)) => {
+                    let mut behind = DropBehind {
+                        inner: sink,
+                        map: &map,
+                        dropped: 0,
+                    };
+                    hvsleuth_parsers::capture::read_capture_slice(&map, &name, &mut behind)
+                }
+                _ => hvsleuth_parsers::capture::read_capture(input.reader, &name, sink),
+            };
             Ok(PacketRead {
                 format: r.format.map(|f| match f {
                     hvsleuth_parsers::capture::CaptureFormat::Pcap => "pcap",

@@ -156,14 +156,15 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
             .map(|f| (f.error.as_ref().is_none_or(|e| e.1), f.error.is_none()))
             .chain(evidence_ok),
     );
-    let (ifaces, topo, inferred) = topology::build(&files, o.inventory);
+    let (mut ifaces, topo, mut inferred) = topology::build(&files, o.inventory);
+    let smb_report = smb.lock().expect("SMB model lock").report();
+    topology::speeds_from_smb(&mut ifaces, &smb_report, &mut inferred);
     let (offsets, skews) = skew::align(&files);
     let model = attribute::attribute(&files, &ifaces, &topo, o.bucket_ns, &offsets);
     let thresholds = o
         .inventory
         .map(|i| i.thresholds.clone())
         .unwrap_or_default();
-    let smb_report = smb.lock().expect("SMB model lock").report();
     let findings = crate::findings::evaluate(
         &model,
         o.inventory,

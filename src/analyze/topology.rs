@@ -285,3 +285,34 @@ mod tests {
         assert_eq!(super::node_from_file("HV-N2.pcap.gz"), "HV-N2");
     }
 }
+
+/// Link speeds an SMB server advertised for its own interfaces
+/// (FSCTL_QUERY_NETWORK_INTERFACE_INFO), for capture interfaces whose speed
+/// neither the inventory nor the capture gives.
+pub fn speeds_from_smb(
+    ifaces: &mut [Iface],
+    smb: &hvsleuth_parsers::smb::model::SmbReport,
+    inferred: &mut Vec<Inferred>,
+) {
+    for i in ifaces.iter_mut().filter(|i| i.link_bps.is_none()) {
+        let hit = smb
+            .server_interfaces
+            .iter()
+            .flat_map(|s| &s.interfaces)
+            .find(|x| {
+                // `addr` is the advertised IP address (no port).
+                x.link_speed_bps > 0
+                    && x.addr
+                        .parse::<IpAddr>()
+                        .is_ok_and(|a| i.addresses.contains(&a))
+            });
+        if let Some(x) = hit {
+            i.link_bps = Some(x.link_speed_bps);
+            inferred.push(Inferred {
+                fact: format!("{} / {} runs at {} b/s", i.node, i.interface, x.link_speed_bps),
+                reason: "the SMB server advertised this speed for its interface (FSCTL_QUERY_NETWORK_INTERFACE_INFO)".into(),
+                confidence: 0.8,
+            });
+        }
+    }
+}

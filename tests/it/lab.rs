@@ -146,3 +146,23 @@ fn clock_skew_is_estimated_and_applied() {
         "windows aligned: {w:?}"
     );
 }
+
+#[test]
+fn link_speed_from_the_smb_interface_list() {
+    // samples/multichannel: smbtorture queried node1's interface list; Samba advertises
+    // the speeds configured in the lab (1 Gb/s for mgmt and cluster).
+    let dir = repo().join("samples/multichannel");
+    let (_, v) = run_json(&["analyze", "--json", dir.to_str().unwrap()]);
+    let i = v["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["node"] == "node1" && i["interface"] == "cluster")
+        .unwrap();
+    assert_eq!(i["link_bps"], 1_000_000_000u64);
+    assert!(
+        v["inferred"]
+            .to_string()
+            .contains("FSCTL_QUERY_NETWORK_INTERFACE_INFO")
+    );
+}

@@ -277,15 +277,6 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
     (ifaces, topo, inferred)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn node_names_from_files() {
-        assert_eq!(super::node_from_file("node1.pcapng"), "node1");
-        assert_eq!(super::node_from_file("HV-N2.pcap.gz"), "HV-N2");
-    }
-}
-
 /// Link speeds an SMB server advertised for its own interfaces
 /// (FSCTL_QUERY_NETWORK_INTERFACE_INFO), for capture interfaces whose speed
 /// neither the inventory nor the capture gives.
@@ -314,5 +305,14 @@ pub fn speeds_from_smb(
                 confidence: 0.8,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn node_names_from_files() {
+        assert_eq!(super::node_from_file("node1.pcapng"), "node1");
+        assert_eq!(super::node_from_file("HV-N2.pcap.gz"), "HV-N2");
     }
 }

@@ -143,12 +143,18 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
 }
 
 /// Interface aliases on `node` meant for (or carrying) cluster traffic, not management.
+/// NICs meant for CSV redirected IO (`redirected-io` intent) win when the
+/// inventory names any.
 fn cluster_aliases(ctx: &Ctx<'_>, node: &str) -> Vec<String> {
-    let mut v: Vec<String> = ctx
-        .model
-        .ifaces
-        .iter()
-        .filter(|i| i.node == node)
+    let on_node = || ctx.model.ifaces.iter().filter(|i| i.node == node);
+    let redirected: Vec<String> = on_node()
+        .filter(|i| ctx.intents(i.id).contains(&Intent::RedirectedIo))
+        .map(|i| format!("\"{}\"", i.interface))
+        .collect();
+    if !redirected.is_empty() {
+        return redirected;
+    }
+    let mut v: Vec<String> = on_node()
         .filter(|i| {
             let intents = ctx.intents(i.id);
             if !intents.is_empty() {

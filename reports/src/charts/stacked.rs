@@ -110,17 +110,25 @@ pub(crate) fn marks_for(findings: &[Finding], f: &InterfaceData) -> Vec<Mark> {
         .filter(|x| x.window_start_ns.is_some() && x.window_end_ns.is_some())
         .collect();
     v.sort_by_key(|x| x.severity);
-    // Findings with the same window share one band and one label.
+    // Findings whose windows mostly overlap (by at least half of the shorter)
+    // share one band (their union) and one label, so labels never collide.
     let mut marks: Vec<Mark> = Vec::new();
     for x in v {
         let (start_ns, end_ns) = (x.window_start_ns.unwrap_or(0), x.window_end_ns.unwrap_or(0));
         let label = chart_label(&x.id, 12);
-        if let Some(m) = marks
-            .iter_mut()
-            .find(|m| m.start_ns == start_ns && m.end_ns == end_ns)
-        {
-            m.label.push_str(", ");
-            m.label.push_str(&label);
+        let mostly_same = |m: &Mark| {
+            let overlap = m.end_ns.min(end_ns) - m.start_ns.max(start_ns);
+            let shorter = (m.end_ns - m.start_ns).min(end_ns - start_ns).max(0);
+            (m.start_ns == start_ns && m.end_ns == end_ns)
+                || (overlap > 0 && 2 * overlap >= shorter)
+        };
+        if let Some(m) = marks.iter_mut().find(|m| mostly_same(m)) {
+            m.start_ns = m.start_ns.min(start_ns);
+            m.end_ns = m.end_ns.max(end_ns);
+            if !m.label.split(", ").any(|l| l == label) {
+                m.label.push_str(", ");
+                m.label.push_str(&label);
+            }
         } else if marks.len() < 8 {
             marks.push(Mark {
                 start_ns,

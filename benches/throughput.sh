@@ -10,7 +10,7 @@
 #   hvsleuth gen-bench --out FILE --size 1G [--small-packets] [--seed N] [--pcap]
 #       --size          stop once the file holds this much: 1000000, 512M, 1G, 4GiB, 1.5G
 #       --small-packets 1448-byte segments, 512 B..8 KiB IOs, an ACK per segment
-#                       (about 220 bytes a frame: a packets-per-second benchmark);
+#                       (about 180 bytes a frame: a packets-per-second benchmark);
 #                       default: 64 KiB..1 MiB SMB2 IOs in 65160-byte TSO segments
 #       --seed N        deterministic: same seed and size, same bytes (default 1)
 #       --pcap          one-interface pcap instead of a 3-interface pcapng
@@ -21,7 +21,7 @@
 #
 # Environment (all optional):
 #   BIG_SIZE=1G          size of the big-frame capture
-#   SMALL_SIZE=2200M     size of the small-packet capture (about 10 M frames)
+#   SMALL_SIZE=1800M     size of the small-packet capture (about 10 M frames)
 #   SCALE_INPUT=FILE     also scale this capture to SCALE_SIZE and benchmark it
 #   SCALE_SIZE=4G
 #   DATA_DIR=bench-data  where the captures go
@@ -34,7 +34,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 BIG_SIZE=${BIG_SIZE:-1G}
-SMALL_SIZE=${SMALL_SIZE:-2200M}
+SMALL_SIZE=${SMALL_SIZE:-1800M}
 SCALE_SIZE=${SCALE_SIZE:-4G}
 DATA_DIR=${DATA_DIR:-bench-data}
 TARGET=${CARGO_TARGET_DIR:-target}

@@ -311,6 +311,7 @@ impl Bench {
         let ft = self.filetime();
         let mut fid = [0u8; 16];
         self.rng.fill(&mut fid);
+        let service_ns = self.service_ns();
         let c = &mut self.smb[i];
         c.file_id = fid;
         let id = c.sess.next_msg_id;
@@ -318,6 +319,7 @@ impl Bench {
         let name = format!("Volume1\\vm{}\\disk.vhdx", c.file_no);
         let h = self.pdu.create_req(&c.sess, id, &name);
         c.tcp.send(&mut self.e, true, h, &[])?;
+        self.e.idle(service_ns);
         let h = self.pdu.create_resp(&c.sess, id, &c.file_id, 40 << 30, ft);
         c.tcp.send(&mut self.e, false, h, &[])?;
         self.count(smb::CREATE, false);
@@ -327,17 +329,24 @@ impl Bench {
 
     /// CLOSE the current file of connection `i` and open another.
     fn reopen(&mut self, i: usize) -> io::Result<()> {
+        let service_ns = self.service_ns();
         let c = &mut self.smb[i];
         let id = c.sess.next_msg_id;
         c.sess.next_msg_id += 1;
         let h = self.pdu.close_req(&c.sess, id, &c.file_id);
         c.tcp.send(&mut self.e, true, h, &[])?;
+        self.e.idle(service_ns);
         let h = self.pdu.close_resp(&c.sess, id);
         c.tcp.send(&mut self.e, false, h, &[])?;
         c.file_no += 8;
         self.count(smb::CLOSE, false);
         self.count(smb::CLOSE, true);
         self.open(i)
+    }
+
+    /// Server time between a request and its response: 20..300 µs.
+    fn service_ns(&mut self) -> u64 {
+        20_000 + self.rng.below(280_000)
     }
 
     fn io_len(&mut self) -> u32 {
@@ -358,6 +367,7 @@ impl Bench {
         let len = self.io_len();
         let (a, z) = self.data(len as usize);
         let offset = self.rng.below((40u64 << 30) / len as u64) * len as u64;
+        let service_ns = self.service_ns();
         let c = &mut self.smb[i];
         let id = c.sess.next_msg_id;
         c.sess.next_msg_id += len.div_ceil(65_536) as u64;
@@ -365,11 +375,13 @@ impl Bench {
         if write {
             let h = self.pdu.write_req(&c.sess, id, &c.file_id, offset, len);
             c.tcp.send(&mut self.e, true, h, data)?;
+            self.e.idle(service_ns);
             let h = self.pdu.write_resp(&c.sess, id, len);
             c.tcp.send(&mut self.e, false, h, &[])?;
         } else {
             let h = self.pdu.read_req(&c.sess, id, &c.file_id, offset, len);
             c.tcp.send(&mut self.e, true, h, &[])?;
+            self.e.idle(service_ns);
             let h = self.pdu.read_resp(&c.sess, id, len);
             c.tcp.send(&mut self.e, false, h, data)?;
         }

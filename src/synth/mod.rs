@@ -10,7 +10,6 @@
 //! Both write with the small buffered pcap/pcapng writer in [`writer`].
 
 // Until the CLI wires gen-bench/scale, the binary itself uses none of it.
-#![allow(dead_code, unused_imports)]
 
 mod bench;
 mod checksum;

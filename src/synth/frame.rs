@@ -8,7 +8,6 @@ use std::net::IpAddr;
 use super::checksum::Csum;
 use super::writer::CaptureWriter;
 
-pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
 pub const TCP_PSH: u8 = 0x08;
 pub const TCP_ACK: u8 = 0x10;

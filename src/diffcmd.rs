@@ -29,12 +29,9 @@ fn load_or_analyze(
 }
 
 pub fn run_diff(args: &DiffArgs) -> ExitCode {
-    let inventory = match args.inventory.as_deref().map(Inventory::load).transpose() {
+    let inventory = match Inventory::load_for_cli(args.inventory.as_deref()) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::Error;
-        }
+        Err(code) => return code,
     };
     let o = AnalyzeOptions {
         inventory: inventory.as_ref(),

@@ -184,6 +184,16 @@ pub struct IfaceRef {
 }
 
 impl Inventory {
+    /// Loads an optional inventory, printing the error for the command line.
+    pub fn load_for_cli(
+        path: Option<&Path>,
+    ) -> std::result::Result<Option<Inventory>, crate::exit::ExitCode> {
+        path.map(Inventory::load).transpose().map_err(|e| {
+            eprintln!("error: {e:#}");
+            crate::exit::ExitCode::Error
+        })
+    }
+
     pub fn load(path: &Path) -> Result<Inventory> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read inventory", path.display()))?;

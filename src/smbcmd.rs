@@ -3,18 +3,14 @@
 //! with capabilities, files, bytes; server interface lists, share redirects
 //! and SMB Witness notifications.
 
-use std::sync::{Arc, Mutex};
-
-use hvsleuth_parsers::smb::model::{SmbModel, SmbReport, WitnessEvent};
-use rayon::prelude::*;
+use hvsleuth_parsers::smb::model::{SmbReport, WitnessEvent};
 
 use crate::analyze::summary::human_bytes;
-use crate::analyze::{FileScan, scan_file};
+use crate::analyze::{FileScan, scan_all};
 use crate::cli::SmbArgs;
 use crate::exit::ExitCode;
 use crate::pipeline::scan::ScanConfig;
 use crate::pipeline::{expand_inputs, is_packet_input};
-use crate::progress::bytes_bar;
 
 /// Runs the scanner with the application analysers on every input and returns
 /// the SMB report (witness events included) and the per-file scans.
@@ -23,21 +19,11 @@ pub fn collect(
     max_flows: usize,
     no_progress: bool,
 ) -> (SmbReport, Vec<FileScan>) {
-    let total: u64 = inputs
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let bar = bytes_bar(total, no_progress);
     let cfg = ScanConfig {
         max_flows,
         ..ScanConfig::default()
     };
-    let smb = Arc::new(Mutex::new(SmbModel::new()));
-    let files: Vec<FileScan> = inputs
-        .par_iter()
-        .map(|p| scan_file(p, &cfg, &smb, &bar))
-        .collect();
-    bar.finish_and_clear();
+    let (files, smb) = scan_all(inputs, &cfg, no_progress);
     let mut report = smb.lock().expect("SMB model lock").report();
     for f in &files {
         for (client, server, w) in &f.scan.apps.witness {

@@ -11,12 +11,9 @@ use crate::exit::ExitCode;
 use crate::inventory::Inventory;
 
 pub fn run(args: &TimelineArgs) -> ExitCode {
-    let inventory = match args.inventory.as_deref().map(Inventory::load).transpose() {
+    let inventory = match Inventory::load_for_cli(args.inventory.as_deref()) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::Error;
-        }
+        Err(code) => return code,
     };
     let o = AnalyzeOptions {
         inventory: inventory.as_ref(),

@@ -36,6 +36,27 @@ pub struct FileScan {
     pub notes: Vec<String>,
 }
 
+/// Scans every packet input in parallel (rayon, one file per task) with a
+/// progress bar over their total size; one SMB session model serves all files.
+pub fn scan_all(
+    paths: &[PathBuf],
+    cfg: &ScanConfig,
+    no_progress: bool,
+) -> (Vec<FileScan>, Arc<Mutex<SmbModel>>) {
+    let total: u64 = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let bar = bytes_bar(total, no_progress);
+    let smb = Arc::new(Mutex::new(SmbModel::new()));
+    let files = paths
+        .par_iter()
+        .map(|p| scan_file(p, cfg, &smb, &bar))
+        .collect();
+    bar.finish_and_clear();
+    (files, smb)
+}
+
 pub fn scan_file(
     path: &Path,
     cfg: &ScanConfig,
@@ -122,22 +143,12 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         eprintln!("error: nothing to analyse among the inputs");
         return Err(ExitCode::NothingReadable);
     }
-    let total: u64 = captures
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let bar = bytes_bar(total, o.no_progress);
     let cfg = ScanConfig {
         max_flows: o.max_flows,
         bucket_ns: Some(o.bucket_ns),
         ..ScanConfig::default()
     };
-    let smb = Arc::new(Mutex::new(SmbModel::new()));
-    let files: Vec<FileScan> = captures
-        .par_iter()
-        .map(|p| scan_file(p, &cfg, &smb, &bar))
-        .collect();
-    bar.finish_and_clear();
+    let (files, smb) = scan_all(&captures, &cfg, o.no_progress);
     for f in &files {
         for n in &f.notes {
             eprintln!("note: {n}");
@@ -191,12 +202,9 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
 }
 
 pub fn run(args: &AnalyzeArgs) -> ExitCode {
-    let inventory = match args.inventory.as_deref().map(Inventory::load).transpose() {
+    let inventory = match Inventory::load_for_cli(args.inventory.as_deref()) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::Error;
-        }
+        Err(code) => return code,
     };
     let opts = AnalyzeOptions {
         inventory: inventory.as_ref(),

@@ -27,6 +27,22 @@ fn findings<'a>(v: &'a serde_json::Value, id: &str) -> Vec<&'a serde_json::Value
         .collect()
 }
 
+/// "node/interface" of each finding, sorted.
+fn places(f: &[&serde_json::Value]) -> Vec<String> {
+    let mut v: Vec<String> = f
+        .iter()
+        .map(|f| {
+            format!(
+                "{}/{}",
+                f["node"].as_str().unwrap(),
+                f["interface"].as_str().unwrap()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 fn secs(f: &serde_json::Value) -> f64 {
     (f["window_end_ns"].as_i64().unwrap() - f["window_start_ns"].as_i64().unwrap()) as f64 / 1e9
 }
@@ -47,17 +63,7 @@ fn restore_flood_names_the_management_nic_and_the_fix() {
     let v = analyze("restore-flood");
     let f = findings(&v, "HVS001");
     // Both ends of the restore: node3 (non-owner) sends, node1 (CSV1 owner) receives.
-    let mut places: Vec<String> = f
-        .iter()
-        .map(|f| {
-            format!(
-                "{}/{}",
-                f["node"].as_str().unwrap(),
-                f["interface"].as_str().unwrap()
-            )
-        })
-        .collect();
-    places.sort();
+    let places = places(&f);
     assert_eq!(places, ["node1/mgmt", "node3/mgmt"]);
     for x in &f {
         assert_eq!(x["severity"], "critical");
@@ -119,17 +125,7 @@ fn sofs_client_on_non_owner_is_found_with_time_to_move() {
 fn live_migration_on_storage_network_is_found() {
     let v = analyze("live-migration");
     let f = findings(&v, "HVS004");
-    let mut places: Vec<String> = f
-        .iter()
-        .map(|f| {
-            format!(
-                "{}/{}",
-                f["node"].as_str().unwrap(),
-                f["interface"].as_str().unwrap()
-            )
-        })
-        .collect();
-    places.sort();
+    let places = places(&f);
     // node2 -> node3 TCP 6600 over the storage network (timeline.txt).
     assert_eq!(places, ["node2/storage", "node3/storage"]);
     assert!(f.iter().all(|x| {

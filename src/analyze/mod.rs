@@ -108,12 +108,22 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     let (captures, others): (Vec<PathBuf>, Vec<PathBuf>) = all
         .into_iter()
         .partition(|p| open_input(p).is_ok_and(|i| is_packet_input(i.kind)));
-    let read: Vec<Result<crate::evidence::Evidence, String>> = others
+    // .evtx files one after another on this thread, each with the evtx
+    // crate's own parallelism; every other evidence file in parallel (one
+    // thread each). Nesting the evtx pool inside ours deadlocked.
+    let kind_of = |p: &PathBuf| open_input(p).map(|i| i.kind).unwrap_or(InputKind::Unknown);
+    let (evtx, rest): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        others.iter().partition(|p| kind_of(p) == InputKind::Evtx);
+    let mut read: Vec<Result<crate::evidence::Evidence, String>> = evtx
+        .iter()
+        .map(|p| crate::evidence::read(p, InputKind::Evtx, 0))
+        .collect();
+    let parallel: Vec<Result<crate::evidence::Evidence, String>> = rest
         .par_iter()
         .map(|p| {
-            let kind = open_input(p).map(|i| i.kind).unwrap_or(InputKind::Unknown);
+            let kind = kind_of(p);
             if crate::evidence::is_evidence(kind) {
-                crate::evidence::read(p, kind)
+                crate::evidence::read(p, kind, 1)
             } else {
                 Err(format!(
                     "{}: not a recognised input (capture, ETL, perfmon CSV, event log, cluster.log)",
@@ -122,6 +132,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
             }
         })
         .collect();
+    read.extend(parallel);
     let mut evidence = crate::evidence::Evidence::default();
     let mut evidence_ok = Vec::new();
     for r in read {

@@ -109,7 +109,10 @@ fn short_provider(p: &str) -> &str {
 }
 
 /// Reads one evidence file. `Err` when it cannot be read at all.
-pub fn read(path: &Path, kind: InputKind) -> Result<Evidence, String> {
+/// `evtx_threads`: threads the evtx decoder may use (0 = its own rayon
+/// parallelism; it must then not be called from inside a rayon task, where
+/// nesting its pool deadlocked).
+pub fn read(path: &Path, kind: InputKind, evtx_threads: usize) -> Result<Evidence, String> {
     let name = path.display().to_string();
     let open = || {
         File::open(path)
@@ -162,10 +165,10 @@ pub fn read(path: &Path, kind: InputKind) -> Result<Evidence, String> {
             ev.counters = counters;
         }
         InputKind::Evtx => {
-            // One thread per file: files already run in parallel, and nesting the
-            // evtx crate's own rayon pool inside ours deadlocked.
-            let rep = read_evtx_path(path, 1, |e| ev.events.extend(win_event(e, "eventlog")))
-                .map_err(|e| format!("{name}: {e}"))?;
+            let rep = read_evtx_path(path, evtx_threads, |e| {
+                ev.events.extend(win_event(e, "eventlog"))
+            })
+            .map_err(|e| format!("{name}: {e}"))?;
             ev.notes
                 .push(format!("{name}: event log, {} records", rep.records));
         }

@@ -210,7 +210,7 @@ fn read_plain<R: Read + Send>(
     let mut offset: u64 = 0;
     let mut buf_size = INITIAL_BUFFER;
     // Legacy pcap state.
-    let mut legacy: Option<(u32, LinkType, bool)> = None; // (iface, link, nanosecond)
+    let mut legacy: Option<(LinkType, bool)> = None; // (link, nanosecond)
     let mut ng = NgState {
         section_base: 0,
         ifaces: Vec::new(),
@@ -226,35 +226,14 @@ fn read_plain<R: Read + Send>(
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => {
                         report.format = Some(CaptureFormat::Pcap);
-                        let link = LinkType(h.network.0 as u16);
-                        let info = InterfaceInfo {
-                            index: 0,
-                            name: default_name.to_string(),
-                            description: None,
-                            link_type: link,
-                            speed_bps: None,
-                            snaplen: h.snaplen,
-                        };
+                        let info = legacy_interface(&h, default_name);
                         sink.interface(&info);
-                        legacy = Some((0, link, h.is_nanosecond_precision()));
+                        legacy = Some((info.link_type, h.is_nanosecond_precision()));
                     }
                     PcapBlockOwned::Legacy(b) => {
-                        let (iface, link, nano) =
+                        let (link, nano) =
                             legacy.expect("pcap-parser yields the header before records");
-                        let frac = if nano {
-                            b.ts_usec as i64
-                        } else {
-                            b.ts_usec as i64 * 1000
-                        };
-                        let data = &b.data[..(b.caplen as usize).min(b.data.len())];
-                        let pkt = Packet {
-                            iface,
-                            link_type: link,
-                            ts_ns: b.ts_sec as i64 * 1_000_000_000 + frac,
-                            wire_len: b.origlen.max(data.len() as u32),
-                            data,
-                        };
-                        sink.packet(&pkt);
+                        sink.packet(&legacy_packet(&b, link, nano));
                         report.packets += 1;
                     }
                     PcapBlockOwned::NG(block) => {
@@ -375,15 +354,9 @@ pub fn read_capture_slice(
                 }
             };
             report.format = Some(CaptureFormat::Pcap);
-            let link = LinkType(h.network.0 as u16);
-            sink.interface(&InterfaceInfo {
-                index: 0,
-                name: default_name.to_string(),
-                description: None,
-                link_type: link,
-                speed_bps: None,
-                snaplen: h.snaplen,
-            });
+            let info = legacy_interface(&h, default_name);
+            sink.interface(&info);
+            let link = info.link_type;
             let nano = h.is_nanosecond_precision();
             let parse = if h.is_modified_format() {
                 parse_pcap_frame_modified
@@ -396,19 +369,7 @@ pub fn read_capture_slice(
             while pos < data.len() {
                 match parse(&data[pos..]) {
                     Ok((rest, b)) => {
-                        let frac = if nano {
-                            b.ts_usec as i64
-                        } else {
-                            b.ts_usec as i64 * 1000
-                        };
-                        let d = &b.data[..(b.caplen as usize).min(b.data.len())];
-                        sink.packet(&Packet {
-                            iface: 0,
-                            link_type: link,
-                            ts_ns: b.ts_sec as i64 * 1_000_000_000 + frac,
-                            wire_len: b.origlen.max(d.len() as u32),
-                            data: d,
-                        });
+                        sink.packet(&legacy_packet(&b, link, nano));
                         report.packets += 1;
                         pos = data.len() - rest.len();
                     }
@@ -476,6 +437,40 @@ pub fn read_capture_slice(
     report.bytes_parsed = pos as u64;
     sink.progress(pos as u64);
     report
+}
+
+/// The one interface of a legacy pcap file, named after the file.
+fn legacy_interface(h: &pcap_parser::PcapHeader, name: &str) -> InterfaceInfo {
+    InterfaceInfo {
+        index: 0,
+        name: name.to_string(),
+        description: None,
+        link_type: LinkType(h.network.0 as u16),
+        speed_bps: None,
+        snaplen: h.snaplen,
+    }
+}
+
+/// A legacy pcap record as a packet (µs or ns timestamps; caplen bounded by the data).
+#[inline]
+fn legacy_packet<'a>(
+    b: &pcap_parser::LegacyPcapBlock<'a>,
+    link: LinkType,
+    nano: bool,
+) -> Packet<'a> {
+    let frac = if nano {
+        b.ts_usec as i64
+    } else {
+        b.ts_usec as i64 * 1000
+    };
+    let data = &b.data[..(b.caplen as usize).min(b.data.len())];
+    Packet {
+        iface: 0,
+        link_type: link,
+        ts_ns: b.ts_sec as i64 * 1_000_000_000 + frac,
+        wire_len: b.origlen.max(data.len() as u32),
+        data,
+    }
 }
 
 /// Length a damaged record claims, for the error message.

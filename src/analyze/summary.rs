@@ -229,30 +229,14 @@ impl Summary {
     }
 }
 
+/// Bytes in decimal units, as every report of hvsleuth prints them.
 pub fn human_bytes(b: u64) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < units.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
+    hvsleuth_reports::units::format_bytes(b)
 }
 
+/// Bits per second in decimal units, as every report of hvsleuth prints them.
 pub fn human_bps(b: u64) -> String {
-    let units = ["b/s", "kb/s", "Mb/s", "Gb/s", "Tb/s"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < units.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    format!("{v:.1} {}", units[u])
+    hvsleuth_reports::units::format_bps(b as f64)
 }
 
 /// Writes what was placed and inferred as an inventory to correct and re-use.
@@ -300,7 +284,7 @@ mod tests {
     #[test]
     fn units() {
         assert_eq!(super::human_bytes(999), "999 B");
-        assert_eq!(super::human_bytes(1_500_000), "1.5 MB");
+        assert_eq!(super::human_bytes(1_500_000), "1.50 MB");
         assert_eq!(super::human_bps(10_000_000_000), "10.0 Gb/s");
     }
 }

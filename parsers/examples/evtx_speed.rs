@@ -1,42 +1,56 @@
 //! Compares reading .evtx files into `WinEvent`s with the evtx crate's own
-//! record rendering (what `evtx_dump` does), both with rayon.
+//! record rendering (what `evtx_dump` does), all with the crate's rayon
+//! parallelism. Each file is read `REPS` times (default 5) per mode.
 //! Run with `cargo run --release -p hvsleuth-parsers --example evtx_speed FILE...`.
+use hvsleuth_parsers::evtx::{Select, read_evtx_path};
 use std::path::Path;
 use std::time::Instant;
 
 fn main() {
-    for f in std::env::args().skip(1) {
-        let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
-        let t = Instant::now();
-        let mut p = evtx::EvtxParser::from_path(&f).expect("open");
-        let raw = p.records().filter(Result::is_ok).count();
-        let raw_s = t.elapsed().as_secs_f64();
-        let xmls: Vec<String> = evtx::EvtxParser::from_path(&f)
-            .expect("open")
-            .records()
-            .filter_map(Result::ok)
-            .map(|r| r.data)
-            .collect();
-        let t = Instant::now();
-        let parsed = xmls
+    let files: Vec<String> = std::env::args().skip(1).collect();
+    let reps: usize = std::env::var("REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let mb = reps as f64
+        * files
             .iter()
-            .filter_map(|x| hvsleuth_parsers::evtx::parse_event_xml(x))
-            .count();
-        let xml_bytes: usize = xmls.iter().map(String::len).sum();
-        println!(
-            "  XML extraction alone (1 thread): {parsed} events, {xml_bytes} bytes of XML in {:.3} s",
-            t.elapsed().as_secs_f64()
-        );
+            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0) as f64)
+            .sum::<f64>()
+        / 1e6;
+    let time = |label: &str, read: &dyn Fn(&str) -> u64| {
         let t = Instant::now();
         let mut n = 0;
-        let rep =
-            hvsleuth_parsers::evtx::read_evtx_path(Path::new(&f), 0, |_| n += 1).expect("read");
-        let ours_s = t.elapsed().as_secs_f64();
+        for _ in 0..reps {
+            for f in &files {
+                n += read(f);
+            }
+        }
+        let s = t.elapsed().as_secs_f64();
         println!(
-            "{f}: {size} bytes; evtx records(): {raw} in {raw_s:.3} s ({:.1} MB/s); hvsleuth: {} in {ours_s:.3} s ({:.1} MB/s)",
-            size as f64 / 1e6 / raw_s,
-            rep.records,
-            size as f64 / 1e6 / ours_s
+            "{label:<46} {n:>9} records/events {s:>7.3} s {:>7.1} MB/s",
+            mb / s
         );
-    }
+    };
+    println!("{} files x {reps} = {mb:.1} MB of .evtx", files.len());
+    time("evtx crate: records() (XML strings)", &|f| {
+        evtx::EvtxParser::from_path(f)
+            .map(|mut p| p.records().filter(Result::is_ok).count() as u64)
+            .unwrap_or(0)
+    });
+    time("evtx crate: records_bytes() (XML bytes)", &|f| {
+        evtx::EvtxParser::from_path(f)
+            .map(|mut p| p.records_bytes().filter(Result::is_ok).count() as u64)
+            .unwrap_or(0)
+    });
+    time("hvsleuth: every record -> WinEvent", &|f| {
+        let mut n = 0;
+        let _ = read_evtx_path(Path::new(f), 0, Select::All, |_| n += 1);
+        n
+    });
+    time("hvsleuth: tracked records -> WinEvent (timeline)", &|f| {
+        let mut n = 0;
+        let _ = read_evtx_path(Path::new(f), 0, Select::Tracked, |_| n += 1);
+        n
+    });
 }

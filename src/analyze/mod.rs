@@ -151,8 +151,13 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         eprintln!("note: {n}");
     }
     if captures.is_empty() && evidence.counters.is_empty() && evidence.events.is_empty() {
-        eprintln!("error: nothing to analyse among the inputs");
-        return Err(ExitCode::NothingReadable);
+        if !evidence_ok.iter().any(|&(readable, _)| readable) {
+            eprintln!("error: nothing to analyse among the inputs");
+            return Err(ExitCode::NothingReadable);
+        }
+        // Read fine, but nothing hvsleuth tracks (e.g. a Security log): an
+        // empty result, not an error.
+        eprintln!("note: the inputs were read but hold no packets, counters or tracked events");
     }
     let cfg = ScanConfig {
         max_flows: o.max_flows,

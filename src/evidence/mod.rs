@@ -9,7 +9,7 @@ use std::path::Path;
 
 use hvsleuth_parsers::InputKind;
 use hvsleuth_parsers::clusterlog::{ClusterLogOptions, read_cluster_log};
-use hvsleuth_parsers::evtx::{WinEvent, read_event_csv, read_event_xml, read_evtx_path};
+use hvsleuth_parsers::evtx::{Select, WinEvent, read_event_csv, read_event_xml, read_evtx_path};
 use hvsleuth_parsers::perfmon::{CounterClass, CounterPath, CounterRole, PerfmonReader, classify};
 use hvsleuth_reports::model::TimelineEvent;
 
@@ -165,12 +165,16 @@ pub fn read(path: &Path, kind: InputKind, evtx_threads: usize) -> Result<Evidenc
             ev.counters = counters;
         }
         InputKind::Evtx => {
-            let rep = read_evtx_path(path, evtx_threads, |e| {
+            let rep = read_evtx_path(path, evtx_threads, Select::Tracked, |e| {
                 ev.events.extend(win_event(e, "eventlog"))
             })
             .map_err(|e| format!("{name}: {e}"))?;
-            ev.notes
-                .push(format!("{name}: event log, {} records", rep.records));
+            ev.notes.push(format!(
+                "{name}: event log, {} records ({} of tracked providers/IDs, {} unreadable)",
+                rep.records,
+                rep.records - rep.untracked - rep.unparsed_records,
+                rep.errors
+            ));
         }
         InputKind::EventXml => {
             let st = read_event_xml(open()?, |e| ev.events.extend(win_event(e, "eventlog")))

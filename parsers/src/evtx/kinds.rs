@@ -94,9 +94,16 @@ impl ClusterEventKind {
 /// Classifies by provider name (case-insensitive, `Microsoft-Windows-` optional) and ID.
 pub fn classify_event(provider: &str, event_id: u32) -> Option<ClusterEventKind> {
     use ClusterEventKind::*;
-    let p = provider.to_ascii_lowercase();
-    let p = p.strip_prefix("microsoft-windows-").unwrap_or(&p);
-    if p.starts_with("failoverclustering") {
+    let prefix = "microsoft-windows-";
+    let p = match provider.get(..prefix.len()) {
+        Some(head) if head.eq_ignore_ascii_case(prefix) => &provider[prefix.len()..],
+        _ => provider,
+    };
+    let starts = |name: &str| {
+        p.get(..name.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(name))
+    };
+    if starts("failoverclustering") {
         return Some(match event_id {
             5120 => CsvPaused,
             5121 => CsvRedirected,
@@ -121,15 +128,18 @@ pub fn classify_event(provider: &str, event_id: u32) -> Option<ClusterEventKind>
             _ => return None,
         });
     }
-    match p {
-        "smbclient" => match event_id {
+    if p.eq_ignore_ascii_case("smbclient") {
+        match event_id {
             30701..=30705 => Some(SmbMultichannel),
             30800..=30818 => Some(SmbConnectivity),
             _ => None,
-        },
-        "smbserver" => Some(SmbServer),
-        "smbwitnessclient" => Some(SmbWitness),
-        _ => None,
+        }
+    } else if p.eq_ignore_ascii_case("smbserver") {
+        Some(SmbServer)
+    } else if p.eq_ignore_ascii_case("smbwitnessclient") {
+        Some(SmbWitness)
+    } else {
+        None
     }
 }
 

@@ -33,6 +33,9 @@ pub struct EvtxReport {
     pub records: u64,
     /// Rendered records without a usable `<Event>`/`EventID` (not delivered).
     pub unparsed_records: u64,
+    /// With [`Select::Tracked`]: records of providers/IDs hvsleuth does not
+    /// track (counted, not delivered).
+    pub untracked: u64,
     /// Chunk- or record-level errors reported by the crate (reading continued).
     pub errors: u64,
     /// The first [`MAX_ERROR_SAMPLES`] error messages.
@@ -57,31 +60,95 @@ pub enum EvtxOpenError {
     Panicked(String),
 }
 
+/// Which records of an .evtx file become [`WinEvent`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Select {
+    /// Every record.
+    All,
+    /// Only records whose provider and ID [`classify_event`] knows. The
+    /// provider and ID are read from the head of the rendered XML first, so
+    /// the full extraction runs only for those; the rest are counted in
+    /// [`EvtxReport::untracked`].
+    Tracked,
+}
+
 /// Reads an .evtx file from disk. `threads == 0` lets rayon decide.
 pub fn read_evtx_path(
     path: &Path,
     threads: usize,
+    select: Select,
     f: impl FnMut(WinEvent),
 ) -> Result<EvtxReport, EvtxOpenError> {
     let parser =
         evtx::EvtxParser::from_path(path).map_err(|e| EvtxOpenError::Open(e.to_string()))?;
-    drive(parser, threads, f)
+    drive(parser, threads, select, f)
 }
 
 /// Reads an .evtx image held in memory.
 pub fn read_evtx_bytes(
     bytes: Vec<u8>,
     threads: usize,
+    select: Select,
     f: impl FnMut(WinEvent),
 ) -> Result<EvtxReport, EvtxOpenError> {
     let parser =
         evtx::EvtxParser::from_buffer(bytes).map_err(|e| EvtxOpenError::Open(e.to_string()))?;
-    drive(parser, threads, f)
+    drive(parser, threads, select, f)
+}
+
+/// What a worker made of one record.
+enum Extracted {
+    Event(Box<WinEvent>),
+    Unparsed,
+    Untracked,
+}
+
+fn extract(xml: &[u8], select: Select) -> Extracted {
+    if select == Select::Tracked
+        && let Some((provider, id)) = peek_provider_id(xml)
+        && classify_event(provider, id).is_none()
+    {
+        return Extracted::Untracked;
+    }
+    let ev = match std::str::from_utf8(xml) {
+        Ok(s) => parse_event_xml(s),
+        Err(_) => parse_event_xml(&String::from_utf8_lossy(xml)),
+    };
+    match ev {
+        Some(ev) if select == Select::All || ev.kind.is_some() => Extracted::Event(Box::new(ev)),
+        Some(_) => Extracted::Untracked,
+        None => Extracted::Unparsed,
+    }
+}
+
+/// `Provider/@Name` and `EventID` from the head of a rendered record, without
+/// a full parse. `None` when either is not in its usual form (the caller then
+/// parses the record fully), so this can only skip work, never change a result.
+fn peek_provider_id(xml: &[u8]) -> Option<(&str, u32)> {
+    const PROVIDER: &[u8] = b"<Provider Name=\"";
+    let p = memchr::memmem::find(xml, PROVIDER)? + PROVIDER.len();
+    let len = memchr::memchr(b'"', &xml[p..])?;
+    let provider = std::str::from_utf8(&xml[p..p + len]).ok()?;
+    if provider.contains('&') {
+        return None;
+    }
+    let e = p + len + memchr::memmem::find(&xml[p + len..], b"<EventID")? + 8;
+    let gt = e + memchr::memchr(b'>', &xml[e..])? + 1;
+    let digits = xml[gt..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || xml.get(gt + digits) != Some(&b'<') {
+        return None;
+    }
+    let id = std::str::from_utf8(&xml[gt..gt + digits])
+        .ok()?
+        .parse()
+        .ok()?;
+    Some((provider, id))
 }
 
 fn drive<T: std::io::Read + std::io::Seek>(
     parser: evtx::EvtxParser<T>,
     threads: usize,
+    select: Select,
     mut f: impl FnMut(WinEvent),
 ) -> Result<EvtxReport, EvtxOpenError> {
     let settings = evtx::ParserSettings::new().num_threads(threads);
@@ -90,17 +157,21 @@ fn drive<T: std::io::Read + std::io::Seek>(
     // The crate forwards worker panics to this thread; keep them from taking the caller down.
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // XML rendering and our extraction both run on the rayon workers.
-        let records = parser.serialized_records(|rec| {
-            rec.and_then(|r| r.into_xml())
-                .map(|x| parse_event_xml(&x.data))
+        let records = parser.serialized_records(move |rec| {
+            rec.and_then(|r| r.into_xml_bytes())
+                .map(|x| extract(&x.data, select))
         });
         for item in records {
             match item {
-                Ok(Some(ev)) => {
+                Ok(Extracted::Event(ev)) => {
                     report.records += 1;
-                    f(ev);
+                    f(*ev);
                 }
-                Ok(None) => {
+                Ok(Extracted::Untracked) => {
+                    report.records += 1;
+                    report.untracked += 1;
+                }
+                Ok(Extracted::Unparsed) => {
                     report.records += 1;
                     report.unparsed_records += 1;
                 }

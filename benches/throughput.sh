@@ -27,6 +27,11 @@
 #   DATA_DIR=bench-data  where the captures go
 #   FORCE=1              regenerate the captures even if present
 #   SKIP_TSHARK=1        do not run tshark (it is much slower)
+#   SKIP_SINGLE=1        skip the one-file table (only the multi-core section)
+#   MC_COMMAND=analyze   command of the multi-core section
+#   MC_INPUTS=big        captures it runs on, two copies each: big, small, "big small"
+#   MC_RUNS=5            runs per configuration (min and median are reported)
+#   MC_SIZE=4G           generate that section's captures at this size instead
 #   CARGO_TARGET_DIR     honoured to find the binary
 #
 # Needs: cargo, GNU time (/usr/bin/time), capinfos, tshark, taskset, awk.
@@ -73,7 +78,7 @@ if [[ -n "${SCALE_INPUT:-}" ]]; then
     FILES+=("$SCALED")
 fi
 
-# measure OUTVAR CMD...: runs CMD under GNU time; sets OUTVAR to "wall_s rss_mb".
+# measure OUTVAR CMD...: runs CMD under GNU time; sets OUTVAR to "wall_s rss_mb cpu_s".
 measure() {
     local __out=$1; shift
     local log
@@ -84,14 +89,15 @@ measure() {
         rm -f "$log"
         exit 1
     fi
-    local wall rss
+    local wall rss cpu
+    cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { t += $2 } END { printf "%.2f", t }' "$log")
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
             n = split($2, p, ":"); s = 0;
             for (i = 1; i <= n; i++) s = s * 60 + p[i];
             print s }' "$log")
     rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$log")
     rm -f "$log"
-    printf -v "$__out" '%s %s' "$wall" "$rss"
+    printf -v "$__out" '%s %s %s' "$wall" "$rss" "$cpu"
 }
 
 packets_of() {
@@ -104,18 +110,19 @@ printf "$row_fmt" file command "size MB" packets "hvs s" "GB/s" Mpps "RSS MB" "t
 # smb: + SMB/DCE-RPC analysers; analyze: the whole pipeline with attribution,
 # findings and the summary).
 COMMANDS=${COMMANDS:-inspect smb analyze}
+[[ -n "${SKIP_SINGLE:-}" ]] && FILES=()
 for f in "${FILES[@]}"; do
     size=$(stat -c %s "$f")
     pkts=$(packets_of "$f")
     if [[ -z "${SKIP_TSHARK:-}" ]]; then
         measure ts tshark -r "$f" -q -z conv,tcp
-        read -r ts_s _ <<<"$ts"
+        read -r ts_s _ _ <<<"$ts"
     else
         ts_s=-
     fi
     for cmd in $COMMANDS; do
         measure hv "$BIN" "$cmd" --json --no-progress "$f"
-        read -r hv_s hv_rss <<<"$hv"
+        read -r hv_s hv_rss _ <<<"$hv"
         awk -v f="$(basename "$f")" -v c="$cmd" -v size="$size" -v p="$pkts" -v h="$hv_s" -v r="$hv_rss" -v t="$ts_s" \
             -v fmt="$row_fmt" 'BEGIN {
                 hs = (h > 0) ? h : 0.001;
@@ -125,24 +132,56 @@ for f in "${FILES[@]}"; do
     done
 done
 
-# Multi-core: two copies of the big file in one process, on one core vs all.
+# Multi-core: two copies of a capture in one process, pinned to one core vs on
+# every core, MC_RUNS times each, alternating so that a change in the (shared)
+# machine's load hits both alike. Reports min and median wall time, the CPU
+# time (user + sys) each run used, and the speed-up of min over min and median
+# over median. MC_INPUTS picks the captures: big, small or "big small";
+# MC_SIZE=4G generates separate captures of that size for it (sub-second runs
+# are too short to judge scaling).
 echo
 MC=${MC_COMMAND:-analyze}
-echo "== two files at once (hvsleuth $MC A B), big-frame capture" >&2
-COPY="$DATA_DIR/big-frames-copy.pcapng"
-[[ -s "$COPY" && -z "${FORCE:-}" ]] || cp "$BIG" "$COPY"
-size2=$(( $(stat -c %s "$BIG") + $(stat -c %s "$COPY") ))
-measure one taskset -c 0 "$BIN" "$MC" --json --no-progress "$BIG"
-measure pin taskset -c 0 "$BIN" "$MC" --json --no-progress "$BIG" "$COPY"
-measure all "$BIN" "$MC" --json --no-progress "$BIG" "$COPY"
-read -r one_s one_rss <<<"$one"
-read -r pin_s pin_rss <<<"$pin"
-read -r all_s all_rss <<<"$all"
-awk -v s1="$(stat -c %s "$BIG")" -v s2="$size2" -v a="$one_s" -v b="$pin_s" -v c="$all_s" \
-    -v ra="$one_rss" -v rb="$pin_rss" -v rc="$all_rss" -v cores="$(nproc)" 'BEGIN {
-    fmt = "%-34s %8s %8s %8s\n";
-    printf fmt, "run", "wall s", "GB/s", "RSS MB";
-    printf fmt, "1 file, taskset -c 0 (per core)", a, sprintf("%.2f", s1 / (a > 0 ? a : 0.001) / 1e9), ra;
-    printf fmt, "2 files, taskset -c 0", b, sprintf("%.2f", s2 / (b > 0 ? b : 0.001) / 1e9), rb;
-    printf fmt, "2 files, " cores " cores", c, sprintf("%.2f", s2 / (c > 0 ? c : 0.001) / 1e9), rc;
-    printf "multi-core speed-up (2 files): %.2fx on %d cores\n", b / (c > 0 ? c : 0.001), cores }'
+MC_RUNS=${MC_RUNS:-5}
+for which in ${MC_INPUTS:-big}; do
+    case $which in
+    big) SRC=$BIG; GEN_ARGS=() ;;
+    small) SRC=$SMALL; GEN_ARGS=(--small-packets) ;;
+    *) echo "MC_INPUTS: big or small, not $which" >&2; exit 1 ;;
+    esac
+    if [[ -n "${MC_SIZE:-}" ]]; then
+        SRC="$DATA_DIR/mc-$which-$MC_SIZE.pcapng"
+        gen "$SRC" gen-bench --out "$SRC" --size "$MC_SIZE" "${GEN_ARGS[@]}"
+    fi
+    COPY="${SRC%.pcapng}-copy.pcapng"
+    [[ -s "$COPY" && -z "${FORCE:-}" ]] || cp "$SRC" "$COPY"
+    cat "$SRC" "$COPY" >/dev/null # page cache warm
+    size2=$(( $(stat -c %s "$SRC") + $(stat -c %s "$COPY") ))
+    echo "== two files at once (hvsleuth $MC A B), $(basename "$SRC"), $MC_RUNS runs each" >&2
+    runs=""
+    for _ in $(seq "$MC_RUNS"); do
+        measure pin taskset -c 0 "$BIN" "$MC" --json --no-progress "$SRC" "$COPY"
+        measure all "$BIN" "$MC" --json --no-progress "$SRC" "$COPY"
+        runs+="pin $pin"$'\n'"all $all"$'\n'
+    done
+    awk -v s2="$size2" -v cores="$(nproc)" -v name="$(basename "$SRC")" '
+        { n[$1]++; w[$1, n[$1]] = $2; r[$1] = $3; c[$1, n[$1]] = $4 }
+        function sorted(k, arr,   i, j, t, m) {
+            m = n[k]; for (i = 1; i <= m; i++) v[i] = arr[k, i];
+            for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+            return m }
+        function med(m) { return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2 }
+        END {
+            fmt = "%-36s %8s %8s %8s %10s %10s %7s\n";
+            printf fmt, name " x2", "min s", "median s", "GB/s", "CPU s min", "CPU s med", "RSS MB";
+            split("pin all", ks, " ");
+            for (q = 1; q <= 2; q++) {
+                k = ks[q]; m = sorted(k, w); mn[k] = v[1]; md[k] = med(m);
+                sorted(k, c); cmn = v[1]; cmd = med(m);
+                label = (k == "pin") ? "2 files, taskset -c 0" : "2 files, " cores " cores";
+                printf fmt, label, sprintf("%.2f", mn[k]), sprintf("%.2f", md[k]),
+                    sprintf("%.2f", s2 / (mn[k] > 0 ? mn[k] : 0.001) / 1e9),
+                    sprintf("%.2f", cmn), sprintf("%.2f", cmd), r[k] }
+            printf "multi-core speed-up (2 files, %d cores): %.2fx min/min, %.2fx median/median\n",
+                cores, mn["pin"] / (mn["all"] > 0 ? mn["all"] : 0.001),
+                md["pin"] / (md["all"] > 0 ? md["all"] : 0.001) }' <<<"$runs"
+done

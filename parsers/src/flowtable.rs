@@ -21,6 +21,11 @@ use crate::flow::ConvKey;
 
 type Hasher = foldhash::fast::RandomState;
 
+/// A `HashMap` with the same randomly seeded foldhash: for per-packet and
+/// per-message lookups on capture-derived keys (SipHash, the std default, cost
+/// a fifth of the small-packet pipeline's instructions).
+pub type FastMap<K, V> = HashMap<K, V, Hasher>;
+
 #[derive(Debug)]
 struct Slot<V> {
     last_seen: i64,

@@ -3,7 +3,7 @@
 //! classifies groups, not packets, so memory is bounded by groups x active
 //! buckets, not by packet count.
 
-use std::collections::HashMap;
+use hvsleuth_parsers::flowtable::FastMap;
 use std::net::IpAddr;
 
 use hvsleuth_parsers::tcp::TcpCounters;
@@ -89,7 +89,7 @@ pub struct Group {
 #[derive(Debug)]
 pub struct Groups {
     pub bucket_ns: i64,
-    index: HashMap<GroupKey, usize>,
+    index: FastMap<GroupKey, usize>,
     pub keys: Vec<GroupKey>,
     pub groups: Vec<Group>,
     cap: usize,
@@ -100,7 +100,7 @@ impl Groups {
     pub fn new(bucket_ns: i64, cap: usize) -> Groups {
         Groups {
             bucket_ns: bucket_ns.max(1),
-            index: HashMap::new(),
+            index: FastMap::default(),
             keys: Vec::new(),
             groups: Vec::new(),
             cap: cap.max(16),

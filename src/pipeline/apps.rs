@@ -2,7 +2,7 @@
 //! connection gets (SMB 2/3 or DCE/RPC), and the handler that feeds it and
 //! folds what it learns into the connection's group facts and the SMB model.
 
-use std::collections::HashMap;
+use hvsleuth_parsers::flowtable::FastMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -36,7 +36,7 @@ pub enum App {
 #[derive(Debug, Default)]
 pub struct AppContext {
     /// Dynamic DCE/RPC ports learnt from the endpoint mapper: (server, port) -> interface.
-    pub rpc_ports: HashMap<(Option<IpAddr>, u16), Uuid>,
+    pub rpc_ports: FastMap<(Option<IpAddr>, u16), Uuid>,
     /// SMB Witness operations seen (time, client endpoint, server endpoint, event).
     pub witness: Vec<(Endpoint, Endpoint, dcerpc::WitnessEvent)>,
 }

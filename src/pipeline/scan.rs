@@ -7,7 +7,7 @@
 //! Memory is bounded by the flow table cap, the reassembly buffers and the
 //! groups, never by packet count.
 
-use std::collections::HashMap;
+use hvsleuth_parsers::flowtable::FastMap;
 use std::net::IpAddr;
 
 use hvsleuth_parsers::capture::{InterfaceInfo, Packet, PacketSink};
@@ -162,14 +162,14 @@ pub struct Scan {
     pub capture_name: String,
     /// Frames per (capture interface, unicast MAC seen as source or destination):
     /// the interface's own MAC is the one in most frames.
-    pub mac_frames: HashMap<(u32, [u8; 6]), u64>,
+    pub mac_frames: FastMap<(u32, [u8; 6]), u64>,
     /// Frames per (capture interface, source MAC, source IP): the own MAC's
     /// addresses are the interface's own addresses.
-    pub mac_ips: HashMap<(u32, [u8; 6], IpAddr), u64>,
+    pub mac_ips: FastMap<(u32, [u8; 6], IpAddr), u64>,
     /// A sample of TCP data segments (those whose sequence number is a multiple
     /// of [`SKEW_SAMPLE_MOD`], so every capture samples the same ones) with their
     /// first capture time: matched across captures to estimate clock skew.
-    pub seg_samples: HashMap<(ConvKey, Direction, u32, u32), i64>,
+    pub seg_samples: FastMap<(ConvKey, Direction, u32, u32), i64>,
     flows: FlowTable<FlowState>,
     /// Evictions of flow tables already drained by [`Scan::finish`].
     evicted_earlier: u64,
@@ -277,9 +277,9 @@ impl Scan {
             smb_model: None,
             apps: AppContext::default(),
             capture_name: String::new(),
-            mac_frames: HashMap::new(),
-            mac_ips: HashMap::new(),
-            seg_samples: HashMap::new(),
+            mac_frames: FastMap::default(),
+            mac_ips: FastMap::default(),
+            seg_samples: FastMap::default(),
             evicted_earlier: 0,
             buffered: 0,
             next_expiry_ns: i64::MIN,

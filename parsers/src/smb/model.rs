@@ -5,7 +5,8 @@
 //! share redirects and VM storage files. [`SmbModel::report`] gives a
 //! serialisable summary.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::flowtable::FastMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::flow::Endpoint;
@@ -95,6 +96,8 @@ struct Channel {
     smb_bytes: u64,
     series: TimeSeries,
     bindings: u64,
+    /// `info`'s client and server as text, made once for the records that keep them.
+    names: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -126,7 +129,7 @@ struct Session {
     encrypted: bool,
     session_flags: u16,
     trees: BTreeMap<u32, Tree>,
-    files: HashMap<FileId, FileRec>,
+    files: FastMap<FileId, FileRec>,
     read_bytes: u64,
     write_bytes: u64,
     encrypted_bytes: u64,
@@ -137,7 +140,7 @@ struct Session {
 #[derive(Debug, Clone, Default)]
 pub struct SmbModel {
     channels: Vec<Channel>,
-    index: HashMap<(Endpoint, Endpoint), Vec<ChannelId>>,
+    index: FastMap<(Endpoint, Endpoint), Vec<ChannelId>>,
     sessions: BTreeMap<u64, Session>,
     commands: [u64; 19],
     unknown_commands: u64,
@@ -397,13 +400,18 @@ impl SmbModel {
             c.smb_bytes += u64::from(p.frame_len);
             c.series.add(ts_ns, u64::from(p.frame_len));
         }
-        // Endpoint strings only for the rare records that keep them.
-        let endpoints = |m: &Self| {
-            m.channels[id]
-                .info
-                .as_ref()
-                .map(|i| (i.client.to_string(), i.server.to_string()))
-                .unwrap_or_default()
+        // Endpoint strings only for the rare records that keep them, formatted
+        // once per channel.
+        let endpoints = |m: &mut Self| {
+            let c = &mut m.channels[id];
+            let info = &c.info;
+            c.names
+                .get_or_insert_with(|| {
+                    info.as_ref()
+                        .map(|i| (i.client.to_string(), i.server.to_string()))
+                        .unwrap_or_default()
+                })
+                .clone()
         };
         match &p.body {
             Body::NegotiateResponse(n) if n.dialect != 0x02FF => {

@@ -155,6 +155,8 @@ const VM_SUFFIXES: [&str; 7] = [
 
 /// Whether a file name is Hyper-V VM storage/state (case-insensitive suffix match).
 pub fn is_vm_storage(name: &str) -> bool {
-    let lower = name.trim_end_matches('\0').to_ascii_lowercase();
-    VM_SUFFIXES.iter().any(|s| lower.ends_with(s))
+    let name = name.trim_end_matches('\0').as_bytes();
+    VM_SUFFIXES.iter().any(|s| {
+        name.len() >= s.len() && name[name.len() - s.len()..].eq_ignore_ascii_case(s.as_bytes())
+    })
 }

@@ -9,7 +9,7 @@
 //! the parser hunts for the next plausible Direct-TCP header followed by an
 //! SMB protocol id and resynchronises there.
 
-use std::collections::HashMap;
+use crate::flowtable::FastMap;
 
 use crate::flow::Direction;
 use crate::tcp::StreamHandler;
@@ -115,7 +115,7 @@ enum Pending {
 #[derive(Debug, Clone, Default)]
 pub struct SmbConnState {
     dirs: [DirState; 2],
-    pending: HashMap<u64, Pending>,
+    pending: FastMap<u64, Pending>,
     client_dir: Option<Direction>,
     dialect: Option<u16>,
     smb: bool,

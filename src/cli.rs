@@ -226,6 +226,10 @@ pub struct GenBenchArgs {
     /// Small frames (packets-per-second benchmark) instead of large segments.
     #[arg(long)]
     pub small_packets: bool,
+    /// Large IOs in 1448-byte segments with a delayed ACK every second one
+    /// (no segmentation offload): about 1 KB a frame.
+    #[arg(long, conflicts_with = "small_packets")]
+    pub mtu_1500: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Write a one-interface pcap instead of pcapng.

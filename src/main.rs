@@ -35,6 +35,7 @@ fn main() {
                 out: args.out.clone(),
                 size_bytes: args.size,
                 small_packets: args.small_packets,
+                mtu_1500: args.mtu_1500,
                 seed: args.seed,
                 pcapng: !args.pcap,
             })

@@ -24,7 +24,7 @@ pub fn collect(
         ..ScanConfig::default()
     };
     let (files, smb) = scan_all(inputs, &cfg, no_progress);
-    let mut report = smb.lock().expect("SMB model lock").report();
+    let mut report = smb.report();
     for f in &files {
         for (client, server, w) in &f.scan.apps.witness {
             report.witness.push(WitnessEvent {

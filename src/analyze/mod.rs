@@ -10,7 +10,6 @@ pub mod tables;
 pub mod topology;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use hvsleuth_parsers::smb::model::SmbModel;
 
@@ -42,30 +41,30 @@ pub fn scan_all(
     paths: &[PathBuf],
     cfg: &ScanConfig,
     no_progress: bool,
-) -> (Vec<FileScan>, Arc<Mutex<SmbModel>>) {
+) -> (Vec<FileScan>, SmbModel) {
     let total: u64 = paths
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
     let bar = bytes_bar(total, no_progress);
-    let smb = Arc::new(Mutex::new(SmbModel::new()));
-    let files = paths
-        .par_iter()
-        .map(|p| scan_file(p, cfg, &smb, &bar))
-        .collect();
+    // One SMB model per file, merged in file order afterwards: no lock shared
+    // by the threads on every SMB message, and the same result whatever order
+    // the files finish in.
+    let mut files: Vec<FileScan> = paths.par_iter().map(|p| scan_file(p, cfg, &bar)).collect();
     bar.finish_and_clear();
+    let mut smb = SmbModel::new();
+    for f in &mut files {
+        if let Some(m) = f.scan.smb_model.take() {
+            smb.merge(m);
+        }
+    }
     (files, smb)
 }
 
-pub fn scan_file(
-    path: &Path,
-    cfg: &ScanConfig,
-    smb: &Arc<Mutex<SmbModel>>,
-    bar: &ProgressBar,
-) -> FileScan {
+pub fn scan_file(path: &Path, cfg: &ScanConfig, bar: &ProgressBar) -> FileScan {
     let mut scan = Scan::new(cfg.clone());
     scan.capture_name = display_name(path);
-    scan.smb_model = Some(smb.clone());
+    scan.smb_model = Some(SmbModel::new());
     let read = read_packets(path, &mut ProgressSink::new(&mut scan, bar));
     scan.finish();
     let (error, notes) = match read {
@@ -184,7 +183,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
             .chain(evidence_ok),
     );
     let (mut ifaces, topo, mut inferred) = topology::build(&files, o.inventory);
-    let smb_report = smb.lock().expect("SMB model lock").report();
+    let smb_report = smb.report();
     topology::speeds_from_smb(&mut ifaces, &smb_report, &mut inferred);
     let (offsets, skews) = skew::align(&files);
     let model = attribute::attribute(&files, &ifaces, &topo, o.bucket_ns, &offsets);

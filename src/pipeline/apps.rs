@@ -4,7 +4,6 @@
 
 use hvsleuth_parsers::flowtable::FastMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use hvsleuth_parsers::dcerpc::{self, RpcConnState, RpcEvent, RpcSink, Uuid};
 use hvsleuth_parsers::flow::{Direction, Endpoint};
@@ -52,7 +51,7 @@ pub fn decide(
     client: Endpoint,
     payload: &[u8],
     ctx: &AppContext,
-    model: Option<&Mutex<SmbModel>>,
+    model: Option<&mut SmbModel>,
     capture: &str,
     interface: &str,
 ) -> App {
@@ -63,7 +62,7 @@ pub fn decide(
         .copied();
     if matches!(server.port, 445 | 139) || looks_like_smb(payload) {
         let id = model.map_or(0, |m| {
-            m.lock().expect("SMB model lock").channel_id(&ChannelInfo {
+            m.channel_id(&ChannelInfo {
                 client,
                 server,
                 capture: capture.to_string(),
@@ -85,7 +84,7 @@ pub fn decide(
 pub struct AppHandler<'a> {
     pub app: &'a mut App,
     pub facts: Option<&'a mut AppFacts>,
-    pub model: Option<&'a Mutex<SmbModel>>,
+    pub model: Option<&'a mut SmbModel>,
     pub ctx: &'a mut AppContext,
     pub client: Endpoint,
     pub server: Endpoint,
@@ -93,7 +92,7 @@ pub struct AppHandler<'a> {
 
 struct SmbFacts<'a> {
     facts: Option<&'a mut AppFacts>,
-    model: Option<&'a Mutex<SmbModel>>,
+    model: Option<&'a mut SmbModel>,
     channel: ChannelId,
 }
 
@@ -114,10 +113,8 @@ fn share_of(path: &str) -> String {
 
 impl SmbSink for SmbFacts<'_> {
     fn event(&mut self, ev: &SmbEvent) {
-        if let Some(m) = self.model {
-            m.lock()
-                .expect("SMB model lock")
-                .ingest_on(self.channel, ev);
+        if let Some(m) = self.model.as_deref_mut() {
+            m.ingest_on(self.channel, ev);
         }
         let Some(f) = self.facts.as_deref_mut() else {
             return;
@@ -188,7 +185,7 @@ impl StreamHandler for AppHandler<'_> {
             App::Smb(st, ch) => {
                 let mut sink = SmbFacts {
                     facts: self.facts.as_deref_mut(),
-                    model: self.model,
+                    model: self.model.as_deref_mut(),
                     channel: *ch,
                 };
                 st.data(dir, ts_ns, data, &mut sink);
@@ -212,7 +209,7 @@ impl StreamHandler for AppHandler<'_> {
                 let ts = st.last_ts(dir);
                 let mut sink = SmbFacts {
                     facts: self.facts.as_deref_mut(),
-                    model: self.model,
+                    model: self.model.as_deref_mut(),
                     channel: *ch,
                 };
                 st.gap(dir, len, ts, &mut sink);

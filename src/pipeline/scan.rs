@@ -16,8 +16,6 @@ use hvsleuth_parsers::flow::{ConvKey, Direction, Endpoint, L4Proto};
 use hvsleuth_parsers::flowtable::FlowTable;
 use hvsleuth_parsers::tcp::{ReassemblyConfig, TcpConnection, TcpCounters};
 
-use std::sync::{Arc, Mutex};
-
 use hvsleuth_parsers::smb::model::SmbModel;
 
 use super::apps::{App, AppContext, AppHandler, decide};
@@ -155,7 +153,7 @@ pub struct Scan {
     /// Times the global reassembly budget forced a connection to give up its holes.
     pub budget_flushes: u64,
     /// The SMB session model, shared by every capture of a run.
-    pub smb_model: Option<Arc<Mutex<SmbModel>>>,
+    pub smb_model: Option<SmbModel>,
     /// What the application analysers learnt (EPM ports, witness events).
     pub apps: AppContext,
     /// Capture file name (for SMB channels).
@@ -247,7 +245,7 @@ macro_rules! finisher {
             $s.cfg.top_keep,
             $s.groups.as_mut(),
             &mut $s.buffered,
-            $s.smb_model.as_deref(),
+            $s.smb_model.as_mut(),
             &mut $s.apps,
         )
     };
@@ -342,7 +340,7 @@ struct Finished<'a> {
     keep: usize,
     groups: Option<&'a mut Groups>,
     buffered: &'a mut usize,
-    model: Option<&'a Mutex<SmbModel>>,
+    model: Option<&'a mut SmbModel>,
     apps: &'a mut AppContext,
 }
 
@@ -353,7 +351,7 @@ impl<'a> Finished<'a> {
         keep: usize,
         groups: Option<&'a mut Groups>,
         buffered: &'a mut usize,
-        model: Option<&'a Mutex<SmbModel>>,
+        model: Option<&'a mut SmbModel>,
         apps: &'a mut AppContext,
     ) -> Self {
         Finished {
@@ -378,7 +376,7 @@ impl<'a> Finished<'a> {
             let mut h = AppHandler {
                 app: &mut v.app,
                 facts,
-                model: self.model,
+                model: self.model.as_deref_mut(),
                 ctx: self.apps,
                 client: k.source(to_server),
                 server: k.source(to_server.reverse()),
@@ -576,7 +574,7 @@ impl PacketSink for Scan {
                         client,
                         t.payload,
                         &self.apps,
-                        self.smb_model.as_deref(),
+                        self.smb_model.as_mut(),
                         &self.capture_name,
                         iface_name,
                     )
@@ -593,7 +591,7 @@ impl PacketSink for Scan {
             let mut h = AppHandler {
                 app: &mut flow.app,
                 facts,
-                model: self.smb_model.as_deref(),
+                model: self.smb_model.as_mut(),
                 ctx: &mut self.apps,
                 client,
                 server,

@@ -15,7 +15,9 @@
 //!
 //! `small_packets` switches to a frames-per-second mix (about 180 bytes a
 //! frame): 512 B..1 KiB IOs, CLOSE/CREATE pairs, interactive RDP records,
-//! 1448-byte segments and a pure ACK per segment.
+//! 1448-byte segments and a pure ACK per segment. `mtu_1500` keeps the large
+//! IOs but cuts every connection into 1448-byte segments with a delayed ACK
+//! every second segment (about 1 KB a frame).
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -163,7 +165,13 @@ impl Bench {
         let mut pattern = vec![0u8; PATTERN_LEN];
         rng.fill(&mut pattern);
         let small = o.small_packets;
-        let (big_seg, ack_every) = if small { (1448, 1) } else { (65_160, 1) };
+        let (big_seg, ack_every) = if small {
+            (1448, 1)
+        } else if o.mtu_1500 {
+            (1448, 2)
+        } else {
+            (65_160, 1)
+        };
         let smb = (0..8u8)
             .map(|i| {
                 let peer = 2 + i % 3;

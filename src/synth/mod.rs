@@ -39,6 +39,11 @@ pub struct BenchOpts {
     /// Small-frame mix (1448-byte MSS, small IOs, per-segment ACKs) instead of
     /// large TSO segments: a packets-per-second benchmark.
     pub small_packets: bool,
+    /// Large IOs in standard-MTU frames: 1448-byte segments on every
+    /// connection and a delayed ACK every second segment (a capture from a
+    /// switch port or a host without segmentation offload). Ignored with
+    /// `small_packets`.
+    pub mtu_1500: bool,
     /// Seed of the deterministic generator: same seed, same bytes.
     pub seed: u64,
     /// pcapng with one interface per cluster network (storage, live
@@ -54,6 +59,7 @@ impl BenchOpts {
             out: out.into(),
             size_bytes: 1 << 30,
             small_packets: false,
+            mtu_1500: false,
             seed: 1,
             pcapng: true,
         }

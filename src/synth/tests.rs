@@ -293,6 +293,18 @@ fn bench_small_packets_pcap() {
 }
 
 #[test]
+fn bench_mtu_1500() {
+    let mut o = BenchOpts::new(tmp("mtu.pcapng"));
+    o.size_bytes = 4 << 20;
+    o.mtu_1500 = true;
+    let s = check_bench(&o);
+    // Full-size segments and every other frame an ACK: about 1 KB a frame.
+    let avg = s.wire_bytes / s.packets;
+    assert!((800..1400).contains(&avg), "{avg} {s:?}");
+    std::fs::remove_file(&o.out).unwrap();
+}
+
+#[test]
 fn bench_is_deterministic() {
     let mut a = BenchOpts::new(tmp("det-a.pcapng"));
     a.size_bytes = 1 << 20;

@@ -130,6 +130,9 @@ struct Session {
     session_flags: u16,
     trees: BTreeMap<u32, Tree>,
     files: FastMap<FileId, FileRec>,
+    /// (read, write) bytes on file ids this model saw no CREATE for (it may
+    /// be in another capture's model: [`SmbModel::merge`] joins them).
+    orphans: FastMap<FileId, (u64, u64)>,
     read_bytes: u64,
     write_bytes: u64,
     encrypted_bytes: u64,
@@ -313,6 +316,107 @@ impl SmbModel {
             ..Channel::default()
         });
         id
+    }
+
+    /// Adds another model (e.g. one per capture file, built in parallel
+    /// without a shared lock) into this one. Channels are matched by their
+    /// [`ChannelInfo`], sessions by id: counters add up, trees and files
+    /// join (bytes of a file both saw add up), lists are united within their
+    /// bounds. Merging the per-file models in file order gives the same report
+    /// whatever order the files were read in.
+    pub fn merge(&mut self, other: SmbModel) {
+        let mut ids = Vec::with_capacity(other.channels.len());
+        for c in other.channels {
+            let id = match &c.info {
+                Some(info) => self.channel_id(info),
+                None => {
+                    self.channels.push(Channel::default());
+                    self.channels.len() - 1
+                }
+            };
+            let t = &mut self.channels[id];
+            t.dialect = t.dialect.or(c.dialect);
+            t.read_bytes += c.read_bytes;
+            t.write_bytes += c.write_bytes;
+            t.encrypted_bytes += c.encrypted_bytes;
+            t.smb_bytes += c.smb_bytes;
+            t.bindings += c.bindings;
+            for (start, bytes) in c.series.points() {
+                t.series.add(start, bytes);
+            }
+            ids.push(id);
+        }
+        for (sid, o) in other.sessions {
+            let s = self.sessions.entry(sid).or_default();
+            for (ch, b) in o.channels {
+                if let Some(&id) = ids.get(ch) {
+                    let t = s.channels.entry(id).or_default();
+                    t.read += b.read;
+                    t.write += b.write;
+                    t.encrypted += b.encrypted;
+                }
+            }
+            s.encrypted |= o.encrypted;
+            s.session_flags |= o.session_flags;
+            for (tid, tree) in o.trees {
+                if s.trees.len() < MAX_TREES_PER_SESSION {
+                    s.trees.entry(tid).or_insert(tree);
+                }
+            }
+            for (fid, mut f) in o.files {
+                // IO this model saw on the file before knowing it.
+                if let Some((r, w)) = s.orphans.remove(&fid) {
+                    f.read_bytes += r;
+                    f.write_bytes += w;
+                }
+                if let Some(t) = s.files.get_mut(&fid) {
+                    t.read_bytes += f.read_bytes;
+                    t.write_bytes += f.write_bytes;
+                } else if s.files.len() < MAX_FILES_PER_SESSION {
+                    s.files.insert(fid, f);
+                }
+            }
+            for (fid, (r, w)) in o.orphans {
+                if let Some(t) = s.files.get_mut(&fid) {
+                    t.read_bytes += r;
+                    t.write_bytes += w;
+                } else if s.orphans.len() < MAX_FILES_PER_SESSION || s.orphans.contains_key(&fid) {
+                    let t = s.orphans.entry(fid).or_default();
+                    t.0 += r;
+                    t.1 += w;
+                }
+            }
+            s.read_bytes += o.read_bytes;
+            s.write_bytes += o.write_bytes;
+            s.encrypted_bytes += o.encrypted_bytes;
+            s.binding_requests += o.binding_requests;
+        }
+        for (a, b) in self.commands.iter_mut().zip(other.commands) {
+            *a += b;
+        }
+        self.unknown_commands += other.unknown_commands;
+        for rec in other.server_interfaces {
+            if !self.server_interfaces.contains(&rec)
+                && self.server_interfaces.len() < MAX_GLOBAL_LIST
+            {
+                self.server_interfaces.push(rec);
+            }
+        }
+        let room = MAX_GLOBAL_LIST.saturating_sub(self.redirects.len());
+        self.redirects
+            .extend(other.redirects.into_iter().take(room));
+        for f in other.vm_files {
+            if self.vm_files.len() >= MAX_GLOBAL_LIST {
+                break;
+            }
+            self.vm_files.insert(f);
+        }
+        self.smb1_negotiates += other.smb1_negotiates;
+        self.smb1_offering_smb2 += other.smb1_offering_smb2;
+        self.encrypted_frames += other.encrypted_frames;
+        self.compressed_frames += other.compressed_frames;
+        self.resyncs += other.resyncs;
+        self.resync_skipped += other.resync_skipped;
     }
 
     /// Takes one event of the connection `ch`.
@@ -534,6 +638,9 @@ impl SmbModel {
                 }
                 if let Some(f) = s.files.get_mut(file_id) {
                     f.write_bytes += b;
+                } else if s.orphans.len() < MAX_FILES_PER_SESSION || s.orphans.contains_key(file_id)
+                {
+                    s.orphans.entry(*file_id).or_default().1 += b;
                 }
             }
             Body::ReadResponse {
@@ -545,8 +652,14 @@ impl SmbModel {
                 if let Some(cb) = s.channels.get_mut(&id) {
                     cb.read += b;
                 }
-                if let Some(f) = request.and_then(|r| s.files.get_mut(&r.file_id)) {
-                    f.read_bytes += b;
+                if let Some(r) = request {
+                    if let Some(f) = s.files.get_mut(&r.file_id) {
+                        f.read_bytes += b;
+                    } else if s.orphans.len() < MAX_FILES_PER_SESSION
+                        || s.orphans.contains_key(&r.file_id)
+                    {
+                        s.orphans.entry(r.file_id).or_default().0 += b;
+                    }
                 }
             }
             _ => {}

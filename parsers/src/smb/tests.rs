@@ -709,6 +709,25 @@ fn model_multichannel_and_report() {
     }
     assert!(model.session_scaleout_or_cluster(sid));
     let rep = model.report();
+    // One model per channel (as per capture file), merged either way round:
+    // the same report, the WRITE on channel 2 included in the file opened on
+    // channel 1.
+    let json = |m: &SmbModel| serde_json::to_string(&m.report()).unwrap();
+    let (mut a, mut b) = (SmbModel::new(), SmbModel::new());
+    for e in &ev1 {
+        a.ingest(&ch1, e);
+    }
+    for e in &ev2 {
+        b.ingest(&ch2, e);
+    }
+    let mut ab = a.clone();
+    ab.merge(b.clone());
+    assert_eq!(json(&ab), json(&model));
+    let mut ba = b;
+    ba.merge(a);
+    let (x, y) = (ab.report(), ba.report());
+    assert_eq!(x.sessions[0].files, y.sessions[0].files);
+    assert_eq!(x.sessions[0].write_bytes, y.sessions[0].write_bytes);
     assert_eq!(rep.sessions.len(), 1);
     let s = &rep.sessions[0];
     assert_eq!(s.session_id, "0x1000000000000041");

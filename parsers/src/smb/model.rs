@@ -22,6 +22,10 @@ use super::wire::{COMMAND_NAMES, status};
 pub const MAX_FILES_PER_SESSION: usize = 100_000;
 /// Most trees remembered per session.
 pub const MAX_TREES_PER_SESSION: usize = 4096;
+/// File ids with IO but no CREATE in this model that are remembered for a
+/// merge (a capture that starts mid-session has many; the rest only count
+/// towards the session's and channel's bytes).
+pub const MAX_ORPHANS_PER_SESSION: usize = 4096;
 /// Most sessions tracked.
 pub const MAX_SESSIONS: usize = 100_000;
 /// Most time-series buckets per channel (the bucket width doubles beyond it).
@@ -380,7 +384,8 @@ impl SmbModel {
                 if let Some(t) = s.files.get_mut(&fid) {
                     t.read_bytes += r;
                     t.write_bytes += w;
-                } else if s.orphans.len() < MAX_FILES_PER_SESSION || s.orphans.contains_key(&fid) {
+                } else if s.orphans.len() < MAX_ORPHANS_PER_SESSION || s.orphans.contains_key(&fid)
+                {
                     let t = s.orphans.entry(fid).or_default();
                     t.0 += r;
                     t.1 += w;
@@ -638,7 +643,8 @@ impl SmbModel {
                 }
                 if let Some(f) = s.files.get_mut(file_id) {
                     f.write_bytes += b;
-                } else if s.orphans.len() < MAX_FILES_PER_SESSION || s.orphans.contains_key(file_id)
+                } else if s.orphans.len() < MAX_ORPHANS_PER_SESSION
+                    || s.orphans.contains_key(file_id)
                 {
                     s.orphans.entry(*file_id).or_default().1 += b;
                 }
@@ -655,7 +661,7 @@ impl SmbModel {
                 if let Some(r) = request {
                     if let Some(f) = s.files.get_mut(&r.file_id) {
                         f.read_bytes += b;
-                    } else if s.orphans.len() < MAX_FILES_PER_SESSION
+                    } else if s.orphans.len() < MAX_ORPHANS_PER_SESSION
                         || s.orphans.contains_key(&r.file_id)
                     {
                         s.orphans.entry(r.file_id).or_default().0 += b;

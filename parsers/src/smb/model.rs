@@ -143,6 +143,17 @@ struct Session {
     binding_requests: u64,
 }
 
+impl Session {
+    /// Counts IO on a file id without a known CREATE, within the bound.
+    fn orphan_io(&mut self, fid: FileId, read: u64, write: u64) {
+        if self.orphans.len() < MAX_ORPHANS_PER_SESSION || self.orphans.contains_key(&fid) {
+            let t = self.orphans.entry(fid).or_default();
+            t.0 += read;
+            t.1 += write;
+        }
+    }
+}
+
 /// The session model (see the module doc).
 #[derive(Debug, Clone, Default)]
 pub struct SmbModel {
@@ -384,11 +395,8 @@ impl SmbModel {
                 if let Some(t) = s.files.get_mut(&fid) {
                     t.read_bytes += r;
                     t.write_bytes += w;
-                } else if s.orphans.len() < MAX_ORPHANS_PER_SESSION || s.orphans.contains_key(&fid)
-                {
-                    let t = s.orphans.entry(fid).or_default();
-                    t.0 += r;
-                    t.1 += w;
+                } else {
+                    s.orphan_io(fid, r, w);
                 }
             }
             s.read_bytes += o.read_bytes;
@@ -643,10 +651,8 @@ impl SmbModel {
                 }
                 if let Some(f) = s.files.get_mut(file_id) {
                     f.write_bytes += b;
-                } else if s.orphans.len() < MAX_ORPHANS_PER_SESSION
-                    || s.orphans.contains_key(file_id)
-                {
-                    s.orphans.entry(*file_id).or_default().1 += b;
+                } else {
+                    s.orphan_io(*file_id, 0, b);
                 }
             }
             Body::ReadResponse {
@@ -661,10 +667,8 @@ impl SmbModel {
                 if let Some(r) = request {
                     if let Some(f) = s.files.get_mut(&r.file_id) {
                         f.read_bytes += b;
-                    } else if s.orphans.len() < MAX_ORPHANS_PER_SESSION
-                        || s.orphans.contains_key(&r.file_id)
-                    {
-                        s.orphans.entry(r.file_id).or_default().0 += b;
+                    } else {
+                        s.orphan_io(r.file_id, b, 0);
                     }
                 }
             }

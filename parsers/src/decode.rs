@@ -197,7 +197,6 @@ fn ip<'a>(d: &mut Decoded<'a>, frame: &'a [u8], p: &'a [u8]) {
             let h = v4.header();
             d.src = Some(IpAddr::V4(h.source_addr()));
             d.dst = Some(IpAddr::V4(h.destination_addr()));
-            d.ip_fragment = v4.is_payload_fragmented();
             if v4.payload().incomplete {
                 let start = h.slice().as_ptr() as usize;
                 let end = start + h.total_len() as usize;
@@ -209,7 +208,6 @@ fn ip<'a>(d: &mut Decoded<'a>, frame: &'a [u8], p: &'a [u8]) {
             let h = v6.header();
             d.src = Some(IpAddr::V6(h.source_addr()));
             d.dst = Some(IpAddr::V6(h.destination_addr()));
-            d.ip_fragment = v6.is_payload_fragmented();
             if v6.payload().incomplete && h.payload_length() > 0 {
                 let start = h.slice().as_ptr() as usize;
                 let end = start + 40 + h.payload_length() as usize;
@@ -219,6 +217,8 @@ fn ip<'a>(d: &mut Decoded<'a>, frame: &'a [u8], p: &'a [u8]) {
         }
     };
     let other = Transport::Other(payload.ip_number.0);
+    // Both versions' `is_payload_fragmented` is this flag.
+    d.ip_fragment = payload.fragmented;
     if payload.fragmented {
         d.transport = Transport::Fragment;
         return;

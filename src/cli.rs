@@ -104,6 +104,14 @@ pub struct AnalyzeArgs {
     /// Write what was inferred as an inventory file to correct and re-use.
     #[arg(long, value_name = "FILE")]
     pub write_inventory: Option<PathBuf>,
+    /// Append this analysis to a Hive-partitioned Parquet dataset for fleet
+    /// analytics (Spark, DuckDB, Trino, polars): interface_roles, groups,
+    /// findings, timeline, counters, smb_sessions and incidents tables under
+    /// DIR/<table>/cluster=…/date=…/node=…/part-<incident>.parquet, described
+    /// by DIR/_schema.json. Re-running on the same inputs replaces that
+    /// incident's parts.
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -6,6 +6,7 @@
 mod analyze;
 mod attribution;
 mod cli;
+mod dataset;
 mod diffcmd;
 mod evidence;
 mod exit;

@@ -260,6 +260,35 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
             }
         }
     }
+    if let Some(root) = &args.dataset {
+        let data = report::build(&model, &summary, &inputs, &evidence);
+        let inc = crate::dataset::Incident {
+            cluster: inventory.as_ref().and_then(|i| i.cluster.as_deref()),
+            inputs: &inputs,
+            model: &model,
+            summary: &summary,
+            evidence: &evidence,
+            smb: &smb,
+            timeline: &data.timeline,
+        };
+        match crate::dataset::append(root, &inc) {
+            Ok(a) => eprintln!(
+                "dataset {}: incident {} ({} part files{})",
+                root.display(),
+                a.incident,
+                a.files,
+                if a.replaced > 0 {
+                    format!(", {} earlier parts of it replaced", a.replaced)
+                } else {
+                    String::new()
+                }
+            ),
+            Err(e) => {
+                eprintln!("error: writing the dataset {}: {e:#}", root.display());
+                return ExitCode::Error;
+            }
+        }
+    }
     if let Some(path) = &args.write_inventory {
         if let Err(e) = summary::write_inventory(path, &model) {
             eprintln!("error: {e:#}");

@@ -4,6 +4,7 @@
 mod analyze;
 mod common;
 mod corpus;
+mod dataset;
 mod evidence;
 mod findings;
 mod lab;

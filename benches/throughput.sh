@@ -7,7 +7,7 @@
 # under /usr/bin/time -v (wall time, peak RSS) and prints a table.
 #
 # Generators used (hidden dev subcommands of hvsleuth):
-#   hvsleuth gen-bench --out FILE --size 1G [--small-packets] [--seed N] [--pcap]
+#   hvsleuth-bench gen-bench --out FILE --size 1G [--small-packets] [--seed N] [--pcap]
 #       --size          stop once the file holds this much: 1000000, 512M, 1G, 4GiB, 1.5G
 #       --small-packets 1448-byte segments, 512 B..8 KiB IOs, an ACK per segment
 #                       (about 180 bytes a frame: a packets-per-second benchmark);
@@ -16,7 +16,7 @@
 #                       default: 64 KiB..1 MiB SMB2 IOs in 65160-byte TSO segments
 #       --seed N        deterministic: same seed and size, same bytes (default 1)
 #       --pcap          one-interface pcap instead of a 3-interface pcapng
-#   hvsleuth scale --in CAPTURE --out FILE --size 4G [--overlap]
+#   hvsleuth-bench scale --in CAPTURE --out FILE --size 4G [--overlap]
 #       re-addressed copies of a real capture (copy k: third IPv4 octet + k,
 #       IPv6 subnet word + k, time + k x (duration + 1 s)); --overlap
 #       interleaves the copies in time instead.
@@ -50,6 +50,8 @@ SCALE_SIZE=${SCALE_SIZE:-4G}
 DATA_DIR=${DATA_DIR:-bench-data}
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN="$TARGET/release/hvsleuth"
+# The generators live in their own crate (benches/), not in the product binary.
+GEN="$TARGET/release/hvsleuth-bench"
 TIME=/usr/bin/time
 
 for tool in "$TIME" capinfos taskset awk; do
@@ -61,7 +63,7 @@ if [[ -z "${SKIP_TSHARK:-}" ]] && ! command -v tshark >/dev/null; then
 fi
 
 echo "== cargo build --release" >&2
-cargo build --release >&2
+cargo build --release --bin hvsleuth --bin hvsleuth-bench >&2
 mkdir -p "$DATA_DIR"
 
 # gen FILE ARGS...: generate FILE unless present.
@@ -69,7 +71,7 @@ gen() {
     local f=$1; shift
     if [[ -n "${FORCE:-}" || ! -s "$f" ]]; then
         echo "== generating $f ($*)" >&2
-        "$TIME" -f "   generated in %e s, peak RSS %M KB" "$BIN" "$@" >&2
+        "$TIME" -f "   generated in %e s, peak RSS %M KB" "$GEN" "$@" >&2
     fi
 }
 

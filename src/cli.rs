@@ -67,14 +67,6 @@ hvsleuth analyze captures/ --out report-dir --bucket 5s\n  hvsleuth analyze node
     Diff(DiffArgs),
     /// Re-render report.html, report.md and charts from an earlier `analyze --out` directory.
     Report(ReportArgs),
-    /// Write a large synthetic capture for benchmarks (SMB2 READ/WRITE over TCP 445,
-    /// UDP 3343 heartbeats, TCP 6600 live migration, management noise). Deterministic.
-    #[command(hide = true)]
-    GenBench(GenBenchArgs),
-    /// Multiply a capture into a large one by re-addressing flows and shifting time
-    /// (benchmarks; tshark reads the output without malformed packets).
-    #[command(hide = true)]
-    Scale(ScaleArgs),
     /// List the finding rules: id, what each detects, why it matters, the fix.
     Rules {
         /// Print JSON.
@@ -218,44 +210,6 @@ pub struct ReportArgs {
     /// Write the pages here instead of into DIR.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-}
-
-fn parse_size_arg(s: &str) -> Result<u64, String> {
-    crate::synth::parse_size(s).map_err(|e| e.to_string())
-}
-
-#[derive(Debug, Args)]
-pub struct GenBenchArgs {
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
-    /// Target size: 1G, 512M, 4GiB or bytes.
-    #[arg(long, default_value = "1G", value_parser = parse_size_arg)]
-    pub size: u64,
-    /// Small frames (packets-per-second benchmark) instead of large segments.
-    #[arg(long)]
-    pub small_packets: bool,
-    /// Large IOs in 1448-byte segments with a delayed ACK every second one
-    /// (no segmentation offload): about 1 KB a frame.
-    #[arg(long, conflicts_with = "small_packets")]
-    pub mtu_1500: bool,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Write a one-interface pcap instead of pcapng.
-    #[arg(long)]
-    pub pcap: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ScaleArgs {
-    #[arg(long = "in", value_name = "FILE")]
-    pub input: PathBuf,
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
-    #[arg(long, default_value = "4G", value_parser = parse_size_arg)]
-    pub size: u64,
-    /// Interleave the copies in time instead of placing them one after another.
-    #[arg(long)]
-    pub overlap: bool,
 }
 
 #[derive(Debug, Args)]

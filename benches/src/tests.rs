@@ -13,7 +13,7 @@ use super::*;
 
 const ZEEK_MULTICHANNEL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/corpus/zeek/smb3_multichannel.pcap"
+    "/../../shared/corpus/zeek/smb3_multichannel.pcap"
 );
 
 fn tmp(name: &str) -> PathBuf {

@@ -192,7 +192,7 @@ fn patch(frame: &mut [u8], at: usize, old: &[u8], new: &[u8], udp: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::checksum::Csum;
+    use crate::checksum::Csum;
 
     /// Ethernet + IPv4 + UDP frame with correct checksums.
     fn udp4(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {

@@ -113,6 +113,11 @@ def main():
             for s in staged:
                 inc[with_inv][s][0 if EXPECT[s] in ids else 1] += 1
             explained = set().union(*(EXPLAINS[s] for s in staged)) if staged else set()
+            # a heartbeat silence really on the wire (the emulation stalled on a loaded machine,
+            # or the flood starved heartbeats) explains HVS006 even where no isolation was staged
+            cad = truth.get("heartbeat_cadence_s", 1)
+            if any(g["gap_s"] >= 5 * cad for f in truth["files"].values() for g in f.get("heartbeat_gaps", [])):
+                explained = explained | {"HVS006"}
             unexplained = sorted(warn_ids - explained)
             for i in unexplained:
                 fa[with_inv][i] += 1

@@ -24,12 +24,16 @@ NOT_ICMP = "!icmp && !icmpv6"
 TUNNEL = "udp.port == 3343 && udp.payload[0:4] == 4e:46:54:54"   # "NFTT"
 
 
-def aset(a):
-    return "{" + ", ".join(a) + "}" if a else "{255.255.255.255}"
+NEVER = "frame.number == 0"
+
+
+def within(field, a):
+    return f"{field} in {{{', '.join(a)}}}" if a else NEVER
 
 
 def filters(n4, n6, h4, h6):
-    both_nodes = f"((ip.src in {aset(n4)} && ip.dst in {aset(n4)}) || (ipv6.src in {aset(n6)} && ipv6.dst in {aset(n6)}))"
+    both_nodes = (f"(({within('ip.src', n4)} && {within('ip.dst', n4)}) || "
+                  f"({within('ipv6.src', n6)} && {within('ipv6.dst', n6)}))")
     return {
         # TCP 6600: the generator's live migrations (lm-tcp events); nothing else uses it
         "live-migration": f"{NOT_ICMP} && tcp.port == 6600",
@@ -37,7 +41,7 @@ def filters(n4, n6, h4, h6):
         # any redirected IO), and NetFT tunnel datagrams (SMB to a 169.254 address inside)
         "redirected-io": f"{NOT_ICMP} && ((tcp.port == 445 && {both_nodes}) || ({TUNNEL}))",
         # SMB with a Hyper-V host (SOFS client)
-        "storage": f"{NOT_ICMP} && tcp.port == 445 && (ip.addr in {aset(h4)} || ipv6.addr in {aset(h6)})",
+        "storage": f"{NOT_ICMP} && tcp.port == 445 && ({within('ip.addr', h4)} || {within('ipv6.addr', h6)})",
         # heartbeats (UDP 3343 that is not tunnel) and GUM (TCP 3343)
         "cluster": f"{NOT_ICMP} && (udp.port == 3343 || tcp.port == 3343)",
         # RDP / WinRM stand-ins from the admin workstation, ICMP echo
@@ -107,9 +111,22 @@ def main():
             if ifs.get(k, {}).get("bytes") != b:
                 sys.exit(f"{path}: {k}: roles add up to {ifs.get(k, {}).get('bytes')}, all frames {b}")
         tun = tshark(path, TUNNEL, ["frame.len"])
+        # heartbeat silences on the wire (longer than 3 x cadence), per interface and direction:
+        # on a loaded machine the emulation itself can stall, which is then a real silence
+        hb = collections.defaultdict(list)
+        for row in tshark(path, f"{NOT_ICMP} && udp.port == 3343 && udp.payload[0:4] == 4e:46:54:48",
+                          ["frame.time_epoch", "frame.interface_name", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst"]):
+            row += [""] * (6 - len(row))
+            hb[(row[1], row[2] or row[3], row[4] or row[5])].append(float(row[0]))
+        gaps = []
+        for (k, src, dst), ts in sorted(hb.items()):
+            for x, y in zip(ts, ts[1:]):
+                if y - x > 3 * sc["cadence_s"]:
+                    gaps.append({"interface": k, "src": src, "dst": dst, "from_epoch": round(x, 3),
+                                 "gap_s": round(y - x, 3)})
         doc["files"][c["file"]] = {"node": m["name"], "snaplen": c["snaplen"], "gzip": c["gzip"],
                                    "clock_offset_s": c["offset_s"], "interfaces": ifs,
-                                   "netft_tunnel_frames": len(tun)}
+                                   "netft_tunnel_frames": len(tun), "heartbeat_gaps": gaps}
     for e in sc["events"]:
         if e.get("incident"):
             x = {"incident": e["incident"], "finding": {"restore-flood": "HVS001", "lm-wrong-net": "HVS004",

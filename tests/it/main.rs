@@ -6,6 +6,7 @@ mod common;
 mod corpus;
 mod evidence;
 mod findings;
+mod generated;
 mod lab;
 mod robustness;
 mod smb;

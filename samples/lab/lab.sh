@@ -15,9 +15,14 @@
 #
 # Traffic goes only between the namespaces this script creates (hvl-<scenario>-<node>);
 # every namespace is torn down on exit.
+#
+#   samples/lab/lab.sh --random SEED [-o OUTDIR] [--snaplen-max N] [--plan]
+#              a randomised cluster instead (samples/lab/random_lab.py: names, networks,
+#              addressing, cadence, NetFT tunnel, snaplen, gzip, clock offsets, incidents)
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
+if [[ ${1:-} == --random ]]; then shift; exec python3 "$LAB_DIR/random_lab.py" "$@"; fi
 OUT=$(dirname "$LAB_DIR")
 KEEP=0
 PARALLEL=0

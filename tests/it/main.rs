@@ -7,6 +7,7 @@ mod corpus;
 mod dataset;
 mod evidence;
 mod findings;
+mod generated;
 mod lab;
 mod robustness;
 mod smb;

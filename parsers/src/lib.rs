@@ -18,6 +18,7 @@ pub mod smb;
 pub mod sniff;
 pub mod tcp;
 pub mod textio;
+pub mod xca;
 
 pub use capture::{
     InterfaceInfo, Packet, PacketSink, ReadReport, read_capture, read_capture_slice,

@@ -168,7 +168,14 @@ pub fn read_packets(
             })
         }
         InputKind::Etl if !is_blg => {
-            let r = hvsleuth_parsers::etl::read_etl(input.reader, &name, sink);
+            // pktmon's component table (NIC names) comes at the end of the
+            // trace: a first pass learns it.
+            let comps = open_input(path)
+                .ok()
+                .map(|i| hvsleuth_parsers::etl::scan_components(i.reader))
+                .filter(|c| !c.is_empty());
+            let r =
+                hvsleuth_parsers::etl::read_etl_with_components(input.reader, &name, sink, comps);
             let mut notes = Vec::new();
             if !r.has_packet_events() {
                 notes.push(format!(
@@ -177,10 +184,11 @@ pub fn read_packets(
                     r.summary()
                 ));
             }
-            if r.compressed_buffers > 0 {
+            if r.damaged_compressed_buffers > 0 {
                 notes.push(format!(
-                    "{}: {} compressed ETL buffers skipped (compressed traces are not supported)",
+                    "{}: {} of {} compressed ETL buffers did not decode and were skipped",
                     path.display(),
+                    r.damaged_compressed_buffers,
                     r.compressed_buffers
                 ));
             }

@@ -298,7 +298,14 @@ pub fn huffman_compress(data: &[u8]) -> Vec<u8> {
         freq[256] = 1; // keeps two codes in a one-symbol block
         let mut pos = start;
         while pos < end {
-            match m.find(data, pos, start.saturating_sub(65535), end, 65535, usize::MAX) {
+            match m.find(
+                data,
+                pos,
+                start.saturating_sub(65535),
+                end,
+                65535,
+                usize::MAX,
+            ) {
                 Some((dist, len)) => {
                     let lc = (len - 3).min(15);
                     let db = usize::BITS - 1 - dist.leading_zeros();

@@ -14,6 +14,7 @@ pub mod flow;
 pub mod flowtable;
 pub mod link;
 pub mod perfmon;
+pub mod pktmon_pcapng;
 pub mod smb;
 pub mod sniff;
 pub mod tcp;

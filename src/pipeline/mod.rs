@@ -42,6 +42,14 @@ pub struct PacketRead {
     pub error: Option<(u64, String)>,
     /// Things worth telling (ETL: no packet events, compressed buffers skipped).
     pub notes: Vec<String>,
+    /// Copies of one packet not counted again: pktmon components (ETL:
+    /// same PktGroupId; pktmon pcapng: same bytes microseconds apart) and
+    /// NDIS layers.
+    pub duplicates_removed: u64,
+    /// 802.11 frames that pktmon wrote as Ethernet (counted, not analysed).
+    pub wifi_frames: u64,
+    /// Frames a pktmon component logged as dropped (ETL event 170).
+    pub dropped_frames: u64,
 }
 
 /// The kind of a packet input, looking inside gzip.
@@ -98,6 +106,9 @@ impl PacketSink for DropBehind<'_> {
     fn packet(&mut self, pkt: &Packet<'_>) {
         self.inner.packet(pkt);
     }
+    fn section(&mut self, application: Option<&str>) {
+        self.inner.section(application);
+    }
     fn progress(&mut self, consumed: u64) {
         self.inner.progress(consumed);
         let end = (consumed as usize / DROP_CHUNK) * DROP_CHUNK;
@@ -129,7 +140,46 @@ pub fn is_packet_input(kind: InputKind) -> bool {
 
 /// Reads the packets of a capture or ETL trace (gzip or not) into `sink`.
 /// `Err` when the file is not a packet input at all (the message says what it is).
+/// pktmon-written pcapng is repaired on the way (see
+/// [`hvsleuth_parsers::pktmon_pcapng`]). A file that yields no packet at all
+/// comes back with an error at offset 0 (nothing readable: exit code 4).
 pub fn read_packets(
+    path: &Path,
+    sink: &mut dyn PacketSink,
+) -> std::result::Result<PacketRead, String> {
+    let mut filter = hvsleuth_parsers::pktmon_pcapng::PktmonPcapngFilter::new(sink);
+    let mut r = read_packets_inner(path, &mut filter)?;
+    let fix = filter.repairs;
+    if fix.duplicates_removed > 0 {
+        r.notes.push(format!(
+            "{}: written by pktmon: {} copies of packets logged again by other stack components removed (same bytes on the same interface within {} us)",
+            path.display(),
+            fix.duplicates_removed,
+            hvsleuth_parsers::pktmon_pcapng::DUP_WINDOW_NS / 1000
+        ));
+    }
+    if fix.wifi_frames > 0 {
+        r.notes.push(format!(
+            "{}: written by pktmon: {} 802.11 frames labelled as Ethernet (bogus EtherTypes) counted apart, not analysed",
+            path.display(),
+            fix.wifi_frames
+        ));
+    }
+    r.duplicates_removed += fix.duplicates_removed;
+    r.wifi_frames += fix.wifi_frames;
+    r.packets = r
+        .packets
+        .saturating_sub(fix.duplicates_removed + fix.wifi_frames);
+    if r.packets == 0 && r.error.is_none() {
+        r.error = Some((
+            0,
+            format!("{}: no packet could be read from it", path.display()),
+        ));
+    }
+    Ok(r)
+}
+
+fn read_packets_inner(
     path: &Path,
     sink: &mut dyn PacketSink,
 ) -> std::result::Result<PacketRead, String> {
@@ -165,6 +215,7 @@ pub fn read_packets(
                     .error
                     .map(|e| (e.offset, format!("{}: {e}", path.display()))),
                 notes: Vec::new(),
+                ..PacketRead::default()
             })
         }
         InputKind::Etl if !is_blg => {
@@ -192,6 +243,13 @@ pub fn read_packets(
                     r.compressed_buffers
                 ));
             }
+            if r.dropped_frames > 0 {
+                notes.push(format!(
+                    "{}: {} frames logged as dropped by a pktmon component (counted, not analysed)",
+                    path.display(),
+                    r.dropped_frames
+                ));
+            }
             Ok(PacketRead {
                 format: Some("etl"),
                 gzip: r.gzip,
@@ -200,6 +258,9 @@ pub fn read_packets(
                     .error
                     .map(|e| (e.offset, format!("{}: {e}", path.display()))),
                 notes,
+                duplicates_removed: r.duplicates,
+                wifi_frames: 0,
+                dropped_frames: r.dropped_frames,
             })
         }
         InputKind::Blg | InputKind::Etl => Err(format!(

@@ -40,6 +40,12 @@ pub struct CaptureReport {
     pub error: Option<ErrorReport>,
     /// Remarks on the input (e.g. an ETL trace without packet events).
     pub notes: Vec<String>,
+    /// Copies of packets not counted again (pktmon components, NDIS layers).
+    pub duplicates_removed: u64,
+    /// 802.11 frames pktmon wrote as Ethernet (counted apart, not analysed).
+    pub wifi_frames: u64,
+    /// Frames logged as dropped by a pktmon component.
+    pub dropped_frames: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,6 +94,9 @@ pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> Captu
             });
             let mut rep = build_report(path, scan, r.format, r.gzip, error, args.top);
             rep.notes = r.notes;
+            rep.duplicates_removed = r.duplicates_removed;
+            rep.wifi_frames = r.wifi_frames;
+            rep.dropped_frames = r.dropped_frames;
             rep
         }
         Err(message) => build_report(
@@ -161,6 +170,9 @@ fn build_report(
         top_flows,
         error,
         notes: Vec::new(),
+        duplicates_removed: 0,
+        wifi_frames: 0,
+        dropped_frames: 0,
     }
 }
 

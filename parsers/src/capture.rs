@@ -50,6 +50,9 @@ pub trait PacketSink {
     fn packet(&mut self, pkt: &Packet<'_>);
     /// Bytes of the (decompressed) file read so far; called every buffer refill.
     fn progress(&mut self, _consumed: u64) {}
+    /// A pcapng section began; `application` is its `shb_userappl` (e.g.
+    /// "Packet Monitor" for `pktmon etl2pcap`). Wrappers pass it on.
+    fn section(&mut self, _application: Option<&str>) {}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -501,6 +504,7 @@ fn ng_block(
         Block::SectionHeader(shb) => {
             ng.section_base = ng.ifaces.len() as u32;
             ng.big_endian = shb.big_endian();
+            sink.section(shb.shb_userappl().and_then(|r| r.ok()));
         }
         Block::InterfaceDescription(idb) => {
             let index = ng.ifaces.len() as u32;

@@ -14,10 +14,12 @@ pub mod flow;
 pub mod flowtable;
 pub mod link;
 pub mod perfmon;
+pub mod pktmon_pcapng;
 pub mod smb;
 pub mod sniff;
 pub mod tcp;
 pub mod textio;
+pub mod xca;
 
 pub use capture::{
     InterfaceInfo, Packet, PacketSink, ReadReport, read_capture, read_capture_slice,

@@ -42,6 +42,14 @@ pub struct PacketRead {
     pub error: Option<(u64, String)>,
     /// Things worth telling (ETL: no packet events, compressed buffers skipped).
     pub notes: Vec<String>,
+    /// Copies of one packet not counted again: pktmon components (ETL:
+    /// same PktGroupId; pktmon pcapng: same bytes microseconds apart) and
+    /// NDIS layers.
+    pub duplicates_removed: u64,
+    /// 802.11 frames that pktmon wrote as Ethernet (counted, not analysed).
+    pub wifi_frames: u64,
+    /// Frames a pktmon component logged as dropped (ETL event 170).
+    pub dropped_frames: u64,
 }
 
 /// The kind of a packet input, looking inside gzip.
@@ -98,6 +106,9 @@ impl PacketSink for DropBehind<'_> {
     fn packet(&mut self, pkt: &Packet<'_>) {
         self.inner.packet(pkt);
     }
+    fn section(&mut self, application: Option<&str>) {
+        self.inner.section(application);
+    }
     fn progress(&mut self, consumed: u64) {
         self.inner.progress(consumed);
         let end = (consumed as usize / DROP_CHUNK) * DROP_CHUNK;
@@ -129,7 +140,46 @@ pub fn is_packet_input(kind: InputKind) -> bool {
 
 /// Reads the packets of a capture or ETL trace (gzip or not) into `sink`.
 /// `Err` when the file is not a packet input at all (the message says what it is).
+/// pktmon-written pcapng is repaired on the way (see
+/// [`hvsleuth_parsers::pktmon_pcapng`]). A file that yields no packet at all
+/// comes back with an error at offset 0 (nothing readable: exit code 4).
 pub fn read_packets(
+    path: &Path,
+    sink: &mut dyn PacketSink,
+) -> std::result::Result<PacketRead, String> {
+    let mut filter = hvsleuth_parsers::pktmon_pcapng::PktmonPcapngFilter::new(sink);
+    let mut r = read_packets_inner(path, &mut filter)?;
+    let fix = filter.repairs;
+    if fix.duplicates_removed > 0 {
+        r.notes.push(format!(
+            "{}: written by pktmon: {} copies of packets logged again by other stack components removed (same bytes on the same interface within {} us)",
+            path.display(),
+            fix.duplicates_removed,
+            hvsleuth_parsers::pktmon_pcapng::DUP_WINDOW_NS / 1000
+        ));
+    }
+    if fix.wifi_frames > 0 {
+        r.notes.push(format!(
+            "{}: written by pktmon: {} 802.11 frames labelled as Ethernet (bogus EtherTypes) counted apart, not analysed",
+            path.display(),
+            fix.wifi_frames
+        ));
+    }
+    r.duplicates_removed += fix.duplicates_removed;
+    r.wifi_frames += fix.wifi_frames;
+    r.packets = r
+        .packets
+        .saturating_sub(fix.duplicates_removed + fix.wifi_frames);
+    if r.packets == 0 && r.error.is_none() {
+        r.error = Some((
+            0,
+            format!("{}: no packet could be read from it", path.display()),
+        ));
+    }
+    Ok(r)
+}
+
+fn read_packets_inner(
     path: &Path,
     sink: &mut dyn PacketSink,
 ) -> std::result::Result<PacketRead, String> {
@@ -165,10 +215,18 @@ pub fn read_packets(
                     .error
                     .map(|e| (e.offset, format!("{}: {e}", path.display()))),
                 notes: Vec::new(),
+                ..PacketRead::default()
             })
         }
         InputKind::Etl if !is_blg => {
-            let r = hvsleuth_parsers::etl::read_etl(input.reader, &name, sink);
+            // pktmon's component table (NIC names) comes at the end of the
+            // trace: a first pass learns it.
+            let comps = open_input(path)
+                .ok()
+                .map(|i| hvsleuth_parsers::etl::scan_components(i.reader))
+                .filter(|c| !c.is_empty());
+            let r =
+                hvsleuth_parsers::etl::read_etl_with_components(input.reader, &name, sink, comps);
             let mut notes = Vec::new();
             if !r.has_packet_events() {
                 notes.push(format!(
@@ -177,11 +235,19 @@ pub fn read_packets(
                     r.summary()
                 ));
             }
-            if r.compressed_buffers > 0 {
+            if r.damaged_compressed_buffers > 0 {
                 notes.push(format!(
-                    "{}: {} compressed ETL buffers skipped (compressed traces are not supported)",
+                    "{}: {} of {} compressed ETL buffers did not decode and were skipped",
                     path.display(),
+                    r.damaged_compressed_buffers,
                     r.compressed_buffers
+                ));
+            }
+            if r.dropped_frames > 0 {
+                notes.push(format!(
+                    "{}: {} frames logged as dropped by a pktmon component (counted, not analysed)",
+                    path.display(),
+                    r.dropped_frames
                 ));
             }
             Ok(PacketRead {
@@ -192,6 +258,9 @@ pub fn read_packets(
                     .error
                     .map(|e| (e.offset, format!("{}: {e}", path.display()))),
                 notes,
+                duplicates_removed: r.duplicates,
+                wifi_frames: 0,
+                dropped_frames: r.dropped_frames,
             })
         }
         InputKind::Blg | InputKind::Etl => Err(format!(

@@ -70,12 +70,14 @@ pub fn tempdir() -> std::path::PathBuf {
 fn etl_without_packets_reads_cleanly_with_a_note() {
     // dissect.etl 3.14 reads 36 buffers / 2042 records in HTTP_Server.etl, none of them packets.
     let f = corpus().join("microsoft-tx/HTTP_Server.etl");
+    // No packet at all: nothing readable (exit 4), with the reason.
     let out = run(&["inspect", "--json", f.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(4));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let c = &v["captures"][0];
     assert_eq!(c["format"], "etl");
     assert_eq!(c["packets"], 0);
+    assert_eq!(c["error"]["partial"], false);
     assert!(c["notes"][0].as_str().unwrap().contains("no packet events"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no packet events"));
 }

@@ -11,8 +11,11 @@
 //! once, on the interface where it was first logged (pktmon frames logged
 //! as dropped are counted, not delivered). ETL files without packet events
 //! (kernel or application traces) read without error and report no packet
-//! events. Compressed buffers (Windows 8+ trace compression, LZNT1 per
-//! public notes, layout undocumented) are reported and skipped.
+//! events. Compressed buffers (flag 0x40, what pktmon and `netsh trace`
+//! write: the records after the buffer header are one MS-XCA plain LZ77
+//! stream expanding to the header's filled bytes) are decoded into one
+//! reused buffer; one that does not decode is reported (file offset, offset
+//! of the damage) and skipped, and reading goes on at the next buffer.
 //!
 //! Modules: [`container`] (buffers, records, event headers), [`logfile`]
 //! (logfile header, clock), [`ndis`] and [`pktmon`] (the two providers),
@@ -46,8 +49,14 @@ use reader::{State, read_full};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum EtlWarning {
-    #[error("buffer at byte offset {offset} is compressed (not supported): skipped")]
-    CompressedBuffer { offset: u64 },
+    #[error(
+        "compressed buffer at byte offset {offset} does not decode (at byte {at}: {reason}): skipped"
+    )]
+    BadCompressedBuffer {
+        offset: u64,
+        at: u64,
+        reason: &'static str,
+    },
     #[error("damaged record at byte offset {offset} ({reason}): rest of its buffer skipped")]
     CorruptRecord { offset: u64, reason: &'static str },
     #[error("buffer at byte offset {offset} claims more filled bytes than it has")]
@@ -122,9 +131,15 @@ pub struct EtlReport {
     pub duplicates: u64,
     /// pktmon frames logged as dropped by a component (counted, not delivered).
     pub dropped_frames: u64,
+    /// pktmon packet events per component (ascending id, bounded by
+    /// [`pktmon::MAX_COMPONENTS`]), as `pktmon etl2txt` lists them.
+    pub pktmon_components: Vec<ComponentCount>,
     /// Events per provider GUID, most frequent first (bounded).
     pub providers: Vec<(Guid, u64)>,
+    /// Compressed buffers (plain LZ77, decoded).
     pub compressed_buffers: u64,
+    /// Compressed buffers that did not decode (skipped, with a warning).
+    pub damaged_compressed_buffers: u64,
     /// Bytes of the file consumed.
     pub bytes_parsed: u64,
     /// The first warnings (see `warnings_dropped` for the rest).
@@ -133,6 +148,18 @@ pub struct EtlReport {
     /// `None` when the whole file was read.
     pub error: Option<EtlError>,
     pub header: Option<LogfileHeaderSummary>,
+}
+
+/// pktmon events logged by one component.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ComponentCount {
+    pub component: u16,
+    /// Packet events (160) and drop events (170).
+    pub events: u64,
+    pub drops: u64,
+    /// Sums of OriginalSize and LoggedSize over its events.
+    pub original_bytes: u64,
+    pub logged_bytes: u64,
 }
 
 /// Warnings kept in the report.
@@ -160,8 +187,11 @@ impl EtlReport {
         } else {
             s += "no packet events";
         }
-        if self.compressed_buffers > 0 {
-            s += &format!(", {} compressed buffers skipped", self.compressed_buffers);
+        if self.damaged_compressed_buffers > 0 {
+            s += &format!(
+                ", {} of {} compressed buffers damaged and skipped",
+                self.damaged_compressed_buffers, self.compressed_buffers
+            );
         }
         if let Some(e) = &self.error {
             s += &format!("; stopped {e}");
@@ -180,8 +210,46 @@ impl EtlReport {
 
 /// Reads an ETL file (optionally gzip-compressed) from `input` and hands its
 /// packets to `sink`. `default_name` (usually the file name) goes into the
-/// interface descriptions.
-pub fn read_etl<R: Read>(mut input: R, default_name: &str, sink: &mut dyn PacketSink) -> EtlReport {
+/// interface descriptions. pktmon writes its component table (which NIC
+/// each component belongs to, names, MACs, addresses) when the capture
+/// stops, i.e. usually after the packets: to name interfaces per NIC from
+/// the first packet, first run [`scan_components`] over the same file and
+/// use [`read_etl_with_components`].
+pub fn read_etl<R: Read>(input: R, default_name: &str, sink: &mut dyn PacketSink) -> EtlReport {
+    read_etl_with_components(input, default_name, sink, None)
+}
+
+/// First pass: the pktmon component table of an ETL file (empty for other
+/// traces). Memory: one buffer plus the (bounded) table.
+pub fn scan_components<R: Read>(input: R) -> pktmon::Components {
+    struct Null;
+    impl PacketSink for Null {
+        fn interface(&mut self, _: &crate::capture::InterfaceInfo) {}
+        fn packet(&mut self, _: &crate::capture::Packet<'_>) {}
+    }
+    let mut null = Null;
+    let mut comps = pktmon::Components::default();
+    read_inner(input, "", &mut null, None, Some(&mut comps));
+    comps
+}
+
+/// [`read_etl`] with a component table learnt beforehand.
+pub fn read_etl_with_components<R: Read>(
+    input: R,
+    default_name: &str,
+    sink: &mut dyn PacketSink,
+    components: Option<pktmon::Components>,
+) -> EtlReport {
+    read_inner(input, default_name, sink, components, None)
+}
+
+fn read_inner<R: Read>(
+    mut input: R,
+    default_name: &str,
+    sink: &mut dyn PacketSink,
+    components: Option<pktmon::Components>,
+    table_out: Option<&mut pktmon::Components>,
+) -> EtlReport {
     let mut head = [0u8; BUFFER_HEADER_LEN];
     let n = match read_full(&mut input, &mut head) {
         Ok(n) => n,
@@ -197,12 +265,19 @@ pub fn read_etl<R: Read>(mut input: R, default_name: &str, sink: &mut dyn Packet
     };
     let head = &head[..n];
     let mut st = State::new(default_name, sink);
+    if let Some(c) = components {
+        st.set_components(c);
+    }
+    st.table_only = table_out.is_some();
     if head.starts_with(&[0x1f, 0x8b]) {
         st.report.gzip = true;
         let gz = flate2::read::MultiGzDecoder::new(Cursor::new(head).chain(input));
         st.run(gz);
     } else {
         st.run(Cursor::new(head).chain(input));
+    }
+    if let Some(t) = table_out {
+        *t = st.take_components();
     }
     st.finish()
 }

@@ -64,54 +64,159 @@ pub fn parse_frame(p: &[u8]) -> Option<Frame<'_>> {
 }
 
 /// Most components we remember (a host has tens to hundreds).
-const MAX_COMPONENTS: usize = 4096;
+pub const MAX_COMPONENTS: usize = 4096;
+/// Addresses remembered per NIC.
+const MAX_ADDRESSES: usize = 8;
+
+/// Component table events (written at `pktmon start` and at stop):
+/// 20 = ComponentId, type, name, description (UTF-16); 30 = integer
+/// property (1 IfIndex, 2 MiniportIfIndex, 3 LowerIfIndex, ...); 65/66 =
+/// IPv4/IPv6 address; 70 = physical address (length u32, bytes).
+pub const EVENT_COMPONENT_IPV4: u16 = 65;
+pub const EVENT_COMPONENT_IPV6: u16 = 66;
+pub const EVENT_COMPONENT_PHYS_ADDR: u16 = 70;
+
+/// Whether event `id` is one of the component table's.
+pub fn is_component_event(id: u16) -> bool {
+    matches!(
+        id,
+        EVENT_COMPONENT_INFO
+            | EVENT_COMPONENT_PROP_UINT
+            | EVENT_COMPONENT_IPV4
+            | EVENT_COMPONENT_IPV6
+            | EVENT_COMPONENT_PHYS_ADDR
+    )
+}
+
+/// What the component events said about one component.
+#[derive(Debug, Default, Clone)]
+pub struct Component {
+    pub if_index: Option<u32>,
+    pub miniport_if_index: Option<u32>,
+    /// Driver (e.g. `rtwlane02.sys`).
+    pub name: String,
+    /// e.g. "Realtek RTL8723BE 802.11 bgn Wi-Fi Adapter".
+    pub description: String,
+    pub mac: Option<[u8; 6]>,
+    pub addresses: Vec<std::net::IpAddr>,
+}
 
 /// What the component events told about each component.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Components {
-    /// ComponentId -> (IfIndex, MiniportIfIndex, name).
-    map: HashMap<u16, (Option<u32>, Option<u32>, String)>,
+    map: HashMap<u16, Component>,
 }
 
 impl Components {
-    /// Takes in event 20 or 30.
+    /// Takes in a component table event (see [`is_component_event`]).
     pub fn learn(&mut self, id: u16, p: &[u8]) {
         let Some(comp) = u16_at(p, 0) else { return };
         if self.map.len() >= MAX_COMPONENTS && !self.map.contains_key(&comp) {
             return;
         }
+        let e = self.map.entry(comp).or_default();
         match id {
             EVENT_COMPONENT_INFO => {
-                let (name, _) = utf16z(p.get(4..).unwrap_or(&[]), 256);
-                self.map.entry(comp).or_default().2 = name;
+                let rest = p.get(4..).unwrap_or(&[]);
+                let (name, used) = utf16z(rest, 256);
+                let (desc, _) = utf16z(rest.get(used..).unwrap_or(&[]), 256);
+                e.name = name;
+                e.description = desc;
             }
             EVENT_COMPONENT_PROP_UINT => {
                 let (Some(ty), Some(v)) = (u16_at(p, 2), u32_at(p, 4)) else {
                     return;
                 };
-                let e = self.map.entry(comp).or_default();
                 match ty {
-                    1 => e.0 = Some(v),
-                    2 => e.1 = Some(v),
+                    1 => e.if_index = Some(v),
+                    2 => e.miniport_if_index = Some(v),
                     _ => {}
+                }
+            }
+            EVENT_COMPONENT_IPV4 | EVENT_COMPONENT_IPV6 => {
+                let a = if id == EVENT_COMPONENT_IPV4 {
+                    p.get(4..8)
+                        .map(|b| std::net::IpAddr::from([b[0], b[1], b[2], b[3]]))
+                } else {
+                    p.get(4..20).map(|b| {
+                        let a: [u8; 16] = b.try_into().expect("16 bytes");
+                        std::net::IpAddr::from(a)
+                    })
+                };
+                if let Some(a) = a {
+                    if e.addresses.len() < MAX_ADDRESSES && !e.addresses.contains(&a) {
+                        e.addresses.push(a);
+                    }
+                }
+            }
+            EVENT_COMPONENT_PHYS_ADDR => {
+                if u32_at(p, 4) == Some(6) {
+                    if let Some(m) = p.get(8..14) {
+                        e.mac = m.try_into().ok();
+                    }
                 }
             }
             _ => {}
         }
     }
 
-    /// The interface index a component's packets belong to: its miniport's,
-    /// else its own.
+    /// The NIC (interface index) a component's packets belong to: its
+    /// miniport's, else its own.
     pub fn if_index(&self, comp: u16) -> Option<u32> {
-        self.map.get(&comp).and_then(|e| e.1.or(e.0))
+        self.map
+            .get(&comp)
+            .and_then(|e| e.miniport_if_index.or(e.if_index))
     }
 
     pub fn name(&self, comp: u16) -> Option<&str> {
         self.map
             .get(&comp)
-            .map(|e| e.2.as_str())
+            .map(|e| e.name.as_str())
             .filter(|n| !n.is_empty())
     }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The NIC with interface index `ifindex`: its miniport component
+    /// (description, MAC) and the addresses of every component on it.
+    pub fn nic(&self, ifindex: u32) -> Nic {
+        let mut nic = Nic::default();
+        let mut ids: Vec<&u16> = self.map.keys().collect();
+        ids.sort();
+        for id in ids {
+            let c = &self.map[id];
+            if c.miniport_if_index.is_none() && c.if_index == Some(ifindex) {
+                if nic.description.is_empty() {
+                    nic.description = c.description.clone();
+                    nic.driver = c.name.clone();
+                }
+                nic.mac = nic.mac.or(c.mac);
+            }
+            if c.miniport_if_index.or(c.if_index) == Some(ifindex) {
+                for a in &c.addresses {
+                    if nic.addresses.len() < MAX_ADDRESSES && !nic.addresses.contains(a) {
+                        nic.addresses.push(*a);
+                    }
+                }
+            }
+        }
+        nic
+    }
+}
+
+/// A NIC as the component table describes it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Nic {
+    pub description: String,
+    pub driver: String,
+    pub mac: Option<[u8; 6]>,
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// Remembers recently seen packet keys, to count a packet once however many

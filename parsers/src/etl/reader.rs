@@ -17,6 +17,7 @@ use super::{
 };
 use crate::capture::{InterfaceInfo, Packet, PacketSink};
 use crate::link::LinkType;
+use crate::xca;
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
 pub(super) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -57,18 +58,26 @@ struct Out<'s> {
 }
 
 impl Out<'_> {
-    fn iface(&mut self, key: IfKey, link: LinkType, describe: impl FnOnce() -> String) -> u32 {
+    /// The interface of `key`; `describe` gives a name (else one derived
+    /// from the key) and a description, on first use.
+    fn iface(
+        &mut self,
+        key: IfKey,
+        link: LinkType,
+        describe: impl FnOnce() -> (Option<String>, String),
+    ) -> u32 {
         if let Some((k, l, i)) = self.last {
             if k == key && l == link {
                 return i;
             }
         }
-        let (key, describe): (IfKey, Box<dyn FnOnce() -> String>) =
+        type Describe<'d> = Box<dyn FnOnce() -> (Option<String>, String) + 'd>;
+        let (key, describe): (IfKey, Describe<'_>) =
             if self.ifaces.len() >= MAX_INTERFACES && !self.ifaces.contains_key(&(key, link)) {
                 self.overflowed += 1;
                 (
                     IfKey::Overflow,
-                    Box::new(|| "interfaces beyond the limit".to_string()),
+                    Box::new(|| (None, "interfaces beyond the limit".to_string())),
                 )
             } else {
                 (key, Box::new(describe))
@@ -78,16 +87,17 @@ impl Out<'_> {
             return i;
         }
         let index = self.ifaces.len() as u32;
-        let name = match key {
+        let (given, description) = describe();
+        let name = given.unwrap_or_else(|| match key {
             IfKey::IfIndex(n) => format!("ifindex-{n}"),
             IfKey::VmPort { lower, port } => format!("vmswitch-ifindex-{lower}-port-{port}"),
             IfKey::Component(c) => format!("pktmon-component-{c}"),
             IfKey::Overflow => OVERFLOW_IFACE.to_string(),
-        };
+        });
         self.sink.interface(&InterfaceInfo {
             index,
             name,
-            description: Some(format!("{}: {}", self.default_name, describe())),
+            description: Some(format!("{}: {}", self.default_name, description)),
             link_type: link,
             speed_bps: None,
             snaplen: 65535,
@@ -154,6 +164,12 @@ pub(super) struct State<'s> {
     seen: SeenKeys,
     components: Components,
     providers: Providers,
+    /// The decompressed buffer (reused).
+    dbuf: Vec<u8>,
+    /// Per-component event counts.
+    per_component: HashMap<u16, super::ComponentCount>,
+    /// First pass: learn the pktmon component table only.
+    pub(super) table_only: bool,
 }
 
 impl<'s> State<'s> {
@@ -174,6 +190,9 @@ impl<'s> State<'s> {
             seen: SeenKeys::new(PKTMON_SEEN),
             components: Components::default(),
             providers: Providers::default(),
+            dbuf: Vec::new(),
+            table_only: false,
+            per_component: HashMap::new(),
         }
     }
 
@@ -220,7 +239,11 @@ impl<'s> State<'s> {
             self.report.buffers += 1;
             if bh.compressed() {
                 self.report.compressed_buffers += 1;
-                self.report.warn(EtlWarning::CompressedBuffer { offset });
+                if let Some(len) = self.decompress(&buf, &bh, offset) {
+                    let data = std::mem::take(&mut self.dbuf);
+                    self.buffer(&data[..len], offset);
+                    self.dbuf = data;
+                }
             } else {
                 let mut filled = bh.filled as usize;
                 if filled > buf.len() {
@@ -246,6 +269,36 @@ impl<'s> State<'s> {
             offset += bh.size as u64;
             self.report.bytes_parsed = offset;
             self.out.sink.progress(offset);
+        }
+    }
+
+    /// Expands a compressed buffer (plain LZ77 after the header, to the
+    /// filled bytes the header declares) into `self.dbuf`; returns its
+    /// length, or `None` (with a warning) when it does not decode.
+    fn decompress(&mut self, buf: &[u8], bh: &BufferHeader, offset: u64) -> Option<usize> {
+        let want = bh.filled as usize;
+        let bad = |this: &mut Self, at: u64, reason: &'static str| {
+            this.report.damaged_compressed_buffers += 1;
+            this.report
+                .warn(EtlWarning::BadCompressedBuffer { offset, at, reason });
+            None
+        };
+        if want < BUFFER_HEADER_LEN || want > MAX_BUFFER_SIZE as usize {
+            return bad(self, offset + 0x30, "filled bytes out of range");
+        }
+        if self.dbuf.len() < want {
+            self.dbuf.resize(want, 0);
+        }
+        self.dbuf[..BUFFER_HEADER_LEN].copy_from_slice(&buf[..BUFFER_HEADER_LEN]);
+        let input = &buf[BUFFER_HEADER_LEN..];
+        match xca::lz77_decompress(input, &mut self.dbuf[BUFFER_HEADER_LEN..want]) {
+            Ok(n) if n + BUFFER_HEADER_LEN == want => Some(want),
+            Ok(_) => bad(
+                self,
+                offset + buf.len() as u64,
+                "compressed data ends before the declared size",
+            ),
+            Err(e) => bad(self, offset + (BUFFER_HEADER_LEN + e.at) as u64, e.reason),
         }
     }
 
@@ -310,16 +363,19 @@ impl<'s> State<'s> {
     #[inline]
     fn event(&mut self, ev: &EventView<'_>, at: u64) {
         self.providers.count(ev.provider);
+        if self.table_only && ev.provider != pktmon::PKTMON_PROVIDER {
+            return;
+        }
         if ev.provider == ndis::NDIS_PROVIDER {
             if matches!(ev.id, ndis::EVENT_FRAGMENT | ndis::EVENT_VMSWITCH_FRAGMENT) {
                 self.ndis_fragment(ev, at);
             }
         } else if ev.provider == pktmon::PKTMON_PROVIDER {
             match ev.id {
-                pktmon::EVENT_FRAME | pktmon::EVENT_FRAME_DROP => self.pktmon_frame(ev, at),
-                pktmon::EVENT_COMPONENT_INFO | pktmon::EVENT_COMPONENT_PROP_UINT => {
-                    self.components.learn(ev.id, ev.payload)
+                pktmon::EVENT_FRAME | pktmon::EVENT_FRAME_DROP if !self.table_only => {
+                    self.pktmon_frame(ev, at)
                 }
+                id if pktmon::is_component_event(id) => self.components.learn(ev.id, ev.payload),
                 _ => {}
             }
         }
@@ -370,13 +426,14 @@ impl<'s> State<'s> {
             let lower = frag.lower;
             let port = frag.port;
             let iface = self.out.iface(key, link, || {
-                if let Some(p) = port {
+                let d = if let Some(p) = port {
                     format!("VMSwitch port {p} on ifindex-{lower} (miniport ifindex-{miniport})")
                 } else if lower == miniport {
                     format!("NDIS miniport ifindex-{miniport}")
                 } else {
                     format!("NDIS layer ifindex-{lower} over miniport ifindex-{miniport}")
-                }
+                };
+                (None, d)
             });
             let wire = ndis::infer_wire_len(link, data);
             self.out.emit(iface, link, ts, wire, data);
@@ -395,6 +452,14 @@ impl<'s> State<'s> {
                 id: ev.id,
             });
         };
+        let n = self.per_component.len();
+        if n < pktmon::MAX_COMPONENTS || self.per_component.contains_key(&f.component) {
+            let c = self.per_component.entry(f.component).or_default();
+            c.events += 1;
+            c.drops += (ev.id == pktmon::EVENT_FRAME_DROP) as u64;
+            c.original_bytes += f.original_size as u64;
+            c.logged_bytes += f.data.len() as u64;
+        }
         if ev.id == pktmon::EVENT_FRAME_DROP {
             self.report.dropped_frames += 1;
             return;
@@ -413,16 +478,57 @@ impl<'s> State<'s> {
             Some(i) => IfKey::IfIndex(i),
             None => IfKey::Component(f.component),
         };
-        let comp = self.components.name(f.component).unwrap_or("").to_string();
         let component = f.component;
+        let comps = &self.components;
         let iface = self.out.iface(key, link, || {
-            format!("pktmon component {component} {comp}")
-                .trim_end()
-                .to_string()
+            let IfKey::IfIndex(i) = key else {
+                let comp = comps.name(component).unwrap_or("");
+                return (
+                    None,
+                    format!("pktmon component {component} {comp} (not in the component table)")
+                        .replace("  ", " "),
+                );
+            };
+            let nic = comps.nic(i);
+            let mut d = format!("pktmon NIC ifindex {i}");
+            if !nic.description.is_empty() {
+                d += &format!(": {} ({})", nic.description, nic.driver);
+            }
+            if let Some(m) = nic.mac {
+                d += &format!(
+                    ", MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    m[0], m[1], m[2], m[3], m[4], m[5]
+                );
+            }
+            if !nic.addresses.is_empty() {
+                let a: Vec<String> = nic.addresses.iter().map(|a| a.to_string()).collect();
+                d += &format!(", addresses {}", a.join(" "));
+            }
+            let mut name = if nic.description.is_empty() {
+                format!("ifindex-{i}")
+            } else {
+                nic.description.clone()
+            };
+            if link == super::ndis::LINKTYPE_802_11 {
+                name += " (802.11)";
+            }
+            (Some(name), d)
         });
-        let wire = ndis::infer_wire_len(link, f.data).max(f.original_size as u32);
+        let wire = if f.original_size > 0 {
+            (f.original_size as u32).max(f.data.len() as u32)
+        } else {
+            ndis::infer_wire_len(link, f.data)
+        };
         let ts = self.clock.to_unix_ns(ev.timestamp);
         self.out.emit(iface, link, ts, wire, f.data);
+    }
+
+    pub(super) fn set_components(&mut self, c: Components) {
+        self.components = c;
+    }
+
+    pub(super) fn take_components(&mut self) -> Components {
+        std::mem::take(&mut self.components)
     }
 
     pub(super) fn finish(mut self) -> EtlReport {
@@ -439,6 +545,16 @@ impl<'s> State<'s> {
             let packets = self.out.overflowed;
             self.report.warn(EtlWarning::TooManyInterfaces { packets });
         }
+        let mut comps: Vec<super::ComponentCount> = self
+            .per_component
+            .drain()
+            .map(|(k, mut v)| {
+                v.component = k;
+                v
+            })
+            .collect();
+        comps.sort_by_key(|c| c.component);
+        self.report.pktmon_components = comps;
         let mut list = std::mem::take(&mut self.providers.list);
         list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         self.report.providers = list;

@@ -35,6 +35,8 @@ pub struct EtlWriter {
     start_ns: i64,
     ref_raw: u64,
     seq: u64,
+    /// Write data buffers compressed (plain LZ77), as pktmon does.
+    pub compress: bool,
 }
 
 const HDR: usize = 0x48;
@@ -51,6 +53,7 @@ impl EtlWriter {
             start_ns,
             ref_raw: 0,
             seq: 0,
+            compress: false,
         };
         w.ref_raw = match clock {
             WClock::Qpc(_) => 123_456_789_000,
@@ -154,7 +157,18 @@ impl EtlWriter {
         b[0x30..0x34].copy_from_slice(&filled.to_le_bytes());
         b[0x34..0x36].copy_from_slice(&flags.to_le_bytes());
         b[0x36..0x38].copy_from_slice(&buffer_type.to_le_bytes());
-        b.resize(self.buffer_size, 0xff);
+        if self.compress && buffer_type != 4 && flags & 0x40 == 0 {
+            // As Windows writes them: header, then the records compressed;
+            // the buffer is only as large as that.
+            let c = crate::xca::lz77_compress(&b[HDR..]);
+            b.truncate(HDR);
+            b.extend_from_slice(&c);
+            let size = b.len() as u32;
+            b[0..4].copy_from_slice(&size.to_le_bytes());
+            b[0x34..0x36].copy_from_slice(&(flags | 0x40).to_le_bytes());
+        } else {
+            b.resize(self.buffer_size, 0xff);
+        }
         self.seq += 1;
         self.out.extend_from_slice(&b);
     }
@@ -202,7 +216,7 @@ impl EtlWriter {
         self.record(&r);
     }
 
-    /// Appends a buffer flagged compressed (content is noise).
+    /// Appends a buffer flagged compressed whose content is noise (damage).
     pub fn compressed_buffer(&mut self) {
         self.flush(0, 0);
         self.cur.resize(HDR, 0);
@@ -212,7 +226,7 @@ impl EtlWriter {
 
     pub fn finish(mut self) -> Vec<u8> {
         self.flush(0x1, 0);
-        let n = (self.out.len() / self.buffer_size) as u32;
+        let n = self.seq as u32;
         // BuffersWritten sits at payload offset 0x24 of the header record.
         let at = HDR + 0x20 + 0x24;
         self.out[at..at + 4].copy_from_slice(&n.to_le_bytes());

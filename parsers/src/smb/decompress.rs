@@ -1,9 +1,9 @@
 //! Partial decompression of SMB 3.1.1 compressed messages (MS-SMB2 2.2.42,
 //! algorithms from MS-XCA): only the first [`PREFIX_LIMIT`] bytes of the
 //! original message are rebuilt, enough to read the SMB2 header and the fixed
-//! part of the body. Supported: NONE, LZNT1, plain LZ77, Pattern_V1;
-//! LZ77+Huffman and LZ4 are not (the message then stays opaque). Every
-//! decoder stops at the output limit or at the first malformed token.
+//! part of the body. Supported: NONE, LZNT1, plain LZ77, LZ77+Huffman
+//! ([`crate::xca`]), Pattern_V1; LZ4 is not (the message then stays opaque).
+//! Every decoder stops at the output limit or at the first malformed token.
 
 use super::wire::{COMPRESSION_HEADER_LEN, CompressionHeader};
 
@@ -44,13 +44,13 @@ pub fn original_prefix(msg: &[u8], h: &CompressionHeader) -> Vec<u8> {
             match alg {
                 ALG_NONE => push_limited(&mut out, data),
                 ALG_PATTERN_V1 => pattern_v1(&mut out, data),
-                ALG_LZNT1 | ALG_LZ77 => {
+                ALG_LZNT1 | ALG_LZ77 | ALG_LZ77_HUFFMAN => {
                     // Payload starts with OriginalPayloadSize.
                     let d = data.get(4..).unwrap_or(&[]);
-                    let ok = if alg == ALG_LZNT1 {
-                        lznt1(&mut out, d)
-                    } else {
-                        lz77(&mut out, d)
+                    let ok = match alg {
+                        ALG_LZNT1 => lznt1(&mut out, d),
+                        ALG_LZ77 => lz77(&mut out, d),
+                        _ => lz77_huffman(&mut out, d),
                     };
                     if !ok {
                         break;
@@ -79,7 +79,10 @@ pub fn original_prefix(msg: &[u8], h: &CompressionHeader) -> Vec<u8> {
                     lz77(&mut out, rest);
                 }
                 ALG_PATTERN_V1 => pattern_v1(&mut out, rest),
-                ALG_LZ77_HUFFMAN | ALG_LZ4 => {}
+                ALG_LZ77_HUFFMAN => {
+                    lz77_huffman(&mut out, rest);
+                }
+                ALG_LZ4 => {}
                 _ => {}
             }
         }
@@ -91,6 +94,20 @@ pub fn original_prefix(msg: &[u8], h: &CompressionHeader) -> Vec<u8> {
 fn push_limited(out: &mut Vec<u8>, data: &[u8]) {
     let room = PREFIX_LIMIT.saturating_sub(out.len());
     out.extend_from_slice(&data[..data.len().min(room)]);
+}
+
+/// LZ77+Huffman (MS-XCA 2.2) up to the prefix limit. Returns false on a
+/// malformed stream (what decoded before the damage is kept).
+fn lz77_huffman(out: &mut Vec<u8>, data: &[u8]) -> bool {
+    let mut buf = [0u8; PREFIX_LIMIT];
+    let room = PREFIX_LIMIT.saturating_sub(out.len());
+    match crate::xca::huffman_decompress(data, &mut buf[..room]) {
+        Ok(n) => {
+            out.extend_from_slice(&buf[..n]);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// SMB2_COMPRESSION_PATTERN_PAYLOAD_V1: Pattern, Reserved1, Reserved2, Repetitions.
@@ -306,7 +323,16 @@ mod tests {
         let mut want = b"hdr".to_vec();
         want.extend_from_slice(&[0xAA; 10]);
         assert_eq!(out, want);
-        // Unchained LZ77+Huffman: only the clear Offset bytes.
+        // Unchained LZ77+Huffman: the clear Offset bytes, then the
+        // decompressed rest.
+        let mut m = vec![0xFC, b'S', b'M', b'B', 0, 1, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0];
+        m.extend_from_slice(b"ok");
+        m.extend_from_slice(&crate::xca::huffman_compress(&[0xFE; 300]));
+        let (_, h) = compression_header(&m).unwrap();
+        let mut want = b"ok".to_vec();
+        want.extend_from_slice(&[0xFE; PREFIX_LIMIT - 2]);
+        assert_eq!(original_prefix(&m, &h), want);
+        // Garbage after the clear bytes: only those.
         let mut m = vec![0xFC, b'S', b'M', b'B', 0, 1, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0];
         m.extend_from_slice(&[b'o', b'k', 1, 2, 3]);
         let (_, h) = compression_header(&m).unwrap();

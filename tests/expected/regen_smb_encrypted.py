@@ -6,7 +6,7 @@ from the lab sample samples/encrypted/ (NT password from samples/README.md).
 Per capture and key variant: SMB2 commands (every PDU, compound elements each,
 from `smb2.cmd` with `occurrence=a`), tree names (`smb2.tree` in TREE_CONNECT
 requests), file names (`smb2.filename` in CREATE requests), and write/read
-bytes (WRITE request `smb2.write_length`, READ response `smb2.read_length`).
+bytes (WRITE request `smb2.write_length`, successful READ response `smb2.olb.length`).
 Variants: the session key; the S2C/C2S keys in both orders on the capture cut to
 frames >= 7 (after SESSION_SETUP: editcap). Run from the repository root:
     python3 tests/expected/regen_smb_encrypted.py
@@ -53,7 +53,8 @@ def figures(path, prefs):
                     for f in r[0].split(",") if f})
     write = sum(int(x) for r in tshark(path, prefs, ["smb2.write_length"], "smb2.cmd == 9 && smb2.flags.response == 0")
                 for x in r[0].split(",") if x)
-    read = sum(int(x) for r in tshark(path, prefs, ["smb2.read_length"], "smb2.cmd == 8 && smb2.flags.response == 1")
+    read = sum(int(x) for r in tshark(path, prefs, ["smb2.olb.length"],
+                                      "smb2.cmd == 8 && smb2.flags.response == 1 && smb2.nt_status == 0")
                for x in r[0].split(",") if x)
     return {"commands": commands, "trees": trees, "files": files, "write_bytes": write, "read_bytes": read}
 

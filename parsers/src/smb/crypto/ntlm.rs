@@ -115,11 +115,9 @@ pub fn session_key(m: &[u8], challenge: &[u8; 8], creds: &[NtCredential]) -> Out
             .user
             .as_ref()
             .is_none_or(|u| u.eq_ignore_ascii_case(&user));
-        let dom_ok = c
-            .domain
-            .as_ref()
-            .is_none_or(|d| d.eq_ignore_ascii_case(&domain));
-        if !(user_ok && dom_ok) {
+        // The user name selects a credential; the domain does not (clients send the
+        // workgroup, the server name or nothing): the NTProofStr decides.
+        if !user_ok {
             continue;
         }
         tried = true;

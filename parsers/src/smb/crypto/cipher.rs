@@ -161,3 +161,26 @@ fn nonce12(n: &[u8; 16]) -> Array<u8, aes_gcm::aead::consts::U12> {
     a.copy_from_slice(&n[..12]);
     Array::from(a)
 }
+
+/// Builds a TRANSFORM_HEADER message (without the 4-byte framing) carrying
+/// `plain` encrypted with `cipher` (tests, fuzzing and benchmarks).
+pub fn transform_message(
+    cipher: &Cipher,
+    session_id: u64,
+    nonce: [u8; 16],
+    plain: &[u8],
+) -> Vec<u8> {
+    let mut m = Vec::with_capacity(52 + plain.len());
+    m.extend_from_slice(&[0xFD, b'S', b'M', b'B']);
+    m.extend_from_slice(&[0; 16]);
+    m.extend_from_slice(&nonce);
+    m.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+    m.extend_from_slice(&0u16.to_le_bytes());
+    m.extend_from_slice(&1u16.to_le_bytes());
+    m.extend_from_slice(&session_id.to_le_bytes());
+    m.extend_from_slice(plain);
+    let (head, body) = m.split_at_mut(52);
+    let tag = cipher.seal(&nonce, &head[20..52], body);
+    m[4..20].copy_from_slice(&tag);
+    m
+}

@@ -407,3 +407,145 @@ fn lab_captures_decrypt_from_the_password_like_tshark() {
         assert_eq!(figures(&r), e["no_key"], "{file} without keys");
     }
 }
+
+mod hostile {
+    use super::*;
+    use crate::flow::Direction;
+    use crate::smb::crypto::Decryption;
+    use crate::smb::events::SmbEvent;
+    use crate::smb::stream::SmbConnState;
+
+    const SID: u64 = 0x0000_4000_0000_0039;
+    const C2S: &str = "7201623a31754e6581864581209dd3d2";
+    const S2C: &str = "b02f5de25e0562075c3dc329fa2aa396";
+
+    /// An SMB2 ECHO request of session SID.
+    fn echo(mid: u64) -> Vec<u8> {
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(b"\xfeSMB");
+        h[4] = 64;
+        h[12] = 0x0D;
+        h[24..32].copy_from_slice(&mid.to_le_bytes());
+        h[40..48].copy_from_slice(&SID.to_le_bytes());
+        h.extend_from_slice(&[4, 0, 0, 0]);
+        h
+    }
+
+    fn framed(msg: &[u8]) -> Vec<u8> {
+        let l = (msg.len() as u32).to_be_bytes();
+        let mut v = vec![0, l[1], l[2], l[3]];
+        v.extend_from_slice(msg);
+        v
+    }
+
+    fn c2s() -> Cipher {
+        Cipher::new(cipher::AES_128_GCM, &hex(C2S)).unwrap()
+    }
+
+    fn state() -> SmbConnState {
+        SmbConnState::with_keys(Some(&ring(&[&format!("3900000000400000:{S2C}:{C2S}")])))
+    }
+
+    fn outcomes(ev: &[SmbEvent]) -> Vec<Decryption> {
+        ev.iter()
+            .filter_map(|e| match e.kind {
+                SmbEventKind::Encrypted { decryption, .. } => Some(decryption),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn echoes(ev: &[SmbEvent]) -> usize {
+        ev.iter()
+            .filter(|e| matches!(&e.kind, SmbEventKind::Pdu(p) if p.header.command == 0x0D))
+            .count()
+    }
+
+    #[test]
+    fn decrypts_counts_replays_and_survives_damage() {
+        let mut st = state();
+        let mut ev: Vec<SmbEvent> = Vec::new();
+        let good = cipher::transform_message(&c2s(), SID, [1; 16], &echo(1));
+        // Byte by byte, then whole: the same nonce twice is a replay.
+        for b in framed(&good) {
+            st.data(Direction::AtoB, 0, &[b], &mut ev);
+        }
+        st.data(Direction::AtoB, 0, &framed(&good), &mut ev);
+        assert_eq!(
+            outcomes(&ev),
+            vec![Decryption::Decrypted, Decryption::Replayed]
+        );
+        assert_eq!(echoes(&ev), 2);
+        // Absurd sizes: OriginalMessageSize beyond the message, and zero.
+        for size in [u32::MAX, 1 << 24, 0] {
+            let mut m = cipher::transform_message(&c2s(), SID, [2; 16], &echo(2));
+            m[36..40].copy_from_slice(&size.to_le_bytes());
+            st.data(Direction::AtoB, 0, &framed(&m), &mut ev);
+        }
+        // Tampered ciphertext, tampered tag, a wrong key.
+        let mut m = cipher::transform_message(&c2s(), SID, [3; 16], &echo(3));
+        let n = m.len();
+        m[n - 1] ^= 0x80;
+        st.data(Direction::AtoB, 0, &framed(&m), &mut ev);
+        let mut m = cipher::transform_message(&c2s(), SID, [4; 16], &echo(4));
+        m[5] ^= 1;
+        st.data(Direction::AtoB, 0, &framed(&m), &mut ev);
+        let wrong = Cipher::new(cipher::AES_128_GCM, &[9; 16]).unwrap();
+        let m = cipher::transform_message(&wrong, SID, [5; 16], &echo(5));
+        st.data(Direction::AtoB, 0, &framed(&m), &mut ev);
+        // Still in sync: a good message decrypts after all of it.
+        let m = cipher::transform_message(&c2s(), SID, [6; 16], &echo(6));
+        st.data(Direction::AtoB, 0, &framed(&m), &mut ev);
+        // Truncated (the capture lost the end of the message).
+        let m = cipher::transform_message(&c2s(), SID, [7; 16], &echo(7));
+        let f = framed(&m);
+        st.data(Direction::AtoB, 0, &f[..f.len() - 10], &mut ev);
+        st.gap(Direction::AtoB, 10, 0, &mut ev);
+        let m = cipher::transform_message(&c2s(), SID, [8; 16], &echo(8));
+        st.data(Direction::AtoB, 0, &framed(&m), &mut ev);
+        use Decryption::*;
+        assert_eq!(
+            outcomes(&ev),
+            vec![
+                Decrypted, Replayed, BadSize, BadSize, BadSize, AuthFailed, AuthFailed, AuthFailed,
+                Decrypted, Truncated, Decrypted
+            ]
+        );
+        assert_eq!(echoes(&ev), 4);
+        let cs = st.crypto_stats().unwrap();
+        assert_eq!(
+            (
+                cs.decrypted,
+                cs.replayed,
+                cs.auth_failed,
+                cs.bad_size,
+                cs.truncated
+            ),
+            (3, 1, 3, 3, 1)
+        );
+        assert_eq!(st.stats().resyncs, 0);
+    }
+
+    #[test]
+    fn a_session_whose_keys_never_fit_stops_being_buffered() {
+        let mut st = state();
+        let mut ev: Vec<SmbEvent> = Vec::new();
+        let wrong = Cipher::new(cipher::AES_128_GCM, &[9; 16]).unwrap();
+        let big = {
+            let mut p = echo(1);
+            p.resize(1 << 20, 0);
+            p
+        };
+        for i in 0..80u8 {
+            let m = cipher::transform_message(&wrong, SID, [i; 16], &big);
+            st.data(Direction::AtoB, 0, &framed(&m), &mut ev);
+        }
+        let o = outcomes(&ev);
+        assert_eq!(
+            o.iter().filter(|d| **d == Decryption::AuthFailed).count(),
+            64
+        );
+        assert_eq!(o.iter().filter(|d| **d == Decryption::NoKey).count(), 16);
+        assert!(st.max_buffer_capacity() <= crate::smb::stream::MAX_BUFFER);
+    }
+}

@@ -161,6 +161,67 @@ pub struct CommonArgs {
     /// seen are evicted (counted and reported).
     #[arg(long, default_value_t = 1_000_000, value_name = "N", global = true)]
     pub max_flows: usize,
+    /// Decrypt an SMB 3 session: SESSIONID:SESSIONKEY or SESSIONID:S2CKEY:C2SKEY
+    /// (hex; SESSIONID is the 8 bytes in capture order, as tshark shows smb2.sesid;
+    /// the two derived keys may be given in either order). Repeatable. Keys are
+    /// never printed or written; reports say "decrypted with a supplied key".
+    #[arg(long = "smb-key", value_name = "KEYSPEC", global = true)]
+    pub smb_key: Vec<String>,
+    /// File of --smb-key lines (one session per line, `#` comments).
+    #[arg(long = "smb-keys", value_name = "FILE", global = true)]
+    pub smb_keys: Option<PathBuf>,
+    /// File of NT passwords, lines `DOMAIN\user:password` (or `user:password`):
+    /// the session keys of NTLMv2 SESSION_SETUPs are recovered from them.
+    #[arg(long = "ntlm-password", value_name = "FILE", global = true)]
+    pub ntlm_password: Option<PathBuf>,
+    /// File of NT hashes, lines `user:NTHASH` (or `DOMAIN\user:NTHASH`, 32 hex digits).
+    #[arg(long = "nt-hash", value_name = "FILE", global = true)]
+    pub nt_hash: Option<PathBuf>,
+}
+
+impl CommonArgs {
+    /// The SMB decryption keys from --smb-key, --smb-keys, --ntlm-password and
+    /// --nt-hash (`None` without any). A bad key source is a usage error
+    /// (exit 2); messages name the option and line, never key bytes.
+    pub fn smb_key_ring(&self) -> Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>> {
+        use hvsleuth_parsers::smb::crypto::keys;
+        let fail = |what: &str, e: String| -> ! {
+            eprintln!("error: {what}: {e}");
+            std::process::exit(2)
+        };
+        let read = |what: &str, p: &PathBuf| -> String {
+            std::fs::read_to_string(p)
+                .unwrap_or_else(|e| fail(what, format!("{}: {e}", p.display())))
+        };
+        let mut ring = keys::KeyRing::new();
+        for (i, s) in self.smb_key.iter().enumerate() {
+            let spec = keys::parse_key_spec(s)
+                .unwrap_or_else(|e| fail(&format!("--smb-key #{}", i + 1), e));
+            ring.add_session(spec);
+        }
+        if let Some(p) = &self.smb_keys {
+            for spec in keys::parse_key_file(&read("--smb-keys", p))
+                .unwrap_or_else(|e| fail("--smb-keys", e))
+            {
+                ring.add_session(spec);
+            }
+        }
+        if let Some(p) = &self.ntlm_password {
+            for c in keys::parse_password_file(&read("--ntlm-password", p))
+                .unwrap_or_else(|e| fail("--ntlm-password", e))
+            {
+                ring.add_credential(c);
+            }
+        }
+        if let Some(p) = &self.nt_hash {
+            for c in keys::parse_hash_file(&read("--nt-hash", p))
+                .unwrap_or_else(|e| fail("--nt-hash", e))
+            {
+                ring.add_credential(c);
+            }
+        }
+        (!ring.is_empty()).then(|| std::sync::Arc::new(ring))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,7 @@ pub fn run_diff(args: &DiffArgs) -> ExitCode {
         bucket_ns: args.bucket,
         max_flows: args.common.max_flows,
         no_progress: args.common.no_progress,
+        smb_keys: args.common.smb_key_ring(),
     };
     let (before, c1) = match load_or_analyze(&args.before, &o) {
         Ok(x) => x,

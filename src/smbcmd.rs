@@ -18,9 +18,11 @@ pub fn collect(
     inputs: &[std::path::PathBuf],
     max_flows: usize,
     no_progress: bool,
+    smb_keys: Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>>,
 ) -> (SmbReport, Vec<FileScan>) {
     let cfg = ScanConfig {
         max_flows,
+        smb_keys,
         ..ScanConfig::default()
     };
     let (files, smb) = scan_all(inputs, &cfg, no_progress);
@@ -54,7 +56,12 @@ pub fn run(args: &SmbArgs) -> ExitCode {
         eprintln!("error: no capture files found");
         return ExitCode::NothingReadable;
     }
-    let (report, files) = collect(&inputs, args.common.max_flows, args.common.no_progress);
+    let (report, files) = collect(
+        &inputs,
+        args.common.max_flows,
+        args.common.no_progress,
+        args.common.smb_key_ring(),
+    );
     for f in &files {
         if let Some((msg, partial)) = &f.error {
             let what = if *partial { "warning" } else { "error" };
@@ -130,6 +137,30 @@ fn render_text(r: &SmbReport, top: usize) -> String {
                 String::new()
             }
         );
+        let d = &x.decryption;
+        if d.attempted() {
+            let mut parts = Vec::new();
+            if d.decrypted_frames > 0 {
+                parts.push(format!(
+                    "{} message(s) decrypted with a supplied key",
+                    d.decrypted_frames
+                ));
+            }
+            for (n, what) in [
+                (
+                    d.auth_failures,
+                    "failed authentication (wrong key or damaged)",
+                ),
+                (d.truncated, "truncated in the capture"),
+                (d.bad_size, "with an impossible size"),
+                (d.replayed_nonces, "with a replayed nonce"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {what}"));
+                }
+            }
+            let _ = writeln!(s, "  decryption: {}", parts.join(", "));
+        }
         let _ = writeln!(
             s,
             "  {} channel(s){}",

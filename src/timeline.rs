@@ -20,6 +20,7 @@ pub fn run(args: &TimelineArgs) -> ExitCode {
         bucket_ns: 1_000_000_000,
         max_flows: args.common.max_flows,
         no_progress: args.common.no_progress,
+        smb_keys: args.common.smb_key_ring(),
     };
     let a = match analyze(&args.inputs, &o) {
         Ok(a) => a,

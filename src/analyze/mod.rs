@@ -98,6 +98,8 @@ pub struct AnalyzeOptions<'a> {
     pub bucket_ns: i64,
     pub max_flows: usize,
     pub no_progress: bool,
+    /// SMB 3 decryption keys.
+    pub smb_keys: Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>>,
 }
 
 /// Reads the inputs (files or directories) and attributes and judges them.
@@ -161,6 +163,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     let cfg = ScanConfig {
         max_flows: o.max_flows,
         bucket_ns: Some(o.bucket_ns),
+        smb_keys: o.smb_keys.clone(),
         ..ScanConfig::default()
     };
     let (files, smb) = scan_all(&captures, &cfg, o.no_progress);
@@ -226,6 +229,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         bucket_ns: args.bucket,
         max_flows: args.common.max_flows,
         no_progress: args.common.no_progress,
+        smb_keys: args.common.smb_key_ring(),
     };
     let Analysis {
         model,

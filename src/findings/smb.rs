@@ -38,32 +38,101 @@ pub fn sessions(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         .collect();
     if !enc.is_empty() {
         let bytes: u64 = enc.iter().map(|s| s.encrypted_bytes).sum();
+        let (dec, opaque): (Vec<&&hvsleuth_parsers::smb::model::SessionReport>, Vec<_>) =
+            enc.iter().partition(|s| s.decryption.decrypted_frames > 0);
+        let dec_bytes: u64 = dec.iter().map(|s| s.encrypted_bytes).sum();
+        let failures: u64 = enc.iter().map(|s| s.decryption.auth_failures).sum();
+        let shares = |s: &hvsleuth_parsers::smb::model::SessionReport| {
+            let v: Vec<&str> = s
+                .trees
+                .iter()
+                .map(|t| t.share.as_str())
+                .filter(|t| !t.is_empty())
+                .collect();
+            if v.is_empty() {
+                "no tree connect seen".to_string()
+            } else {
+                format!("shares {}", v.join(", "))
+            }
+        };
+        let title = if opaque.is_empty() {
+            format!(
+                "{} encrypted SMB session(s), {}: decrypted with a supplied key, attributed by their shares",
+                enc.len(),
+                human_bytes(bytes)
+            )
+        } else if dec.is_empty() {
+            format!(
+                "{} encrypted SMB session(s): {} attributed by session only",
+                enc.len(),
+                human_bytes(bytes)
+            )
+        } else {
+            format!(
+                "{} encrypted SMB session(s): {} decrypted with a supplied key, {} attributed by session only",
+                enc.len(),
+                human_bytes(dec_bytes),
+                human_bytes(bytes - dec_bytes)
+            )
+        };
+        let mut summary = format!(
+            "{} of SMB 3 traffic between cluster nodes was encrypted (transform headers). ",
+            human_bytes(bytes)
+        );
+        if !dec.is_empty() {
+            summary += &format!(
+                "{} session(s) ({}) were decrypted with a supplied key: their commands, shares and files were decoded \
+                 like clear SMB and their role comes from the shares. ",
+                dec.len(),
+                human_bytes(dec_bytes)
+            );
+        }
+        if !opaque.is_empty() {
+            summary += &format!(
+                "{} session(s) ({}) could not be decrypted: their bytes are attributed to their sessions and endpoints, \
+                 but the share names that tell CSV redirected IO from SMB live migration are not visible, so the role \
+                 rests on who talks to whom.",
+                opaque.len(),
+                human_bytes(bytes - dec_bytes)
+            );
+        }
+        if failures > 0 {
+            summary += &format!(
+                " {failures} encrypted message(s) did not authenticate with the supplied keys (wrong key, or damaged)."
+            );
+        }
         out.push(Finding {
             id: HVS010.id.into(),
             severity: Severity::Info,
-            title: format!("{} encrypted SMB session(s): {} attributed by session only", enc.len(), human_bytes(bytes)),
+            title,
             node: None,
             interface: None,
             window_start_ns: None,
             window_end_ns: None,
-            summary: format!(
-                "{} of SMB 3 traffic between cluster nodes was encrypted (transform headers). Its bytes are attributed \
-                 to their sessions and endpoints, but the share names that tell CSV redirected IO from SMB live \
-                 migration are not visible, so the role rests on who talks to whom.",
-                human_bytes(bytes)
-            ),
+            summary,
             evidence: enc
                 .iter()
                 .take(10)
                 .map(|s| {
                     let ch = s.channels.first().map(|c| format!("{} -> {}", c.client, c.server)).unwrap_or_default();
-                    (format!("session {}", s.session_id), format!("{} encrypted, {ch}", human_bytes(s.encrypted_bytes)))
+                    let how = if s.decryption.decrypted_frames > 0 {
+                        format!("decrypted with a supplied key, {}", shares(s))
+                    } else if s.decryption.auth_failures > 0 {
+                        format!("not decrypted ({} messages failed authentication)", s.decryption.auth_failures)
+                    } else {
+                        "not decrypted (no key)".to_string()
+                    };
+                    (
+                        format!("session {}", s.session_id),
+                        format!("{} encrypted, {ch}; {how}", human_bytes(s.encrypted_bytes)),
+                    )
                 })
                 .collect(),
             tshark_filter: Some("smb2.header.transform".into()),
             remediation: vec![
-                "# expected when shares require encryption (Set-SmbShare -EncryptData $true); to look inside, decrypt in \
-                 Wireshark with the session keys"
+                "# expected when shares require encryption (Set-SmbShare -EncryptData $true); to look inside, give \
+                 hvsleuth the session keys (--smb-key SESSIONID:KEY, --smb-keys FILE) or the account's password \
+                 (--ntlm-password FILE) for NTLMv2 sessions"
                     .into(),
             ],
             note: None,

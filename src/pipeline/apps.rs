@@ -38,6 +38,8 @@ pub struct AppContext {
     pub rpc_ports: FastMap<(Option<IpAddr>, u16), Uuid>,
     /// SMB Witness operations seen (time, client endpoint, server endpoint, event).
     pub witness: Vec<(Endpoint, Endpoint, dcerpc::WitnessEvent)>,
+    /// SMB 3 decryption keys shared by every connection.
+    pub smb_keys: Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>>,
 }
 
 /// Starts an SMB 2 frame: Direct TCP / NetBIOS session header then a protocol id.
@@ -69,7 +71,7 @@ pub fn decide(
                 interface: interface.to_string(),
             })
         });
-        return App::Smb(Box::new(SmbConnState::new()), id);
+        return App::Smb(Box::new(SmbConnState::with_keys(ctx.smb_keys.as_ref())), id);
     }
     if let Some(uuid) = rpc_iface {
         return App::Rpc(Box::new(RpcConnState::with_default_interface(uuid)));

@@ -41,6 +41,8 @@ pub struct ScanConfig {
     pub max_buffered: usize,
     /// Run the application analysers (SMB, DCE/RPC) on reassembled streams.
     pub apps: bool,
+    /// SMB 3 decryption keys (`--smb-key` and friends).
+    pub smb_keys: Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>>,
 }
 
 impl Default for ScanConfig {
@@ -54,6 +56,7 @@ impl Default for ScanConfig {
             max_groups: 200_000,
             max_buffered: 256 << 20,
             apps: true,
+            smb_keys: None,
         }
     }
 }
@@ -253,6 +256,7 @@ macro_rules! finisher {
 
 impl Scan {
     pub fn new(cfg: ScanConfig) -> Scan {
+        let smb_keys = cfg.smb_keys.clone();
         Scan {
             flows: FlowTable::new(cfg.max_flows.max(16), cfg.idle_timeout_ns),
             groups: cfg.bucket_ns.map(|b| Groups::new(b, cfg.max_groups)),
@@ -273,7 +277,10 @@ impl Scan {
             heartbeats: std::collections::BTreeMap::new(),
             budget_flushes: 0,
             smb_model: None,
-            apps: AppContext::default(),
+            apps: AppContext {
+                smb_keys,
+                ..AppContext::default()
+            },
             capture_name: String::new(),
             mac_frames: FastMap::default(),
             mac_ips: FastMap::default(),

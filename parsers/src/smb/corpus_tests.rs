@@ -355,7 +355,10 @@ fn midstream_resynchronises() {
 fn midstream_gap_resynchronises_on_real_data() {
     let r = run_with(
         "suricata-verify/smb3-02-midstream/input.pcap",
-        Opts { drop_prefix: 1 },
+        Opts {
+            drop_prefix: 1,
+            ..Default::default()
+        },
     );
     let rep = r.model.report();
     assert_eq!(rep.resyncs, 2);
@@ -371,7 +374,13 @@ fn midstream_gap_resynchronises_on_real_data() {
     // zeek/smb2.pcap: the client's first segment is the 148-byte SMB1 NEGOTIATE, the
     // server's the 240-byte SMB2 NEGOTIATE response (`tshark -r F -T fields -e tcp.len
     // -e smb.cmd -e smb2.cmd`); everything after them is still found.
-    let r = run_with("zeek/smb2.pcap", Opts { drop_prefix: 1 });
+    let r = run_with(
+        "zeek/smb2.pcap",
+        Opts {
+            drop_prefix: 1,
+            ..Default::default()
+        },
+    );
     let rep = r.model.report();
     assert_eq!(rep.resyncs, 2);
     assert_eq!(rep.resync_skipped_bytes, 147 + 239);

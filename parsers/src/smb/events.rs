@@ -35,6 +35,9 @@ pub enum SmbEventKind {
         wire_bytes: u32,
         /// Flags / EncryptionAlgorithm field.
         flags: u16,
+        /// Whether it was decrypted (then its PDUs follow as `Pdu` events
+        /// with `frame_len` 0: the frame's bytes are counted here).
+        decryption: super::crypto::Decryption,
     },
     /// An SMB 3.1.1 compression transform message.
     Compressed {

@@ -37,8 +37,12 @@ struct Conn {
 }
 
 /// How to distort the streams (to exercise resynchronisation on real data).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub struct Opts {
+    /// Keys to decrypt with.
+    pub keys: Option<std::sync::Arc<super::crypto::KeyRing>>,
+    /// Feed only frames numbered (from 1) at least this (a capture cut after SESSION_SETUP).
+    pub from_frame: u64,
     /// Withhold the first `n` payload bytes of each direction and report them as a gap,
     /// as a reassembler does for a capture that starts mid-stream.
     pub drop_prefix: u64,
@@ -59,6 +63,7 @@ struct Harness {
     order: Vec<ConvKey>,
     events: Vec<SmbEvent>,
     opts: Opts,
+    frame: u64,
 }
 
 impl PacketSink for Harness {
@@ -66,6 +71,10 @@ impl PacketSink for Harness {
         self.ifaces.push(info.name.clone());
     }
     fn packet(&mut self, pkt: &Packet<'_>) {
+        self.frame += 1;
+        if self.frame < self.opts.from_frame {
+            return;
+        }
         let d = decode(pkt.link_type, pkt.data);
         let (Some(src), Some(dst), Transport::Tcp(t)) = (d.src, d.dst, d.transport) else {
             return;
@@ -100,7 +109,7 @@ impl PacketSink for Harness {
                 });
                 self.order.push(key);
                 self.conns.entry(key).or_insert(Conn {
-                    state: SmbConnState::new(),
+                    state: SmbConnState::with_keys(self.opts.keys.as_ref()),
                     ch,
                     next_seq: [None; 2],
                     withhold: [self.opts.drop_prefix; 2],
@@ -167,7 +176,11 @@ pub fn run(rel: &str) -> Run {
 
 /// Runs one corpus capture with distortions.
 pub fn run_with(rel: &str, opts: Opts) -> Run {
-    let path = format!("{}/../../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"));
+    let path = if rel.starts_with("samples/") {
+        format!("{}/../{rel}", env!("CARGO_MANIFEST_DIR"))
+    } else {
+        format!("{}/../../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
+    };
     let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut h = Harness {
         name: rel.to_string(),
@@ -177,6 +190,7 @@ pub fn run_with(rel: &str, opts: Opts) -> Run {
         order: Vec::new(),
         events: Vec::new(),
         opts,
+        frame: 0,
     };
     let rep = read_capture(f, "eth0", &mut h);
     assert!(rep.error.is_none(), "{rel}: {:?}", rep.error);

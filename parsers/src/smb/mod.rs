@@ -15,6 +15,7 @@
 //! [`SmbModel::session_scaleout_or_cluster`]) are cheap to query.
 
 pub mod commands;
+pub mod crypto;
 pub mod decompress;
 pub mod events;
 pub mod model;
@@ -25,7 +26,7 @@ pub mod wire;
 pub use events::{
     Body, FileId, NetworkInterfaceInfo, Pdu, ShareRedirect, SmbEvent, SmbEventKind, SmbSink,
 };
-pub use model::{ChannelInfo, SmbModel, SmbReport};
+pub use model::{ChannelInfo, DecryptionReport, SmbModel, SmbReport};
 pub use stream::{SmbConnState, SmbParser, SmbStats};
 
 #[cfg(test)]

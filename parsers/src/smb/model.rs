@@ -15,6 +15,7 @@ use super::commands::{
     SESSION_FLAG_BINDING, SESSION_FLAG_ENCRYPT_DATA, SESSION_FLAG_IS_GUEST, SESSION_FLAG_IS_NULL,
     SHARE_FLAG_ENCRYPT_DATA, dialect_name, share_capability_names, share_caps, share_type_name,
 };
+use super::crypto::Decryption;
 use super::events::*;
 use super::wire::{COMMAND_NAMES, status};
 
@@ -141,6 +142,36 @@ struct Session {
     write_bytes: u64,
     encrypted_bytes: u64,
     binding_requests: u64,
+    decryption: DecryptionReport,
+}
+
+/// What decryption did to a session's encrypted messages (all zero without keys).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DecryptionReport {
+    /// Decrypted with a supplied key (or one derived from a supplied password).
+    pub decrypted_frames: u64,
+    /// Authentic messages whose nonce was seen before in the session.
+    pub replayed_nonces: u64,
+    /// No supplied key fitted, or the tag did not verify (wrong key, damage).
+    pub auth_failures: u64,
+    /// Ciphertext incomplete in the capture.
+    pub truncated: u64,
+    /// OriginalMessageSize zero or beyond the message.
+    pub bad_size: u64,
+}
+
+impl DecryptionReport {
+    fn add(&mut self, o: &DecryptionReport) {
+        self.decrypted_frames += o.decrypted_frames;
+        self.replayed_nonces += o.replayed_nonces;
+        self.auth_failures += o.auth_failures;
+        self.truncated += o.truncated;
+        self.bad_size += o.bad_size;
+    }
+    /// Whether decryption was attempted at all.
+    pub fn attempted(&self) -> bool {
+        *self != DecryptionReport::default()
+    }
 }
 
 impl Session {
@@ -253,6 +284,8 @@ pub struct SessionReport {
     pub read_bytes: u64,
     pub write_bytes: u64,
     pub encrypted_bytes: u64,
+    /// Decryption outcomes (all zero when no key was supplied for the session).
+    pub decryption: DecryptionReport,
 }
 
 /// A channel of a session, with the session's bytes on it.
@@ -403,6 +436,7 @@ impl SmbModel {
             s.write_bytes += o.write_bytes;
             s.encrypted_bytes += o.encrypted_bytes;
             s.binding_requests += o.binding_requests;
+            s.decryption.add(&o.decryption);
         }
         for (a, b) in self.commands.iter_mut().zip(other.commands) {
             *a += b;
@@ -448,6 +482,7 @@ impl SmbModel {
             SmbEventKind::Encrypted {
                 session_id,
                 wire_bytes,
+                decryption,
                 ..
             } => {
                 self.encrypted_frames += 1;
@@ -459,6 +494,18 @@ impl SmbModel {
                 if let Some(s) = self.session(*session_id, id) {
                     s.encrypted = true;
                     s.encrypted_bytes += b;
+                    let d = &mut s.decryption;
+                    match decryption {
+                        Decryption::NoKey => {}
+                        Decryption::Decrypted => d.decrypted_frames += 1,
+                        Decryption::Replayed => {
+                            d.decrypted_frames += 1;
+                            d.replayed_nonces += 1;
+                        }
+                        Decryption::AuthFailed => d.auth_failures += 1,
+                        Decryption::Truncated => d.truncated += 1,
+                        Decryption::BadSize => d.bad_size += 1,
+                    }
                     if let Some(cb) = s.channels.get_mut(&id) {
                         cb.encrypted += b;
                     }
@@ -768,6 +815,7 @@ impl SmbModel {
                     read_bytes: s.read_bytes,
                     write_bytes: s.write_bytes,
                     encrypted_bytes: s.encrypted_bytes,
+                    decryption: s.decryption,
                 }
             })
             .collect();

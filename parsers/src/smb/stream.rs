@@ -9,12 +9,15 @@
 //! the parser hunts for the next plausible Direct-TCP header followed by an
 //! SMB protocol id and resynchronises there.
 
+use std::sync::Arc;
+
 use crate::flowtable::FastMap;
 
 use crate::flow::Direction;
 use crate::tcp::StreamHandler;
 
 use super::commands::{READ_RESPONSE_FIXED, WRITE_REQUEST_FIXED, decode_body, fsctl, share_caps};
+use super::crypto::{ConnCrypto, Decryption, KeyRing};
 use super::events::*;
 use super::wire::{
     self, FRAMING_LEN, Framing, MAX_MESSAGE_LEN, Protocol, SMB2_HEADER_LEN, TRANSFORM_HEADER_LEN,
@@ -122,6 +125,8 @@ pub struct SmbConnState {
     /// (SessionId, OR of share capabilities of its trees) seen on this connection.
     session_caps: Vec<(u64, u32)>,
     stats: SmbStats,
+    /// Decryption state, when keys were supplied (see [`super::crypto`]).
+    crypto: Option<Box<ConnCrypto>>,
 }
 
 /// How many bytes of the current message to buffer.
@@ -133,6 +138,21 @@ enum Need {
 impl SmbConnState {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A connection that decrypts SMB 3 with the keys of `ring` (none when it is empty).
+    pub fn with_keys(ring: Option<&Arc<KeyRing>>) -> Self {
+        SmbConnState {
+            crypto: ring
+                .filter(|r| !r.is_empty())
+                .map(|r| Box::new(ConnCrypto::new(Arc::clone(r)))),
+            ..Self::default()
+        }
+    }
+
+    /// Decryption counters, when keys were supplied.
+    pub fn crypto_stats(&self) -> Option<&super::crypto::CryptoStats> {
+        self.crypto.as_deref().map(ConnCrypto::stats)
     }
 
     /// The connection carried at least one SMB2/3 message (clear, encrypted or compressed).
@@ -250,7 +270,7 @@ impl SmbConnState {
                     if st.buf.len() < need {
                         return;
                     }
-                    match required(&st.buf, len) {
+                    match required(&st.buf, len, self.crypto.as_deref()) {
                         Need::Bytes(n) if n > st.buf.len() => {
                             st.phase = Phase::Prefix { len, need: n };
                         }
@@ -450,6 +470,11 @@ impl SmbConnState {
                 if let Ok((_, h)) = wire::transform_header(msg) {
                     self.smb = true;
                     self.stats.encrypted_frames += 1;
+                    let to_server = self.client_dir.map(|c| c == dir);
+                    let (decryption, plain) = match self.crypto.as_deref_mut() {
+                        Some(c) => c.decrypt(msg, len, dir.index(), to_server),
+                        None => (Decryption::NoKey, None),
+                    };
                     sink.event(&SmbEvent {
                         dir,
                         ts_ns,
@@ -458,8 +483,15 @@ impl SmbConnState {
                             original_size: h.original_size,
                             wire_bytes: len,
                             flags: h.flags,
+                            decryption,
                         },
                     });
+                    if let Some(plain) = plain {
+                        self.decrypted(dir, ts_ns, &plain, sink);
+                        if let Some(c) = self.crypto.as_deref_mut() {
+                            c.give_back(plain);
+                        }
+                    }
                 }
             }
             Some(Protocol::Compression) => {
@@ -511,6 +543,31 @@ impl SmbConnState {
         }
     }
 
+    /// The plaintext of a decrypted message: SMB2 PDUs or a compression
+    /// transform, walked like a clear message (frame bytes were counted by
+    /// the `Encrypted` event, so `frame_len` is 0).
+    fn decrypted<S: SmbSink + ?Sized>(
+        &mut self,
+        dir: Direction,
+        ts_ns: i64,
+        plain: &[u8],
+        sink: &mut S,
+    ) {
+        match Protocol::of(plain) {
+            Some(Protocol::Smb2) => self.walk_smb2(dir, ts_ns, plain, 0, false, sink),
+            Some(Protocol::Compression) => {
+                if let Ok((_, h)) = wire::compression_header(plain) {
+                    self.stats.compressed_frames += 1;
+                    let clear = super::decompress::original_prefix(plain, &h);
+                    if smb2_header(&clear).is_ok() {
+                        self.walk_smb2(dir, ts_ns, &clear, 0, true, sink);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Decodes the SMB2 PDUs of a (possibly compound) message prefix.
     fn walk_smb2<S: SmbSink + ?Sized>(
         &mut self,
@@ -537,6 +594,11 @@ impl SmbConnState {
                 rest
             };
             let body = decode_body(&h, pdu);
+            if let Some(c) = self.crypto.as_deref_mut() {
+                if matches!(h.command, cmd::NEGOTIATE | cmd::SESSION_SETUP) && !compressed {
+                    c.observe(&h, pdu, &body);
+                }
+            }
             let body = self.enrich(&h, body);
             if self.client_dir.is_none() {
                 self.client_dir = Some(if h.is_response() { dir.reverse() } else { dir });
@@ -671,7 +733,7 @@ impl SmbConnState {
 }
 
 /// How much of a `len`-byte message (whose first bytes are `buf`) to buffer.
-fn required(buf: &[u8], len: u32) -> Need {
+fn required(buf: &[u8], len: u32, crypto: Option<&ConnCrypto>) -> Need {
     let len = len as usize;
     let cap = |n: usize| Need::Bytes(n.min(len));
     if buf.len() < 4 {
@@ -684,7 +746,11 @@ fn required(buf: &[u8], len: u32) -> Need {
         return Need::Bad;
     }
     match proto {
-        Protocol::Transform => Need::Bytes(TRANSFORM_HEADER_LEN),
+        // With a key for the session: the whole message (at most MAX_MESSAGE_LEN).
+        Protocol::Transform => match (crypto, wire::transform_header(buf)) {
+            (Some(c), Ok((_, h))) if c.wants(h.session_id) => Need::Bytes(len),
+            _ => Need::Bytes(TRANSFORM_HEADER_LEN),
+        },
         Protocol::Compression => cap(COMPRESSION_PREFIX),
         Protocol::Smb1 => cap(SMB1_PREFIX),
         Protocol::Smb2 => {
@@ -728,6 +794,7 @@ fn required(buf: &[u8], len: u32) -> Need {
                         fixed(48)
                     }
                 }
+                (cmd::SESSION_SETUP, _) if crypto.is_some() => full,
                 (cmd::SESSION_SETUP, _) => fixed(24),
                 (cmd::CREATE, true) => fixed(88),
                 (cmd::CLOSE, _) => fixed(24),

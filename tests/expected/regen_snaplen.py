@@ -6,7 +6,8 @@ corpus captures cut to a snaplen with `editcap -s N` (what pktmon's default
 Per (capture, snaplen): SMB2 PDUs by command (every smb2.cmd occurrence:
 compound elements and PDUs whose header the snaplen cut count, as tshark
 decodes them), the sum of WRITE request lengths (smb2.write_length) and of
-WRITE response counts (smb2.write.count). The tests in tests/it/smb.rs cut the
+WRITE response counts (smb2.write.count), and the encrypted messages' bytes
+(52-byte transform header + smb2.header.transform.msg_size each). The tests in tests/it/smb.rs cut the
 same files the same way (caplen = min(caplen, N), wire length kept) in Rust.
 Run from the repository root:  python3 tests/expected/regen_snaplen.py
 """
@@ -19,6 +20,9 @@ SOURCES = [
     "samples/restore-flood/node3.pcapng",
     "samples/multichannel/node1.pcapng",
     "samples/sofs-redirect/host1.pcapng",
+    "samples/sofs-redirect/node2.pcapng",
+    "samples/baseline/host1.pcapng",
+    "samples/baseline/node2.pcapng",
     "corpus:zeek/smb3_multichannel.pcap",
 ]
 SNAPLENS = [96, 128, 160, 0]  # 0: the file as it is
@@ -47,7 +51,10 @@ def figures(path):
             cmds[n] = cmds.get(n, 0) + 1
     wl = sum(int(v) for (c,) in fields(path, ["smb2.write_length"], "smb2.write_length") for v in c.split(",") if v)
     wc = sum(int(v) for (c,) in fields(path, ["smb2.write.count"], "smb2.write.count") for v in c.split(",") if v)
-    return {"commands": dict(sorted(cmds.items())), "write_length_sum": wl, "write_count_sum": wc}
+    tf = sum(int(v) + 52 for (c,) in fields(path, ["smb2.header.transform.msg_size"],
+                                            "smb2.header.transform.msg_size") for v in c.split(",") if v)
+    return {"commands": dict(sorted(cmds.items())), "write_length_sum": wl, "write_count_sum": wc,
+            "transform_bytes": tf}
 
 
 def main():

@@ -301,3 +301,172 @@ fn a_connection_captured_at_both_ends_is_one_channel_with_its_bytes_once() {
         assert_eq!(x["channels"].as_array().unwrap().len(), 1, "{scenario}");
     }
 }
+
+/// A little pcap writer for hand-built TCP/IPv4 captures.
+struct Pcap(Vec<u8>, u32);
+
+impl Pcap {
+    fn new() -> Pcap {
+        let mut v = Vec::new();
+        for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        Pcap(v, 0)
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(
+        &mut self,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sp: u16,
+        dp: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        pay: &[u8],
+    ) {
+        let mut f = Vec::new();
+        f.extend_from_slice(&[2, 0, 0, 0, 0, dst[3], 2, 0, 0, 0, 0, src[3], 0x08, 0x00]);
+        let total = (20 + 20 + pay.len()) as u16;
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&total.to_be_bytes());
+        ip.extend_from_slice(&(self.1 as u16).to_be_bytes());
+        ip.extend_from_slice(&[0x40, 0, 64, 6, 0, 0]);
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        let mut sum: u32 = ip
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&sp.to_be_bytes());
+        f.extend_from_slice(&dp.to_be_bytes());
+        f.extend_from_slice(&seq.to_be_bytes());
+        f.extend_from_slice(&ack.to_be_bytes());
+        f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(pay);
+        self.1 += 1;
+        for x in [1_700_000_000u32, self.1, f.len() as u32, f.len() as u32] {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+        self.0.extend_from_slice(&f);
+    }
+}
+
+/// An SMB2 header (64 bytes): command, response flag, MessageId, SessionId.
+fn smb2_hdr(cmd: u16, resp: bool, mid: u64, sid: u64) -> Vec<u8> {
+    let mut h = vec![0xFE, b'S', b'M', b'B', 64, 0, 1, 0, 0, 0, 0, 0];
+    h.extend_from_slice(&cmd.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&u32::from(resp).to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    h.extend_from_slice(&mid.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    h.extend_from_slice(&1u32.to_le_bytes());
+    h.extend_from_slice(&sid.to_le_bytes());
+    h.extend_from_slice(&[0; 16]);
+    h
+}
+
+/// A WRITE request message (session header included) of `framed` bytes whose
+/// Length field says `length`; only the first `have` bytes are returned.
+fn write_msg(framed: u32, length: u32, mid: u64, sid: u64, have: usize) -> Vec<u8> {
+    let mut m = framed.to_be_bytes().to_vec();
+    m[0] = 0;
+    m.extend_from_slice(&smb2_hdr(9, false, mid, sid));
+    m.extend_from_slice(&49u16.to_le_bytes());
+    m.extend_from_slice(&0x70u16.to_le_bytes());
+    m.extend_from_slice(&length.to_le_bytes());
+    m.extend_from_slice(&0u64.to_le_bytes());
+    m.extend_from_slice(&1u64.to_le_bytes());
+    m.extend_from_slice(&2u64.to_le_bytes());
+    m.extend_from_slice(&[0; 16]);
+    m.resize(have, 0x5a);
+    m
+}
+
+#[test]
+fn declared_lengths_are_capped_by_what_the_stream_carried() {
+    // Issue 13 item 3's hostile capture, rebuilt: (1) a WRITE whose session
+    // header says 16 MiB - 1, of which the capture carries 100,000 bytes, then
+    // FIN; (2) 1000 WRITE requests and 1000 READ responses of 200 bytes each
+    // whose Length / DataLength say 0xFFFFFFFF. Before: 4,294,967,295,000 bytes
+    // written (plus 16 MiB) and as much read.
+    let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let sid = 0x77;
+    let mut p = Pcap::new();
+    p.tcp(c, s, 50000, 445, 999, 0, 0x02, &[]);
+    p.tcp(s, c, 445, 50000, 4999, 1000, 0x12, &[]);
+    let big = write_msg(0x00FF_FFFF, 0x00FF_FFFF - 112, 1, sid, 100_000);
+    let mut seq = 1000u32;
+    for chunk in big.chunks(1448) {
+        p.tcp(c, s, 50000, 445, seq, 5000, 0x18, chunk);
+        seq += chunk.len() as u32;
+    }
+    p.tcp(c, s, 50000, 445, seq, 5000, 0x11, &[]);
+    p.tcp(c, s, 50001, 445, 99, 0, 0x02, &[]);
+    p.tcp(s, c, 445, 50001, 7999, 100, 0x12, &[]);
+    let (mut cs, mut ss) = (100u32, 8000u32);
+    for mid in 0..1000u64 {
+        let w = write_msg(196, u32::MAX, 10 + 2 * mid, sid, 200);
+        p.tcp(c, s, 50001, 445, cs, ss, 0x18, &w);
+        cs += w.len() as u32;
+        let mut r = 196u32.to_be_bytes().to_vec();
+        r[0] = 0;
+        r.extend_from_slice(&smb2_hdr(8, true, 11 + 2 * mid, sid));
+        r.extend_from_slice(&[17, 0, 0x50, 0]);
+        r.extend_from_slice(&u32::MAX.to_le_bytes());
+        r.extend_from_slice(&[0; 8]);
+        r.resize(200, 0xa5);
+        p.tcp(s, c, 445, 50001, ss, cs, 0x18, &r);
+        ss += r.len() as u32;
+    }
+    let f = scratch("hostile-lengths.pcap");
+    std::fs::write(&f, &p.0).unwrap();
+    let (code, v) = run_json(&["smb", "--json", f.to_str().unwrap()]);
+    let csv_dir = scratch("hostile-lengths-out");
+    let out = run(&[
+        "analyze",
+        f.to_str().unwrap(),
+        "--out",
+        csv_dir.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&f);
+    assert_eq!(code, 0);
+    let x = v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["session_id"] == "0x0000000000000077")
+        .expect("the session");
+    // Carried: 100,000 - 4 - 112 bytes of the big WRITE; 200 - 4 - 112 of each
+    // small WRITE; 200 - 4 - 80 of each READ response.
+    assert_eq!(x["write_bytes"], 100_000 - 116 + 1000 * 84, "{x}");
+    assert_eq!(x["read_bytes"], 1000 * 116, "{x}");
+    assert_eq!(x["incomplete_messages"], 2001);
+    assert_eq!(v["incomplete_messages"], 2001);
+    // smb_sessions.csv has the same figures and the incomplete count.
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(csv_dir.join("smb_sessions.csv")).unwrap();
+    let _ = std::fs::remove_dir_all(&csv_dir);
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let row = csv
+        .lines()
+        .find(|l| l.contains("0x0000000000000077"))
+        .unwrap();
+    let cell = |name: &str| {
+        let i = head.iter().position(|h| *h == name).unwrap();
+        row.split(',').nth(i).unwrap().to_string()
+    };
+    assert_eq!(cell("write_bytes"), (100_000 - 116 + 1000 * 84).to_string());
+    assert_eq!(cell("read_bytes"), (1000 * 116).to_string());
+    assert_eq!(cell("incomplete_messages"), "2001");
+}

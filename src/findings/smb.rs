@@ -37,7 +37,14 @@ pub fn sessions(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         })
         .collect();
     if !enc.is_empty() {
-        let bytes: u64 = enc.iter().map(|s| s.encrypted_bytes).sum();
+        // Each channel is one TCP connection with its bytes once, however many
+        // captures saw it; only the node-to-node channels count.
+        let bytes: u64 = enc
+            .iter()
+            .flat_map(|s| s.channels.iter())
+            .filter(|c| node_to_node(&c.client, &c.server))
+            .map(|c| c.encrypted_bytes)
+            .sum();
         out.push(Finding {
             id: HVS010.id.into(),
             severity: Severity::Info,

@@ -326,7 +326,10 @@ impl Pcap {
         pay: &[u8],
     ) {
         let mut f = Vec::new();
-        f.extend_from_slice(&[2, 0, 0, 0, 0, dst[3], 2, 0, 0, 0, 0, src[3], 0x08, 0x00]);
+        // MACs as the lab's cluster NICs: 02:48:56:02:<host>:00 (inventory.toml).
+        f.extend_from_slice(&[
+            2, 0x48, 0x56, 2, dst[3], 0, 2, 0x48, 0x56, 2, src[3], 0, 0x08, 0x00,
+        ]);
         let total = (20 + 20 + pay.len()) as u16;
         let mut ip = vec![0x45, 0];
         ip.extend_from_slice(&total.to_be_bytes());
@@ -469,4 +472,62 @@ fn declared_lengths_are_capped_by_what_the_stream_carried() {
     assert_eq!(cell("write_bytes"), (100_000 - 116 + 1000 * 84).to_string());
     assert_eq!(cell("read_bytes"), (1000 * 116).to_string());
     assert_eq!(cell("incomplete_messages"), "2001");
+}
+
+#[test]
+fn hvs010_counts_an_encrypted_connection_captured_at_both_ends_once() {
+    // node3 -> node1 over the cluster network (inventory.toml addresses and
+    // MACs), 40 encrypted messages of 100,052 bytes (52-byte transform header
+    // + 100,000), captured in node1's and node3's files alike: 4,002,080 bytes
+    // once, not twice.
+    let (c, s) = ([172, 30, 1, 13], [172, 30, 1, 11]);
+    let mut p = Pcap::new();
+    p.tcp(c, s, 50100, 445, 999, 0, 0x02, &[]);
+    p.tcp(s, c, 445, 50100, 4999, 1000, 0x12, &[]);
+    let mut seq = 1000u32;
+    for i in 0..40u64 {
+        let mut m = vec![0, 0, 0, 0];
+        m[1..4].copy_from_slice(&100_052u32.to_be_bytes()[1..]);
+        m.extend_from_slice(&[0xFD, b'S', b'M', b'B']);
+        m.extend_from_slice(&[0; 16]);
+        m.extend_from_slice(&i.to_le_bytes());
+        m.extend_from_slice(&[0; 8]);
+        m.extend_from_slice(&100_000u32.to_le_bytes());
+        m.extend_from_slice(&[0, 0, 1, 0]);
+        m.extend_from_slice(&0x5555u64.to_le_bytes());
+        m.resize(4 + 100_052, 0xc3);
+        for chunk in m.chunks(1448) {
+            p.tcp(c, s, 50100, 445, seq, 5000, 0x18, chunk);
+            seq += chunk.len() as u32;
+        }
+    }
+    p.tcp(c, s, 50100, 445, seq, 5000, 0x11, &[]);
+    let dir = scratch("hvs010");
+    std::fs::create_dir_all(&dir).unwrap();
+    for n in ["node1.pcapng", "node3.pcapng"] {
+        std::fs::write(dir.join(n), &p.0).unwrap();
+    }
+    let inv = repo().join("samples/inventory.toml");
+    let (_, v) = run_json(&[
+        "analyze",
+        dir.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--json",
+    ]);
+    let (_, smb) = run_json(&["smb", "--json", dir.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let x = &smb["sessions"][0];
+    assert_eq!(x["encrypted_bytes"], 40 * 100_056 - 40 * 4);
+    assert_eq!(x["channels"].as_array().unwrap().len(), 1);
+    let f: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "HVS010")
+        .collect();
+    assert_eq!(f.len(), 1, "{v}");
+    let text = f[0].to_string();
+    assert!(text.contains("4.00 MB"), "{text}");
+    assert!(!text.contains("8.00 MB"), "{text}");
 }

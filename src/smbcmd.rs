@@ -163,22 +163,38 @@ fn render_text(r: &SmbReport, top: usize) -> String {
         }
         let _ = writeln!(
             s,
-            "  {} channel(s){}",
+            "  {} channel(s){}{}",
             x.channels.len(),
             if x.channels.len() > 1 {
                 " (SMB Multichannel)"
             } else {
                 ""
+            },
+            if x.incomplete_messages > 0 {
+                format!(
+                    "  {} READ/WRITE/encrypted message(s) only partly captured (bytes count what was carried)",
+                    x.incomplete_messages
+                )
+            } else {
+                String::new()
             }
         );
         for c in &x.channels {
+            let seen = if c.seen_in.is_empty() {
+                format!("{} / {}", c.capture, c.interface)
+            } else {
+                c.seen_in
+                    .iter()
+                    .map(|w| w.replacen('/', " / ", 1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             let _ = writeln!(
                 s,
-                "    {} -> {}  on {} / {}  read {} written {}",
+                "    {} -> {}  on {}  read {} written {}",
                 c.client,
                 c.server,
-                c.capture,
-                c.interface,
+                seen,
                 human_bytes(c.read_bytes),
                 human_bytes(c.write_bytes)
             );

@@ -148,7 +148,14 @@ pub fn smb_sessions(r: &hvsleuth_parsers::smb::model::SmbReport) -> PolarsResult
     let channels = |x: &hvsleuth_parsers::smb::model::SessionReport| {
         x.channels
             .iter()
-            .map(|c| format!("{}>{}@{}/{}", c.client, c.server, c.capture, c.interface))
+            .map(|c| {
+                let at = if c.seen_in.is_empty() {
+                    format!("{}/{}", c.capture, c.interface)
+                } else {
+                    c.seen_in.join("+")
+                };
+                format!("{}>{}@{}", c.client, c.server, at)
+            })
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -200,6 +207,10 @@ pub fn smb_sessions(r: &hvsleuth_parsers::smb::model::SmbReport) -> PolarsResult
         Column::new(
             "encrypted_bytes".into(),
             s.iter().map(|x| x.encrypted_bytes).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "incomplete_messages".into(),
+            s.iter().map(|x| x.incomplete_messages).collect::<Vec<_>>(),
         ),
     ])
 }

@@ -37,10 +37,19 @@ pub fn sessions(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         })
         .collect();
     if !enc.is_empty() {
-        let bytes: u64 = enc.iter().map(|s| s.encrypted_bytes).sum();
+        // Each channel is one TCP connection with its bytes once, however many
+        // captures saw it; only the node-to-node channels count.
+        let node_bytes = |s: &hvsleuth_parsers::smb::model::SessionReport| -> u64 {
+            s.channels
+                .iter()
+                .filter(|c| node_to_node(&c.client, &c.server))
+                .map(|c| c.encrypted_bytes)
+                .sum()
+        };
+        let bytes: u64 = enc.iter().map(|s| node_bytes(s)).sum();
         let (dec, opaque): (Vec<&&hvsleuth_parsers::smb::model::SessionReport>, Vec<_>) =
             enc.iter().partition(|s| s.decryption.decrypted_frames > 0);
-        let dec_bytes: u64 = dec.iter().map(|s| s.encrypted_bytes).sum();
+        let dec_bytes: u64 = dec.iter().map(|s| node_bytes(s)).sum();
         let failures: u64 = enc.iter().map(|s| s.decryption.auth_failures).sum();
         let shares = |s: &hvsleuth_parsers::smb::model::SessionReport| {
             let v: Vec<&str> = s

@@ -181,6 +181,23 @@ impl RpcSink for RpcFacts<'_> {
     }
 }
 
+impl AppHandler<'_> {
+    /// The connection is finished (end of capture or eviction): an SMB message
+    /// still in progress reports what its streams carried.
+    pub fn finish_smb(&mut self) {
+        if let App::Smb(st, ch) = self.app {
+            let mut sink = SmbFacts {
+                facts: self.facts.as_deref_mut(),
+                model: self.model.as_deref_mut(),
+                channel: *ch,
+            };
+            for d in [Direction::AtoB, Direction::BtoA] {
+                st.end(d, &mut sink);
+            }
+        }
+    }
+}
+
 impl StreamHandler for AppHandler<'_> {
     fn data(&mut self, dir: Direction, ts_ns: i64, data: &[u8]) {
         match self.app {
@@ -221,9 +238,31 @@ impl StreamHandler for AppHandler<'_> {
         }
     }
 
+    fn cut(&mut self, dir: Direction, len: u64) {
+        match self.app {
+            App::Smb(st, ch) => {
+                let ts = st.last_ts(dir);
+                let mut sink = SmbFacts {
+                    facts: self.facts.as_deref_mut(),
+                    model: self.model.as_deref_mut(),
+                    channel: *ch,
+                };
+                st.cut(dir, len, ts, &mut sink);
+            }
+            _ => self.gap(dir, len),
+        }
+    }
+
     fn end(&mut self, dir: Direction) {
         match self.app {
-            App::Smb(st, _) => st.end(dir),
+            App::Smb(st, ch) => {
+                let mut sink = SmbFacts {
+                    facts: self.facts.as_deref_mut(),
+                    model: self.model.as_deref_mut(),
+                    channel: *ch,
+                };
+                st.end(dir, &mut sink);
+            }
             App::Rpc(st) => {
                 let mut sink = RpcFacts {
                     facts: self.facts.as_deref_mut(),

@@ -389,6 +389,7 @@ impl<'a> Finished<'a> {
                 server: k.source(to_server.reverse()),
             };
             conn.finish(&mut h, &mut v.tcp_counters);
+            h.finish_smb();
         }
         *self.tcp += v.tcp_counters;
         if let (Some(g), Some((_, id))) = (self.groups.as_deref_mut(), v.group) {

@@ -382,11 +382,16 @@ fn read_response(body: &[u8]) -> Option<Body> {
 }
 
 fn write_request(body: &[u8]) -> Option<Body> {
-    let (_, (ss, data_offset, length, offset, fid)) =
-        (le_u16, le_u16, le_u32, le_u64, file_id).parse(body).ok()?;
+    let (rest, (ss, data_offset, length)) = (le_u16, le_u16, le_u32).parse(body).ok()?;
     if ss != 49 {
         return None;
     }
+    // A snaplen may cut the body after Length: Offset and FileId are then
+    // unknown (0; a FileId of 0 stands for "not captured").
+    let (offset, fid) = (le_u64, file_id)
+        .parse(rest)
+        .map(|(_, v)| v)
+        .unwrap_or_default();
     Some(Body::WriteRequest {
         length,
         offset,

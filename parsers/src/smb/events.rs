@@ -58,6 +58,10 @@ pub enum SmbEventKind {
     },
     /// Another SMB1 message.
     Smb1 { command: u8, len: u32 },
+    /// What the TCP stream carried of a READ response, WRITE request or
+    /// encrypted message (reported when the message ends, or when a WRITE
+    /// response adds evidence the request's capture lacked).
+    Io(Io),
     /// The parser found a plausible message start again after a gap or garbage.
     Resync {
         /// Bytes of delivered data discarded while hunting.
@@ -65,10 +69,47 @@ pub enum SmbEventKind {
     },
 }
 
+/// What an [`Io`] event counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum IoKind {
+    /// READ response data.
+    Read,
+    /// WRITE request data.
+    Write,
+    /// A whole encrypted (transform) message, header included.
+    Encrypted,
+}
+
+/// Bytes of one message as the TCP stream carried them: sequence space
+/// covered by captured segments (snaplen-cut bytes included, capture losses
+/// not), capped by the declared length. Never more than the message (framed
+/// length) can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Io {
+    pub kind: IoKind,
+    /// SessionId of the SMB2 header or of the transform header (0 when not captured).
+    pub session_id: u64,
+    /// MessageId of the PDU (None for encrypted messages or when not captured).
+    pub message_id: Option<u64>,
+    /// The file (WRITE request, or the READ request matched by MessageId), when known.
+    pub file_id: Option<FileId>,
+    /// Payload bytes carried (for encrypted messages: message bytes carried).
+    pub bytes: u64,
+    /// What the message declared (DataLength / Length / Count; the framed
+    /// length for encrypted messages, or for a READ/WRITE whose length field
+    /// the capture cut).
+    pub declared: u64,
+    /// Every declared byte was carried.
+    pub complete: bool,
+}
+
 /// One SMB2 PDU: header fields, position and decoded body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pdu {
     pub header: Smb2Header,
+    /// Bytes of the 64-byte SMB2 header captured (64 unless the snaplen cut
+    /// it: then fields beyond it are 0, see [`super::wire::smb2_header_partial`]).
+    pub header_len: u8,
     /// Session-message length on the wire of the frame carrying this PDU (for a
     /// compressed frame, its compressed length); count it once per frame, on
     /// `compound_index == 0`.
@@ -84,6 +125,16 @@ impl Pdu {
     #[inline]
     pub fn is_response(&self) -> bool {
         self.header.is_response()
+    }
+    /// The MessageId was captured.
+    #[inline]
+    pub fn has_message_id(&self) -> bool {
+        self.header_len >= 32
+    }
+    /// The SessionId was captured.
+    #[inline]
+    pub fn has_session_id(&self) -> bool {
+        self.header_len >= 48
     }
     /// Command name as in the report ("NEGOTIATE", "READ", ...).
     pub fn command_name(&self) -> &'static str {

@@ -23,10 +23,11 @@ use super::wire::{COMMAND_NAMES, status};
 pub const MAX_FILES_PER_SESSION: usize = 100_000;
 /// Most trees remembered per session.
 pub const MAX_TREES_PER_SESSION: usize = 4096;
-/// File ids with IO but no CREATE in this model that are remembered for a
-/// merge (a capture that starts mid-session has many; the rest only count
-/// towards the session's and channel's bytes).
-pub const MAX_ORPHANS_PER_SESSION: usize = 4096;
+/// READ/WRITE messages remembered by MessageId per model (beyond it, IO is
+/// summed per capture, session and file, and merged by the larger figure).
+pub const MAX_IO_RECORDS: usize = 1 << 18;
+/// Most (capture, session, file) sums per connection.
+pub const MAX_AGG_PER_CONN: usize = 4096;
 /// Most sessions tracked.
 pub const MAX_SESSIONS: usize = 100_000;
 /// Most time-series buckets per channel (the bucket width doubles beyond it).
@@ -90,9 +91,14 @@ impl TimeSeries {
     }
 }
 
+/// Index of a connection (client, server endpoints, whatever captured it).
+type ConnId = usize;
+
 #[derive(Debug, Clone, Default)]
 struct Channel {
     info: Option<ChannelInfo>,
+    /// The TCP connection this capture of it belongs to.
+    conn: ConnId,
     dialect: Option<u16>,
     read_bytes: u64,
     write_bytes: u64,
@@ -105,11 +111,110 @@ struct Channel {
     names: Option<(String, String)>,
 }
 
-#[derive(Debug, Clone, Default)]
-struct ChanBytes {
+/// The IO of one MessageId on one connection, the larger evidence of every
+/// capture that saw it.
+#[derive(Debug, Clone, Copy, Default)]
+struct IoRec {
+    /// 0 when no capture showed the SessionId.
+    session: u64,
+    file: Option<FileId>,
+    read: u64,
+    write: u64,
+    complete: bool,
+}
+
+impl IoRec {
+    fn join(&mut self, o: &IoRec) {
+        if self.session == 0 {
+            self.session = o.session;
+        }
+        self.file = self.file.or(o.file);
+        self.read = self.read.max(o.read);
+        self.write = self.write.max(o.write);
+        self.complete |= o.complete;
+    }
+}
+
+/// IO summed within one capture of a connection (encrypted messages, which
+/// show no MessageId, and IO beyond [`MAX_IO_RECORDS`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Agg {
     read: u64,
     write: u64,
     encrypted: u64,
+    incomplete: u64,
+}
+
+impl Agg {
+    fn max(&mut self, o: &Agg) {
+        self.read = self.read.max(o.read);
+        self.write = self.write.max(o.write);
+        self.encrypted = self.encrypted.max(o.encrypted);
+        self.incomplete = self.incomplete.max(o.incomplete);
+    }
+    fn add(&mut self, o: &Agg) {
+        self.read += o.read;
+        self.write += o.write;
+        self.encrypted += o.encrypted;
+        self.incomplete += o.incomplete;
+    }
+}
+
+/// One TCP connection (an SMB channel) across every capture that saw it
+/// (both ends captured: one connection, its bytes once).
+#[derive(Debug, Clone, Default)]
+struct Conn {
+    /// The channels (capture, interface) that saw it, in order.
+    seen: Vec<ChannelId>,
+    ios: BTreeMap<u64, IoRec>,
+    /// Keyed by (channel, session, file).
+    agg: BTreeMap<(ChannelId, u64, Option<FileId>), Agg>,
+    sessions: BTreeSet<u64>,
+}
+
+impl Conn {
+    fn agg_add(&mut self, key: (ChannelId, u64, Option<FileId>), a: &Agg) {
+        let key = if self.agg.len() >= MAX_AGG_PER_CONN && !self.agg.contains_key(&key) {
+            (key.0, key.1, None)
+        } else {
+            key
+        };
+        self.agg.entry(key).or_default().add(a);
+    }
+
+    /// The connection's IO per (session, file): MessageId records, plus
+    /// the per-capture sums, the larger capture's figure where several saw it.
+    /// Records without a SessionId go to the connection's only session.
+    fn totals(&self) -> BTreeMap<(u64, Option<FileId>), Agg> {
+        let only = if self.sessions.len() == 1 {
+            self.sessions.first().copied().unwrap_or(0)
+        } else {
+            0
+        };
+        let pick = |s: u64| if s == 0 { only } else { s };
+        let mut t: BTreeMap<(u64, Option<FileId>), Agg> = BTreeMap::new();
+        for r in self.ios.values() {
+            t.entry((pick(r.session), r.file)).or_default().add(&Agg {
+                read: r.read,
+                write: r.write,
+                encrypted: 0,
+                incomplete: u64::from(!r.complete),
+            });
+        }
+        // Sum within a channel, then the larger channel's sum.
+        let mut by_ch: BTreeMap<(u64, Option<FileId>, ChannelId), Agg> = BTreeMap::new();
+        for (&(ch, s, f), a) in &self.agg {
+            by_ch.entry((pick(s), f, ch)).or_default().add(a);
+        }
+        let mut per: BTreeMap<(u64, Option<FileId>), Agg> = BTreeMap::new();
+        for (&(s, f, _), a) in &by_ch {
+            per.entry((s, f)).or_default().max(a);
+        }
+        for (k, a) in per {
+            t.entry(k).or_default().add(&a);
+        }
+        t
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -124,23 +229,16 @@ struct Tree {
 struct FileRec {
     name: String,
     vm_storage: bool,
-    read_bytes: u64,
-    write_bytes: u64,
 }
 
 #[derive(Debug, Clone, Default)]
 struct Session {
-    channels: BTreeMap<ChannelId, ChanBytes>,
+    /// The connections (channels) the session was seen on.
+    conns: BTreeSet<ConnId>,
     encrypted: bool,
     session_flags: u16,
     trees: BTreeMap<u32, Tree>,
     files: FastMap<FileId, FileRec>,
-    /// (read, write) bytes on file ids this model saw no CREATE for (it may
-    /// be in another capture's model: [`SmbModel::merge`] joins them).
-    orphans: FastMap<FileId, (u64, u64)>,
-    read_bytes: u64,
-    write_bytes: u64,
-    encrypted_bytes: u64,
     binding_requests: u64,
     decryption: DecryptionReport,
 }
@@ -174,22 +272,15 @@ impl DecryptionReport {
     }
 }
 
-impl Session {
-    /// Counts IO on a file id without a known CREATE, within the bound.
-    fn orphan_io(&mut self, fid: FileId, read: u64, write: u64) {
-        if self.orphans.len() < MAX_ORPHANS_PER_SESSION || self.orphans.contains_key(&fid) {
-            let t = self.orphans.entry(fid).or_default();
-            t.0 += read;
-            t.1 += write;
-        }
-    }
-}
-
 /// The session model (see the module doc).
 #[derive(Debug, Clone, Default)]
 pub struct SmbModel {
     channels: Vec<Channel>,
     index: FastMap<(Endpoint, Endpoint), Vec<ChannelId>>,
+    conns: Vec<Conn>,
+    conn_index: FastMap<(Endpoint, Endpoint), ConnId>,
+    /// Entries in every connection's `ios`.
+    io_records: usize,
     sessions: BTreeMap<u64, Session>,
     commands: [u64; 19],
     unknown_commands: u64,
@@ -264,6 +355,9 @@ pub struct SmbReport {
     pub smb1_negotiates_offering_smb2: u64,
     pub resyncs: u64,
     pub resync_skipped_bytes: u64,
+    /// READ/WRITE/encrypted messages of which no capture carried every
+    /// declared byte (their bytes count what was carried).
+    pub incomplete_messages: u64,
 }
 
 /// One session in the report.
@@ -286,18 +380,25 @@ pub struct SessionReport {
     pub encrypted_bytes: u64,
     /// Decryption outcomes (all zero when no key was supplied for the session).
     pub decryption: DecryptionReport,
+    /// READ/WRITE/encrypted messages the captures carried only in part.
+    pub incomplete_messages: u64,
 }
 
-/// A channel of a session, with the session's bytes on it.
+/// A channel (TCP connection) of a session, with the session's bytes on it:
+/// one entry however many captures saw the connection, its bytes once.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SessionChannelReport {
     pub client: String,
     pub server: String,
+    /// The first capture (file, interface) that saw it.
     pub capture: String,
     pub interface: String,
+    /// Every capture that saw it, as "file/interface".
+    pub seen_in: Vec<String>,
     pub read_bytes: u64,
     pub write_bytes: u64,
     pub encrypted_bytes: u64,
+    pub incomplete_messages: u64,
 }
 
 /// A tree connect of a session.
@@ -359,10 +460,22 @@ impl SmbModel {
         }
         let id = self.channels.len();
         ids.push(id);
+        let conn = self.conn_of(ch.client, ch.server);
+        self.conns[conn].seen.push(id);
         self.channels.push(Channel {
             info: Some(ch.clone()),
+            conn,
             ..Channel::default()
         });
+        id
+    }
+
+    fn conn_of(&mut self, client: Endpoint, server: Endpoint) -> ConnId {
+        let n = self.conns.len();
+        let id = *self.conn_index.entry((client, server)).or_insert(n);
+        if id == n {
+            self.conns.push(Conn::default());
+        }
         id
     }
 
@@ -378,7 +491,13 @@ impl SmbModel {
             let id = match &c.info {
                 Some(info) => self.channel_id(info),
                 None => {
-                    self.channels.push(Channel::default());
+                    let conn = self.conns.len();
+                    self.conns.push(Conn::default());
+                    self.channels.push(Channel {
+                        conn,
+                        ..Channel::default()
+                    });
+                    self.conns[conn].seen.push(self.channels.len() - 1);
                     self.channels.len() - 1
                 }
             };
@@ -394,14 +513,61 @@ impl SmbModel {
             }
             ids.push(id);
         }
+        // Connections: the other model's channels already joined theirs; its
+        // IO joins per MessageId (larger evidence), per-capture sums move over.
+        let mut conn_ids = vec![usize::MAX; other.conns.len()];
+        for (oc, c) in other.conns.iter().enumerate() {
+            if let Some(&ch) = c.seen.first().and_then(|&s| ids.get(s)) {
+                conn_ids[oc] = self.channels[ch].conn;
+            }
+        }
+        for (oc, c) in other.conns.into_iter().enumerate() {
+            let cid = match conn_ids[oc] {
+                usize::MAX => {
+                    self.conns.push(Conn::default());
+                    self.conns.len() - 1
+                }
+                x => x,
+            };
+            let room = MAX_IO_RECORDS.saturating_sub(self.io_records);
+            let t = &mut self.conns[cid];
+            let mut added = 0usize;
+            for (mid, r) in c.ios {
+                if let Some(x) = t.ios.get_mut(&mid) {
+                    x.join(&r);
+                } else if added < room {
+                    t.ios.insert(mid, r);
+                    added += 1;
+                } else {
+                    let a = Agg {
+                        read: r.read,
+                        write: r.write,
+                        encrypted: 0,
+                        incomplete: u64::from(!r.complete),
+                    };
+                    let ch = c
+                        .seen
+                        .first()
+                        .and_then(|&s| ids.get(s))
+                        .copied()
+                        .unwrap_or(0);
+                    t.agg_add((ch, r.session, r.file), &a);
+                }
+            }
+            for ((ch, s, f), a) in c.agg {
+                let ch = ids.get(ch).copied().unwrap_or(0);
+                t.agg_add((ch, s, f), &a);
+            }
+            t.sessions.extend(c.sessions);
+            self.io_records += added;
+        }
         for (sid, o) in other.sessions {
             let s = self.sessions.entry(sid).or_default();
-            for (ch, b) in o.channels {
-                if let Some(&id) = ids.get(ch) {
-                    let t = s.channels.entry(id).or_default();
-                    t.read += b.read;
-                    t.write += b.write;
-                    t.encrypted += b.encrypted;
+            for c in o.conns {
+                if let Some(&id) = conn_ids.get(c) {
+                    if id != usize::MAX {
+                        s.conns.insert(id);
+                    }
                 }
             }
             s.encrypted |= o.encrypted;
@@ -411,30 +577,11 @@ impl SmbModel {
                     s.trees.entry(tid).or_insert(tree);
                 }
             }
-            for (fid, mut f) in o.files {
-                // IO this model saw on the file before knowing it.
-                if let Some((r, w)) = s.orphans.remove(&fid) {
-                    f.read_bytes += r;
-                    f.write_bytes += w;
-                }
-                if let Some(t) = s.files.get_mut(&fid) {
-                    t.read_bytes += f.read_bytes;
-                    t.write_bytes += f.write_bytes;
-                } else if s.files.len() < MAX_FILES_PER_SESSION {
-                    s.files.insert(fid, f);
+            for (fid, f) in o.files {
+                if s.files.len() < MAX_FILES_PER_SESSION {
+                    s.files.entry(fid).or_insert(f);
                 }
             }
-            for (fid, (r, w)) in o.orphans {
-                if let Some(t) = s.files.get_mut(&fid) {
-                    t.read_bytes += r;
-                    t.write_bytes += w;
-                } else {
-                    s.orphan_io(fid, r, w);
-                }
-            }
-            s.read_bytes += o.read_bytes;
-            s.write_bytes += o.write_bytes;
-            s.encrypted_bytes += o.encrypted_bytes;
             s.binding_requests += o.binding_requests;
             s.decryption.add(&o.decryption);
         }
@@ -485,15 +632,14 @@ impl SmbModel {
                 decryption,
                 ..
             } => {
+                // Encrypted bytes count from the message's `Io` event (what was carried).
                 self.encrypted_frames += 1;
                 let b = u64::from(*wire_bytes);
                 let c = &mut self.channels[id];
-                c.encrypted_bytes += b;
                 c.smb_bytes += b;
                 c.series.add(ev.ts_ns, b);
                 if let Some(s) = self.session(*session_id, id) {
                     s.encrypted = true;
-                    s.encrypted_bytes += b;
                     let d = &mut s.decryption;
                     match decryption {
                         Decryption::NoKey => {}
@@ -506,11 +652,9 @@ impl SmbModel {
                         Decryption::Truncated => d.truncated += 1,
                         Decryption::BadSize => d.bad_size += 1,
                     }
-                    if let Some(cb) = s.channels.get_mut(&id) {
-                        cb.encrypted += b;
-                    }
                 }
             }
+            SmbEventKind::Io(io) => self.io(id, io),
             SmbEventKind::Compressed {
                 len,
                 header_visible,
@@ -548,9 +692,69 @@ impl SmbModel {
         if !self.sessions.contains_key(&id) && self.sessions.len() >= MAX_SESSIONS {
             return None;
         }
+        let conn = self.channels[ch].conn;
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.sessions.insert(id);
+        }
         let s = self.sessions.entry(id).or_default();
-        s.channels.entry(ch).or_default();
+        s.conns.insert(conn);
         Some(s)
+    }
+
+    /// What a capture's stream carried of one READ/WRITE/encrypted message.
+    fn io(&mut self, id: ChannelId, io: &Io) {
+        let c = &mut self.channels[id];
+        match io.kind {
+            IoKind::Read => c.read_bytes += io.bytes,
+            IoKind::Write => c.write_bytes += io.bytes,
+            IoKind::Encrypted => c.encrypted_bytes += io.bytes,
+        }
+        let conn = c.conn;
+        if io.session_id != 0 {
+            if let Some(s) = self.session(io.session_id, id) {
+                if io.kind == IoKind::Encrypted {
+                    s.encrypted = true;
+                }
+            }
+        }
+        let (read, write) = match io.kind {
+            IoKind::Read => (io.bytes, 0),
+            IoKind::Write => (0, io.bytes),
+            IoKind::Encrypted => (0, 0),
+        };
+        let full = self.io_records >= MAX_IO_RECORDS;
+        let t = &mut self.conns[conn];
+        match io.message_id {
+            Some(mid) if io.kind != IoKind::Encrypted && (!full || t.ios.contains_key(&mid)) => {
+                let r = IoRec {
+                    session: io.session_id,
+                    file: io.file_id,
+                    read,
+                    write,
+                    complete: io.complete,
+                };
+                match t.ios.entry(mid) {
+                    std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().join(&r),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(r);
+                        self.io_records += 1;
+                    }
+                }
+            }
+            _ => {
+                let a = Agg {
+                    read,
+                    write,
+                    encrypted: if io.kind == IoKind::Encrypted {
+                        io.bytes
+                    } else {
+                        0
+                    },
+                    incomplete: u64::from(!io.complete),
+                };
+                t.agg_add((id, io.session_id, io.file_id), &a);
+            }
+        }
     }
 
     fn pdu(&mut self, id: ChannelId, ts_ns: i64, p: &Pdu) {
@@ -580,14 +784,6 @@ impl SmbModel {
         match &p.body {
             Body::NegotiateResponse(n) if n.dialect != 0x02FF => {
                 self.channels[id].dialect = Some(n.dialect);
-            }
-            Body::WriteRequest { length, .. } => {
-                let b = u64::from(*length);
-                self.channels[id].write_bytes += b;
-            }
-            Body::ReadResponse { data_length, .. } => {
-                let b = u64::from(*data_length);
-                self.channels[id].read_bytes += b;
             }
             Body::IoctlResponse { interfaces, .. } if !interfaces.is_empty() => {
                 let (_, server) = endpoints(self);
@@ -683,41 +879,8 @@ impl SmbModel {
                     FileRec {
                         name: name.clone(),
                         vm_storage: super::commands::is_vm_storage(name),
-                        read_bytes: 0,
-                        write_bytes: 0,
                     },
                 );
-            }
-            Body::WriteRequest {
-                length, file_id, ..
-            } => {
-                let b = u64::from(*length);
-                s.write_bytes += b;
-                if let Some(cb) = s.channels.get_mut(&id) {
-                    cb.write += b;
-                }
-                if let Some(f) = s.files.get_mut(file_id) {
-                    f.write_bytes += b;
-                } else {
-                    s.orphan_io(*file_id, 0, b);
-                }
-            }
-            Body::ReadResponse {
-                data_length,
-                request,
-            } => {
-                let b = u64::from(*data_length);
-                s.read_bytes += b;
-                if let Some(cb) = s.channels.get_mut(&id) {
-                    cb.read += b;
-                }
-                if let Some(r) = request {
-                    if let Some(f) = s.files.get_mut(&r.file_id) {
-                        f.read_bytes += b;
-                    } else {
-                        s.orphan_io(r.file_id, b, 0);
-                    }
-                }
             }
             _ => {}
         }
@@ -744,18 +907,72 @@ impl SmbModel {
             commands.insert("UNKNOWN".to_string(), self.unknown_commands);
         }
         let info = |id: ChannelId| self.channels.get(id).and_then(|c| c.info.as_ref());
+        // Each connection's IO once, per (session, file).
+        let totals: Vec<BTreeMap<(u64, Option<FileId>), Agg>> =
+            self.conns.iter().map(Conn::totals).collect();
+        let incomplete_messages = totals
+            .iter()
+            .flat_map(|t| t.values())
+            .map(|a| a.incomplete)
+            .sum();
         let sessions = self
             .sessions
             .iter()
             .map(|(&id, s)| {
                 let dialect = s
-                    .channels
-                    .keys()
+                    .conns
+                    .iter()
+                    .flat_map(|&c| self.conns[c].seen.iter())
                     .find_map(|&c| self.channels.get(c).and_then(|c| c.dialect))
                     .map(|d| dialect_name(d).to_string());
+                let mut sum = Agg::default();
+                let mut file_io: FastMap<FileId, (u64, u64)> = FastMap::default();
+                let channels: Vec<SessionChannelReport> = s
+                    .conns
+                    .iter()
+                    .filter_map(|&c| {
+                        let conn = &self.conns[c];
+                        let mut a = Agg::default();
+                        for ((_, f), x) in totals[c].range(
+                            (id, None)
+                                ..=(
+                                    id,
+                                    Some(FileId {
+                                        persistent: u64::MAX,
+                                        volatile: u64::MAX,
+                                    }),
+                                ),
+                        ) {
+                            a.add(x);
+                            if let Some(f) = f {
+                                let e = file_io.entry(*f).or_default();
+                                e.0 += x.read;
+                                e.1 += x.write;
+                            }
+                        }
+                        sum.add(&a);
+                        let first = conn.seen.iter().find_map(|&ch| info(ch))?;
+                        Some(SessionChannelReport {
+                            client: first.client.to_string(),
+                            server: first.server.to_string(),
+                            capture: first.capture.clone(),
+                            interface: first.interface.clone(),
+                            seen_in: conn
+                                .seen
+                                .iter()
+                                .filter_map(|&ch| info(ch))
+                                .map(|i| format!("{}/{}", i.capture, i.interface))
+                                .collect(),
+                            read_bytes: a.read,
+                            write_bytes: a.write,
+                            encrypted_bytes: a.encrypted,
+                            incomplete_messages: a.incomplete,
+                        })
+                    })
+                    .collect();
                 // One entry per file name (a name opened several times has several FileIds).
                 let mut by_name: BTreeMap<&str, FileReport> = BTreeMap::new();
-                for f in s.files.values() {
+                for (fid, f) in &s.files {
                     let e = by_name
                         .entry(f.name.as_str())
                         .or_insert_with(|| FileReport {
@@ -766,8 +983,10 @@ impl SmbModel {
                             write_bytes: 0,
                         });
                     e.opens += 1;
-                    e.read_bytes += f.read_bytes;
-                    e.write_bytes += f.write_bytes;
+                    if let Some(&(r, w)) = file_io.get(fid) {
+                        e.read_bytes += r;
+                        e.write_bytes += w;
+                    }
                 }
                 let files: Vec<FileReport> = by_name.into_values().collect();
                 SessionReport {
@@ -784,21 +1003,7 @@ impl SmbModel {
                     .filter(|(b, _)| s.session_flags & b != 0)
                     .map(|(_, n)| *n)
                     .collect(),
-                    channels: s
-                        .channels
-                        .iter()
-                        .filter_map(|(&c, b)| {
-                            info(c).map(|i| SessionChannelReport {
-                                client: i.client.to_string(),
-                                server: i.server.to_string(),
-                                capture: i.capture.clone(),
-                                interface: i.interface.clone(),
-                                read_bytes: b.read,
-                                write_bytes: b.write,
-                                encrypted_bytes: b.encrypted,
-                            })
-                        })
-                        .collect(),
+                    channels,
                     trees: s
                         .trees
                         .iter()
@@ -812,9 +1017,10 @@ impl SmbModel {
                         .collect(),
                     files,
                     scaleout_or_cluster: self.session_scaleout_or_cluster(id),
-                    read_bytes: s.read_bytes,
-                    write_bytes: s.write_bytes,
-                    encrypted_bytes: s.encrypted_bytes,
+                    read_bytes: sum.read,
+                    write_bytes: sum.write,
+                    encrypted_bytes: sum.encrypted,
+                    incomplete_messages: sum.incomplete,
                     decryption: s.decryption,
                 }
             })
@@ -852,6 +1058,7 @@ impl SmbModel {
             smb1_negotiates_offering_smb2: self.smb1_offering_smb2,
             resyncs: self.resyncs,
             resync_skipped_bytes: self.resync_skipped,
+            incomplete_messages,
         }
     }
 }

@@ -69,6 +69,10 @@ pub struct SmbStats {
     pub compound_truncated: u64,
     /// Times the outstanding-request map was full and was cleared.
     pub pending_overflows: u64,
+    /// SMB2 PDUs whose header the capture cut (decoded as far as present).
+    pub partial_headers: u64,
+    /// READ/WRITE/encrypted messages of which the stream carried less than declared.
+    pub incomplete_io: u64,
 }
 
 /// What a direction's parser is doing.
@@ -84,9 +88,40 @@ enum Phase {
     Hunt,
 }
 
+/// The READ/WRITE payload of the current message, reported when it ends.
+#[derive(Debug, Clone, Copy)]
+struct IoPending {
+    kind: IoKind,
+    session_id: u64,
+    message_id: Option<u64>,
+    file_id: Option<FileId>,
+    declared: u64,
+    /// Offset of the payload in the message.
+    data_start: u64,
+    /// Inside a compression transform: the payload is carried compressed.
+    compressed: bool,
+}
+
+/// The session message being parsed: what of it the stream carried.
+#[derive(Debug, Clone, Copy)]
+struct Cur {
+    len: u32,
+    /// Bytes delivered or cut by the snaplen (not lost) so far.
+    covered: u64,
+    io: Option<IoPending>,
+    /// Transform header's SessionId: the message is encrypted.
+    enc: Option<u64>,
+}
+
 #[derive(Debug, Clone)]
 struct DirState {
     phase: Phase,
+    cur: Option<Cur>,
+    /// Bytes carried while out of sync (hunted through, or cut while hunting):
+    /// what WRITE responses whose request was not seen may claim.
+    unparsed: u64,
+    /// Part of `unparsed` (and `discarded`) already claimed.
+    claimed: u64,
     /// Session header bytes, message prefix, or (hunting) the undecided tail.
     buf: Vec<u8>,
     /// Bytes discarded in the current hunt.
@@ -99,6 +134,9 @@ impl Default for DirState {
     fn default() -> Self {
         DirState {
             phase: Phase::Framing,
+            cur: None,
+            unparsed: 0,
+            claimed: 0,
             buf: Vec::new(),
             discarded: 0,
             last_ts: 0,
@@ -112,6 +150,12 @@ enum Pending {
     Read(ReadRequestInfo),
     Create(String),
     TreeConnect(String),
+    /// A WRITE request and the payload bytes the stream carried of it.
+    Write {
+        counted: u64,
+        declared: u64,
+        file_id: Option<FileId>,
+    },
 }
 
 /// The SMB state of one TCP connection (both directions).
@@ -121,6 +165,11 @@ pub struct SmbConnState {
     pending: FastMap<u64, Pending>,
     client_dir: Option<Direction>,
     dialect: Option<u16>,
+    /// MaxWriteSize of the NEGOTIATE response.
+    max_write: Option<u32>,
+    /// Largest WRITE request length seen (stands in for MaxWriteSize when
+    /// the NEGOTIATE response was not captured).
+    largest_write: u64,
     smb: bool,
     /// (SessionId, OR of share capabilities of its trees) seen on this connection.
     session_caps: Vec<(u64, u32)>,
@@ -220,11 +269,15 @@ impl SmbConnState {
                     data = &data[n as usize..];
                     self.stats.payload_bytes_skipped += n;
                     let r = remaining - n;
-                    self.dirs[d].phase = if r == 0 {
-                        Phase::Framing
+                    if let Some(c) = &mut self.dirs[d].cur {
+                        c.covered += n;
+                    }
+                    if r == 0 {
+                        self.dirs[d].phase = Phase::Framing;
+                        self.finish(dir, ts_ns, sink);
                     } else {
-                        Phase::Skip { remaining: r }
-                    };
+                        self.dirs[d].phase = Phase::Skip { remaining: r };
+                    }
                 }
                 Phase::Framing => {
                     let st = &mut self.dirs[d];
@@ -246,6 +299,12 @@ impl SmbConnState {
                     match Framing::parse(fb) {
                         Some(Framing::Message { len: 0 }) => {}
                         Some(Framing::Message { len }) if len <= MAX_MESSAGE_LEN => {
+                            st.cur = Some(Cur {
+                                len,
+                                covered: 0,
+                                io: None,
+                                enc: None,
+                            });
                             st.phase = Phase::Prefix {
                                 len,
                                 need: (len as usize).min(4),
@@ -267,6 +326,9 @@ impl SmbConnState {
                     let take = need.saturating_sub(st.buf.len()).min(data.len());
                     st.buf.extend_from_slice(&data[..take]);
                     data = &data[take..];
+                    if let Some(c) = &mut st.cur {
+                        c.covered += take as u64;
+                    }
                     if st.buf.len() < need {
                         return;
                     }
@@ -284,15 +346,17 @@ impl SmbConnState {
                             if st.buf.capacity() > IDLE_BUFFER {
                                 st.buf.shrink_to(IDLE_BUFFER);
                             }
-                            st.phase = if u64::from(len) > used {
-                                Phase::Skip {
+                            if u64::from(len) > used {
+                                st.phase = Phase::Skip {
                                     remaining: u64::from(len) - used,
-                                }
+                                };
                             } else {
-                                Phase::Framing
-                            };
+                                st.phase = Phase::Framing;
+                                self.finish(dir, ts_ns, sink);
+                            }
                         }
                         Need::Bad => {
+                            st.cur = None;
                             let buf = std::mem::take(&mut st.buf);
                             // Re-scan what was taken for a message, minus the 4-byte header
                             // we already consumed: start from its first byte again.
@@ -312,19 +376,42 @@ impl SmbConnState {
         }
     }
 
-    /// `len` bytes of direction `dir` are missing. A message whose prefix was
-    /// being collected is decoded as far as it goes; sync is kept when the
-    /// gap ends inside the current message.
+    /// `len` bytes of direction `dir` are missing (a capture loss, or a
+    /// capture that started mid-stream). A message whose prefix was being
+    /// collected is decoded as far as it goes; sync is kept when the gap ends
+    /// inside the current message.
     pub fn gap<S: SmbSink + ?Sized>(&mut self, dir: Direction, len: u64, ts_ns: i64, sink: &mut S) {
+        self.missing(dir, len, ts_ns, false, sink);
+    }
+
+    /// `len` bytes of direction `dir` were cut by the capture's snaplen: like
+    /// [`SmbConnState::gap`], but the bytes count as carried (a READ/WRITE
+    /// payload they belong to was on the wire).
+    pub fn cut<S: SmbSink + ?Sized>(&mut self, dir: Direction, len: u64, ts_ns: i64, sink: &mut S) {
+        self.missing(dir, len, ts_ns, true, sink);
+    }
+
+    fn missing<S: SmbSink + ?Sized>(
+        &mut self,
+        dir: Direction,
+        len: u64,
+        ts_ns: i64,
+        carried: bool,
+        sink: &mut S,
+    ) {
         self.stats.gap_bytes += len;
         let d = dir.index();
         let st = &mut self.dirs[d];
         let remaining = match st.phase {
             Phase::Skip { remaining } => Some(remaining),
-            Phase::Prefix { len: msg_len, .. } if Protocol::of(&st.buf).is_some() => {
+            Phase::Prefix { len: msg_len, .. } => {
+                // The session header gave the length: sync is kept whatever
+                // part of the message the capture holds.
                 let buf = std::mem::take(&mut st.buf);
-                let rest = u64::from(msg_len) - buf.len() as u64;
-                self.message(dir, ts_ns, &buf, msg_len, sink);
+                let rest = u64::from(msg_len).saturating_sub(buf.len() as u64);
+                if Protocol::of(&buf).is_some() {
+                    self.message(dir, ts_ns, &buf, msg_len, sink);
+                }
                 self.dirs[d].buf = buf;
                 self.dirs[d].buf.clear();
                 Some(rest)
@@ -332,6 +419,13 @@ impl SmbConnState {
             _ => None,
         };
         let st = &mut self.dirs[d];
+        if carried {
+            if let (Some(c), Some(r)) = (&mut st.cur, remaining) {
+                c.covered += len.min(r);
+            }
+            let beyond = remaining.map_or(len, |r| len.saturating_sub(r));
+            st.unparsed += beyond;
+        }
         match remaining {
             Some(r) if len < r => {
                 st.phase = Phase::Skip { remaining: r - len };
@@ -340,17 +434,92 @@ impl SmbConnState {
             Some(r) if len == r => {
                 st.phase = Phase::Framing;
                 self.stats.gaps_absorbed += 1;
+                self.finish(dir, ts_ns, sink);
             }
             _ => {
+                let st = &mut self.dirs[d];
                 st.discarded += st.buf.len() as u64;
                 st.buf.clear();
                 st.phase = Phase::Hunt;
+                self.finish(dir, ts_ns, sink);
             }
         }
     }
 
-    /// Direction `dir` ended: drop any partial message.
-    pub fn end(&mut self, dir: Direction) {
+    /// The current message ended (or sync was lost in it): reports what the
+    /// stream carried of its READ/WRITE payload or encrypted bytes.
+    fn finish<S: SmbSink + ?Sized>(&mut self, dir: Direction, ts_ns: i64, sink: &mut S) {
+        let Some(c) = self.dirs[dir.index()].cur.take() else {
+            return;
+        };
+        let complete_msg = c.covered >= u64::from(c.len);
+        if let Some(session_id) = c.enc {
+            let bytes = c.covered.min(u64::from(c.len));
+            if !complete_msg {
+                self.stats.incomplete_io += 1;
+            }
+            sink.event(&SmbEvent {
+                dir,
+                ts_ns,
+                kind: SmbEventKind::Io(Io {
+                    kind: IoKind::Encrypted,
+                    session_id,
+                    message_id: None,
+                    file_id: None,
+                    bytes,
+                    declared: u64::from(c.len),
+                    complete: complete_msg,
+                }),
+            });
+        }
+        if let Some(io) = c.io {
+            let room = c
+                .covered
+                .min(u64::from(c.len))
+                .saturating_sub(io.data_start);
+            // A compressed payload is whole when its (shorter) message is.
+            let bytes = if io.compressed && complete_msg {
+                io.declared.min(u64::from(MAX_MESSAGE_LEN))
+            } else {
+                io.declared.min(room)
+            };
+            let complete = bytes >= io.declared;
+            if !complete {
+                self.stats.incomplete_io += 1;
+            }
+            if io.kind == IoKind::Write {
+                if let Some(mid) = io.message_id {
+                    self.remember(
+                        mid,
+                        Pending::Write {
+                            counted: bytes,
+                            declared: io.declared,
+                            file_id: io.file_id,
+                        },
+                    );
+                }
+            }
+            sink.event(&SmbEvent {
+                dir,
+                ts_ns,
+                kind: SmbEventKind::Io(Io {
+                    kind: io.kind,
+                    session_id: io.session_id,
+                    message_id: io.message_id,
+                    file_id: io.file_id,
+                    bytes,
+                    declared: io.declared,
+                    complete,
+                }),
+            });
+        }
+    }
+
+    /// Direction `dir` ended: drop any partial message (reporting what was
+    /// carried of its IO).
+    pub fn end<S: SmbSink + ?Sized>(&mut self, dir: Direction, sink: &mut S) {
+        let ts = self.dirs[dir.index()].last_ts;
+        self.finish(dir, ts, sink);
         let st = &mut self.dirs[dir.index()];
         st.buf.clear();
         st.phase = Phase::Framing;
@@ -368,6 +537,7 @@ impl SmbConnState {
     ) {
         let st = &mut self.dirs[dir.index()];
         st.phase = Phase::Hunt;
+        st.cur = None;
         st.buf.clear();
         st.discarded += 1;
         if let Some(rest) = seen.get(1..) {
@@ -440,6 +610,7 @@ impl SmbConnState {
     fn found<S: SmbSink + ?Sized>(&mut self, dir: Direction, ts_ns: i64, sink: &mut S) {
         let st = &mut self.dirs[dir.index()];
         let skipped = std::mem::take(&mut st.discarded);
+        st.unparsed += skipped;
         st.phase = Phase::Framing;
         st.buf.clear();
         self.stats.resyncs += 1;
@@ -470,6 +641,9 @@ impl SmbConnState {
                 if let Ok((_, h)) = wire::transform_header(msg) {
                     self.smb = true;
                     self.stats.encrypted_frames += 1;
+                    if let Some(c) = &mut self.dirs[dir.index()].cur {
+                        c.enc = Some(h.session_id);
+                    }
                     let to_server = self.client_dir.map(|c| c == dir);
                     let (decryption, plain) = match self.crypto.as_deref_mut() {
                         Some(c) => c.decrypt(msg, len, dir.index(), to_server),
@@ -581,34 +755,58 @@ impl SmbConnState {
         let mut off = 0usize;
         for idx in 0..MAX_COMPOUND {
             let Some(rest) = msg.get(off..) else { break };
-            let Ok((_, h)) = smb2_header(rest) else {
+            let Some((h, hlen)) = wire::smb2_header_partial(rest) else {
                 if idx > 0 {
                     self.stats.compound_truncated += 1;
                 }
                 break;
             };
-            let next = h.next_command as usize;
+            let whole = hlen == SMB2_HEADER_LEN;
+            let next = if whole { h.next_command as usize } else { 0 };
             let pdu = if next != 0 {
                 rest.get(..next).unwrap_or(rest)
             } else {
                 rest
             };
-            let body = decode_body(&h, pdu);
-            if let Some(c) = self.crypto.as_deref_mut() {
-                if matches!(h.command, cmd::NEGOTIATE | cmd::SESSION_SETUP) && !compressed {
-                    c.observe(&h, pdu, &body);
+            let body = if whole {
+                let b = decode_body(&h, pdu);
+                if let Some(c) = self.crypto.as_deref_mut() {
+                    if matches!(h.command, cmd::NEGOTIATE | cmd::SESSION_SETUP) && !compressed {
+                        c.observe(&h, pdu, &b);
+                    }
                 }
-            }
-            let body = self.enrich(&h, body);
-            if self.client_dir.is_none() {
+                self.enrich(&h, b)
+            } else {
+                self.stats.partial_headers += 1;
+                Body::Other
+            };
+            if self.client_dir.is_none() && hlen >= 20 {
                 self.client_dir = Some(if h.is_response() { dir.reverse() } else { dir });
             }
             self.stats.pdus += 1;
+            let elem_len = if next != 0 {
+                next as u64
+            } else {
+                u64::from(frame_len).saturating_sub(off as u64)
+            };
+            self.io_of(
+                dir,
+                ts_ns,
+                &h,
+                hlen,
+                &body,
+                off as u64,
+                elem_len,
+                next != 0,
+                compressed,
+                sink,
+            );
             sink.event(&SmbEvent {
                 dir,
                 ts_ns,
                 kind: SmbEventKind::Pdu(Pdu {
                     header: h,
+                    header_len: hlen as u8,
                     frame_len,
                     compound_index: idx as u16,
                     compressed,
@@ -626,6 +824,171 @@ impl SmbConnState {
                 break;
             }
         }
+    }
+
+    /// The READ/WRITE payload of one PDU (at `off` in its message, `elem_len`
+    /// bytes long): reported at once for a compound element that ends inside
+    /// the message (`bounded`), else when the message ends; a WRITE response
+    /// adds what the carried stream shows of a request the capture lost.
+    #[allow(clippy::too_many_arguments)]
+    fn io_of<S: SmbSink + ?Sized>(
+        &mut self,
+        dir: Direction,
+        ts_ns: i64,
+        h: &wire::Smb2Header,
+        hlen: usize,
+        body: &Body,
+        off: u64,
+        elem_len: u64,
+        bounded: bool,
+        compressed: bool,
+        sink: &mut S,
+    ) {
+        const WRITE_DATA: u64 = (SMB2_HEADER_LEN + WRITE_REQUEST_FIXED) as u64;
+        const READ_DATA: u64 = (SMB2_HEADER_LEN + READ_RESPONSE_FIXED) as u64;
+        let resp = h.is_response();
+        let ok = matches!(h.status, status::SUCCESS | status::BUFFER_OVERFLOW);
+        let known = |f: FileId| (f != FileId::default()).then_some(f);
+        let (kind, declared, data_start, file_id) = match body {
+            Body::WriteRequest {
+                length,
+                file_id,
+                data_offset,
+                ..
+            } => (
+                IoKind::Write,
+                u64::from(*length),
+                u64::from(*data_offset).max(WRITE_DATA),
+                known(*file_id),
+            ),
+            Body::ReadResponse {
+                data_length,
+                request,
+            } if ok => (
+                IoKind::Read,
+                u64::from(*data_length),
+                READ_DATA,
+                request.map(|r| r.file_id),
+            ),
+            // The length field was not captured: the framed length tells the payload.
+            Body::Other if h.command == cmd::WRITE && !resp && hlen >= 20 => (
+                IoKind::Write,
+                elem_len.saturating_sub(WRITE_DATA),
+                WRITE_DATA,
+                None,
+            ),
+            Body::Other if h.command == cmd::READ && resp && ok && hlen >= 20 && !compressed => (
+                IoKind::Read,
+                elem_len.saturating_sub(READ_DATA),
+                READ_DATA,
+                None,
+            ),
+            Body::WriteResponse { count } if h.status == status::SUCCESS => {
+                self.write_response(dir, ts_ns, h, u64::from(*count), true, sink);
+                return;
+            }
+            // Count not captured: no more than the negotiated MaxWriteSize.
+            Body::Other
+                if h.command == cmd::WRITE
+                    && resp
+                    && hlen >= 32
+                    && h.status == status::SUCCESS
+                    && (self.max_write.is_some() || self.largest_write > 0) =>
+            {
+                let max = self.max_write.map_or(self.largest_write, u64::from);
+                self.write_response(dir, ts_ns, h, max, false, sink);
+                return;
+            }
+            _ => return,
+        };
+        if declared == 0 {
+            return;
+        }
+        if kind == IoKind::Write {
+            self.largest_write = self
+                .largest_write
+                .max(declared.min(u64::from(MAX_MESSAGE_LEN)));
+        }
+        let io = IoPending {
+            kind,
+            session_id: if hlen >= 48 { h.session_id } else { 0 },
+            message_id: (hlen >= 32).then_some(h.message_id),
+            file_id,
+            declared,
+            data_start: if compressed { 0 } else { off + data_start },
+            compressed,
+        };
+        if bounded && !compressed {
+            let bytes = declared.min(elem_len.saturating_sub(data_start));
+            let complete = bytes >= declared;
+            if !complete {
+                self.stats.incomplete_io += 1;
+            }
+            sink.event(&SmbEvent {
+                dir,
+                ts_ns,
+                kind: SmbEventKind::Io(Io {
+                    kind,
+                    session_id: io.session_id,
+                    message_id: io.message_id,
+                    file_id,
+                    bytes,
+                    declared,
+                    complete,
+                }),
+            });
+        } else if let Some(c) = &mut self.dirs[dir.index()].cur {
+            c.io = Some(io);
+        }
+    }
+
+    /// A successful WRITE response: when its request was not captured (or
+    /// only in part), the bytes the client's direction carried out of sync
+    /// back its Count, as far as they go.
+    fn write_response<S: SmbSink + ?Sized>(
+        &mut self,
+        dir: Direction,
+        ts_ns: i64,
+        h: &wire::Smb2Header,
+        count: u64,
+        exact: bool,
+        sink: &mut S,
+    ) {
+        let (counted, count, file_id) = match self.pending.remove(&h.message_id) {
+            // Without the response's Count, the request's declared length caps it.
+            Some(Pending::Write {
+                counted,
+                declared,
+                file_id,
+            }) => (counted, if exact { count } else { declared }, file_id),
+            Some(other) => {
+                self.pending.insert(h.message_id, other);
+                return;
+            }
+            None => (0, count, None),
+        };
+
+        let want = count.saturating_sub(counted);
+        let c = &mut self.dirs[dir.reverse().index()];
+        let avail = (c.unparsed + c.discarded).saturating_sub(c.claimed);
+        let extra = want.min(avail);
+        if extra == 0 {
+            return;
+        }
+        c.claimed += extra;
+        sink.event(&SmbEvent {
+            dir: dir.reverse(),
+            ts_ns,
+            kind: SmbEventKind::Io(Io {
+                kind: IoKind::Write,
+                session_id: h.session_id,
+                message_id: Some(h.message_id),
+                file_id,
+                bytes: counted + extra,
+                declared: count,
+                complete: exact && counted + extra >= count,
+            }),
+        });
     }
 
     /// Matches responses with their requests and keeps connection facts.
@@ -702,6 +1065,9 @@ impl SmbConnState {
             Body::NegotiateResponse(ref n) => {
                 if n.dialect != 0x02FF {
                     self.dialect = Some(n.dialect);
+                }
+                if n.max_write > 0 {
+                    self.max_write = Some(n.max_write);
                 }
                 body
             }
@@ -826,7 +1192,11 @@ impl<S: SmbSink + ?Sized> StreamHandler for SmbParser<'_, S> {
         let ts = self.state.last_ts(dir);
         self.state.gap(dir, len, ts, self.sink);
     }
+    fn cut(&mut self, dir: Direction, len: u64) {
+        let ts = self.state.last_ts(dir);
+        self.state.cut(dir, len, ts, self.sink);
+    }
     fn end(&mut self, dir: Direction) {
-        self.state.end(dir);
+        self.state.end(dir, self.sink);
     }
 }

@@ -191,6 +191,53 @@ pub fn smb2_header(i: &[u8]) -> IResult<&[u8], Smb2Header> {
     Ok((i, h))
 }
 
+/// Fewest bytes of an SMB2 header [`smb2_header_partial`] decodes (up to and
+/// including Command, like tshark on a snaplen-cut frame).
+pub const SMB2_PARTIAL_MIN: usize = 14;
+
+/// Decodes the captured start of an SMB2 header that the snaplen cut: the
+/// fields wholly present are filled in, the others are 0 (Flags is read when
+/// its 4 bytes are there). Returns the header and how many of its 64 bytes
+/// were present; `None` without the protocol id or below [`SMB2_PARTIAL_MIN`].
+/// Field presence: Status from 12 bytes, Command 14, Flags 20, MessageId 32,
+/// TreeId and AsyncId 40, SessionId 48.
+pub fn smb2_header_partial(i: &[u8]) -> Option<(Smb2Header, usize)> {
+    if let Ok((_, h)) = smb2_header(i) {
+        return Some((h, SMB2_HEADER_LEN));
+    }
+    if i.len() < SMB2_PARTIAL_MIN || i[..4] != [0xFE, b'S', b'M', b'B'] {
+        return None;
+    }
+    let n = i.len().min(SMB2_HEADER_LEN);
+    let u16_at = |o: usize| {
+        i.get(o..o + 2)
+            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |o: usize| {
+        i.get(o..o + 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u64_at = |o: usize| {
+        i.get(o..o + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    };
+    let flags = u32_at(16);
+    let is_async = flags & flags::ASYNC_COMMAND != 0;
+    let h = Smb2Header {
+        credit_charge: u16_at(6),
+        status: u32_at(8),
+        command: u16_at(12),
+        credits: u16_at(14),
+        flags,
+        next_command: u32_at(20),
+        message_id: u64_at(24),
+        async_id: (is_async && n >= 40).then(|| u64_at(32)),
+        tree_id: if is_async { 0 } else { u32_at(36) },
+        session_id: u64_at(40),
+    };
+    Some((h, n))
+}
+
 /// The SMB 3.x TRANSFORM_HEADER (MS-SMB2 2.2.41): an encrypted message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransformHeader {

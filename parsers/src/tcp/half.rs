@@ -99,7 +99,14 @@ impl HalfStream {
             c.delivered_bytes += data.len() as u64;
             self.advance_to(self.next_off + data.len() as u64);
         }
-        self.gap(dir, end, h, c);
+        // The rest of the range was cut by the snaplen, not lost.
+        if end > self.next_off {
+            let len = end - self.next_off;
+            h.cut(dir, len);
+            c.gaps += 1;
+            c.gap_bytes += len;
+            self.advance_to(end);
+        }
     }
 
     fn deliver_piece<H: StreamHandler>(

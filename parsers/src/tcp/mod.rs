@@ -69,6 +69,13 @@ pub trait StreamHandler {
     /// buffer cap, or a capture that started mid-stream). The next `data` call
     /// continues after them: the analyser must resynchronise.
     fn gap(&mut self, dir: Direction, len: u64);
+    /// `len` bytes of direction `dir` that a segment seen in the capture carried
+    /// but the capture's snaplen cut off: like [`StreamHandler::gap`] for the
+    /// stream, but these bytes were on the wire (their sequence space is
+    /// covered). Defaults to `gap`.
+    fn cut(&mut self, dir: Direction, len: u64) {
+        self.gap(dir, len);
+    }
     /// Direction `dir` ended (FIN or RST seen and all data before it delivered).
     fn end(&mut self, _dir: Direction) {}
 }

@@ -57,8 +57,11 @@ fn main() {
         let filled = u32_at(&d, o + 0x30);
         let mut b = d[o..o + BUFFER_HEADER_LEN].to_vec();
         b.resize(filled, 0);
-        let n = xca::lz77_decompress(&d[o + BUFFER_HEADER_LEN..o + size], &mut b[BUFFER_HEADER_LEN..])
-            .expect("corpus buffer decodes");
+        let n = xca::lz77_decompress(
+            &d[o + BUFFER_HEADER_LEN..o + size],
+            &mut b[BUFFER_HEADER_LEN..],
+        )
+        .expect("corpus buffer decodes");
         assert_eq!(n + BUFFER_HEADER_LEN, filled);
         plain.push(b);
         o += size;
@@ -130,7 +133,11 @@ fn main() {
             if scratch.len() < filled {
                 scratch.resize(filled, 0);
             }
-            xca::lz77_decompress(&file[o + BUFFER_HEADER_LEN..o + size], &mut scratch[..filled - BUFFER_HEADER_LEN]).unwrap();
+            xca::lz77_decompress(
+                &file[o + BUFFER_HEADER_LEN..o + size],
+                &mut scratch[..filled - BUFFER_HEADER_LEN],
+            )
+            .unwrap();
             o += size;
         }
         best_dec = best_dec.min(t.elapsed().as_secs_f64());
@@ -140,21 +147,34 @@ fn main() {
     let mut best2 = f64::MAX;
     let mut packets = 0;
     for _ in 0..3 {
-        let mut c = Count { packets: 0, bytes: 0 };
+        let mut c = Count {
+            packets: 0,
+            bytes: 0,
+        };
         let t = Instant::now();
         let r = etl::read_etl(&file[..], "bench.etl", &mut c);
         best = best.min(t.elapsed().as_secs_f64());
-        assert!(r.error.is_none() && r.warnings.is_empty(), "{}", r.summary());
+        assert!(
+            r.error.is_none() && r.warnings.is_empty(),
+            "{}",
+            r.summary()
+        );
         packets = c.packets;
         let t = Instant::now();
         let comps = etl::scan_components(&file[..]);
-        let mut c2 = Count { packets: 0, bytes: 0 };
+        let mut c2 = Count {
+            packets: 0,
+            bytes: 0,
+        };
         etl::read_etl_with_components(&file[..], "bench.etl", &mut c2, Some(comps));
         best2 = best2.min(t.elapsed().as_secs_f64());
         assert_eq!(c2.packets, packets);
     }
     let mb = file.len() as f64 / 1e6;
-    println!("packets {packets} (345 per copy: {})", packets == 345 * copies as u64);
+    println!(
+        "packets {packets} (345 per copy: {})",
+        packets == 345 * copies as u64
+    );
     println!(
         "decompress only: {:.0} MB/s of ETL input, {:.0} MB/s decompressed",
         mb / best_dec,

@@ -29,6 +29,21 @@ pub struct InterfaceInfo {
     pub snaplen: u32,
 }
 
+/// The name of a pcapng interface: `if_name`, else `if_description`. Npcap
+/// (Wireshark on Windows) names interfaces `\Device\NPF_{GUID}`, which no
+/// one recognises: its description ("Intel(R) Ethernet Connection ...", the
+/// adapter's InterfaceDescription, which an inventory's `capture.interface`
+/// can name) names it then.
+pub fn interface_name(if_name: Option<String>, if_description: Option<&str>) -> Option<String> {
+    match (if_name, if_description) {
+        (Some(n), Some(d)) if n.starts_with("\\Device\\NPF_") && !d.trim().is_empty() => {
+            Some(d.trim().to_string())
+        }
+        (Some(n), _) => Some(n),
+        (None, d) => d.map(str::to_string),
+    }
+}
+
 /// A captured frame as it appears in the file, borrowed from the read buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
@@ -515,8 +530,7 @@ fn ng_block(
                 .map(str::to_string);
             let info = InterfaceInfo {
                 index,
-                name: name
-                    .or_else(|| description.clone())
+                name: interface_name(name, description.as_deref())
                     .unwrap_or_else(|| format!("{default_name}#{index}")),
                 description,
                 link_type: LinkType(idb.linktype.0 as u16),

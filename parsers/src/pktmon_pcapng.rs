@@ -343,4 +343,23 @@ mod tests {
         assert_eq!(k.0.iter().filter(|d| d[34] == 8).count(), 19);
         assert_eq!(k.0.iter().filter(|d| d[34] == 0).count(), 19);
     }
+
+    #[test]
+    fn npcap_device_paths_give_way_to_descriptions() {
+        use crate::capture::interface_name;
+        let npf = "\\Device\\NPF_{6E3A8F0B-1C2D-4E5F-8A9B-0C1D2E3F4A5B}".to_string();
+        assert_eq!(
+            interface_name(
+                Some(npf.clone()),
+                Some("Intel(R) Ethernet Connection I219-LM")
+            ),
+            Some("Intel(R) Ethernet Connection I219-LM".to_string())
+        );
+        assert_eq!(interface_name(Some(npf.clone()), None), Some(npf));
+        assert_eq!(
+            interface_name(Some("eth0".into()), Some("x")),
+            Some("eth0".to_string())
+        );
+        assert_eq!(interface_name(None, Some("d")), Some("d".to_string()));
+    }
 }

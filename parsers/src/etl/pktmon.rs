@@ -149,11 +149,9 @@ impl Components {
                     }
                 }
             }
-            EVENT_COMPONENT_PHYS_ADDR => {
-                if u32_at(p, 4) == Some(6) {
-                    if let Some(m) = p.get(8..14) {
-                        e.mac = m.try_into().ok();
-                    }
+            EVENT_COMPONENT_PHYS_ADDR if u32_at(p, 4) == Some(6) => {
+                if let Some(m) = p.get(8..14) {
+                    e.mac = m.try_into().ok();
                 }
             }
             _ => {}
@@ -223,7 +221,7 @@ pub struct Nic {
 /// components logged it. Bounded: the oldest keys are forgotten first.
 #[derive(Debug)]
 pub struct SeenKeys {
-    set: HashSet<u64>,
+    set: HashSet<u64, foldhash::fast::RandomState>,
     order: VecDeque<u64>,
     cap: usize,
 }
@@ -231,7 +229,7 @@ pub struct SeenKeys {
 impl SeenKeys {
     pub fn new(cap: usize) -> SeenKeys {
         SeenKeys {
-            set: HashSet::new(),
+            set: HashSet::with_capacity_and_hasher(cap.min(1 << 16) + 1, Default::default()),
             order: VecDeque::new(),
             cap: cap.max(1),
         }

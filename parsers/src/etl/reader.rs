@@ -167,7 +167,7 @@ pub(super) struct State<'s> {
     /// The decompressed buffer (reused).
     dbuf: Vec<u8>,
     /// Per-component event counts.
-    per_component: HashMap<u16, super::ComponentCount>,
+    per_component: HashMap<u16, super::ComponentCount, foldhash::fast::RandomState>,
     /// First pass: learn the pktmon component table only.
     pub(super) table_only: bool,
 }
@@ -192,7 +192,7 @@ impl<'s> State<'s> {
             providers: Providers::default(),
             dbuf: Vec::new(),
             table_only: false,
-            per_component: HashMap::new(),
+            per_component: HashMap::default(),
         }
     }
 

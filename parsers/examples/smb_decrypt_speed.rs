@@ -47,9 +47,7 @@ struct Pcap {
 impl Pcap {
     fn new() -> Pcap {
         let mut out = Vec::new();
-        for v in [0xa1b2c3d4u32] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
+        out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
         out.extend_from_slice(&2u16.to_le_bytes());
         out.extend_from_slice(&4u16.to_le_bytes());
         out.extend_from_slice(&[0; 8]);
@@ -130,11 +128,10 @@ impl SmbSink for Counter {
                     self.write_bytes += u64::from(length);
                 }
             }
-            SmbEventKind::Encrypted { decryption, .. } => {
-                if *decryption == hvsleuth_parsers::smb::crypto::Decryption::Decrypted {
-                    self.decrypted += 1;
-                }
-            }
+            SmbEventKind::Encrypted {
+                decryption: hvsleuth_parsers::smb::crypto::Decryption::Decrypted,
+                ..
+            } => self.decrypted += 1,
             _ => {}
         }
     }

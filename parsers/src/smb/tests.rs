@@ -901,7 +901,8 @@ fn throughput() {
         }
         let secs = t.elapsed().as_secs_f64();
         println!("{name}: {:.2} GB/s", (4 * s.len()) as f64 / 1e9 / secs);
-        assert_eq!(n, 4 * per);
+        // One Pdu and one Io event per READ response / WRITE request.
+        assert_eq!(n, 2 * 4 * per);
     }
     // The same WRITE stream with every event going into the model.
     struct ToModel<'a>(&'a mut SmbModel, usize);

@@ -1,6 +1,6 @@
 #![no_main]
 //! Any bytes as the two directions of an SMB connection, cut into chunks
-//! with gaps by the first bytes; every event goes into the session model.
+//! with gaps and snaplen cuts by the first bytes; every event goes into the session model.
 //! Must never panic and must stay within the parser's buffer bound.
 use hvsleuth_parsers::Direction;
 use hvsleuth_parsers::flow::Endpoint;
@@ -38,7 +38,12 @@ fuzz_target!(|data: &[u8]| {
         let mut sink = Sink { model: &mut model, ch: &ch };
         st.data(dir, ts, chunk, &mut sink);
         if ctl & 2 != 0 {
-            st.gap(dir, u64::from(ctl) * 13, ts, &mut sink);
+            // Bit 6: a snaplen cut (bytes carried) rather than a loss.
+            if ctl & 0x40 != 0 {
+                st.cut(dir, u64::from(ctl) * 13, ts, &mut sink);
+            } else {
+                st.gap(dir, u64::from(ctl) * 13, ts, &mut sink);
+            }
         }
         ts += 1_000_000;
         rest = after;
@@ -48,6 +53,9 @@ fuzz_target!(|data: &[u8]| {
             break;
         }
     }
+    let mut sink = Sink { model: &mut model, ch: &ch };
+    st.end(Direction::AtoB, &mut sink);
+    st.end(Direction::BtoA, &mut sink);
     assert!(st.max_buffer_capacity() <= MAX_BUFFER);
     let _ = model.report();
 });

@@ -8,7 +8,7 @@ const A: Direction = Direction::AtoB;
 const B: Direction = Direction::BtoA;
 
 /// Records what the handler was told, per direction, as readable text:
-/// data as is, gaps as `<gN>`, end as `<end>`.
+/// data as is, gaps as `<gN>`, snaplen cuts as `<cN>`, end as `<end>`.
 #[derive(Default, Debug)]
 struct Rec {
     text: [String; 2],
@@ -20,6 +20,9 @@ impl StreamHandler for Rec {
     }
     fn gap(&mut self, dir: Direction, len: u64) {
         self.text[dir.index()].push_str(&format!("<g{len}>"));
+    }
+    fn cut(&mut self, dir: Direction, len: u64) {
+        self.text[dir.index()].push_str(&format!("<c{len}>"));
     }
     fn end(&mut self, dir: Direction) {
         self.text[dir.index()].push_str("<end>");
@@ -254,7 +257,8 @@ fn snaplen_cut_reports_gap_and_stays_in_sync() {
     t.seg_full(A, 17, 0, ACK, b"XY", 3); // [17,22)
     t.seg(A, 13, ACK, b"ABCD");
     t.seg(A, 22, ACK, b"z");
-    assert_eq!(t.text(A), "abc<g5>nextABCDXY<g3>z");
+    // Cut tails are reported as cuts (carried), not as losses.
+    assert_eq!(t.text(A), "abc<c5>nextABCDXY<c3>z");
     assert_eq!((t.n.truncated, t.n.gap_bytes), (2, 8));
     // A retransmission overlapping a cut region delivers nothing twice.
     assert_eq!(t.seg(A, 3, ACK, b"cdefgh"), SegmentKind::Retransmission);

@@ -164,6 +164,10 @@ pub struct Scan {
     /// Frames per (capture interface, source MAC, source IP): the own MAC's
     /// addresses are the interface's own addresses.
     pub mac_ips: FastMap<(u32, [u8; 6], IpAddr), u64>,
+    /// Frames per (capture interface, source MAC, destination MAC), both
+    /// unicast: the interface's own MAC is the one in every such frame
+    /// (topology inference), whatever the peer.
+    pub mac_pairs: FastMap<(u32, [u8; 6], [u8; 6]), u64>,
     /// A sample of TCP data segments (those whose sequence number is a multiple
     /// of [`SKEW_SAMPLE_MOD`], so every capture samples the same ones) with their
     /// first capture time: matched across captures to estimate clock skew.
@@ -277,6 +281,7 @@ impl Scan {
             capture_name: String::new(),
             mac_frames: FastMap::default(),
             mac_ips: FastMap::default(),
+            mac_pairs: FastMap::default(),
             seg_samples: FastMap::default(),
             evicted_earlier: 0,
             buffered: 0,
@@ -317,6 +322,12 @@ impl Scan {
             {
                 *self.mac_frames.entry((iface, mac)).or_default() += 1;
             }
+        }
+        if smac[0] & 1 == 0
+            && dmac[0] & 1 == 0
+            && (self.mac_pairs.len() < MAX || self.mac_pairs.contains_key(&(iface, smac, dmac)))
+        {
+            *self.mac_pairs.entry((iface, smac, dmac)).or_default() += 1;
         }
         if smac[0] & 1 == 0
             && (self.mac_ips.len() < MAX || self.mac_ips.contains_key(&(iface, smac, src)))
@@ -563,10 +574,14 @@ impl PacketSink for Scan {
             let server = key.source(to_server.reverse());
             if matches!(flow.app, App::Undecided) && !t.payload.is_empty() {
                 flow.app = if self.cfg.apps {
+                    // Interfaces are described in index order: look up by
+                    // position first (a search per flow is quadratic with
+                    // many interfaces).
                     let iface_name = self
                         .interfaces
-                        .iter()
-                        .find(|i| i.index == p.iface)
+                        .get(p.iface as usize)
+                        .filter(|i| i.index == p.iface)
+                        .or_else(|| self.interfaces.iter().find(|i| i.index == p.iface))
                         .map(|i| i.name.as_str())
                         .unwrap_or("");
                     decide(

@@ -134,6 +134,13 @@ fn split_netft(
             }
         }
     }
+    // No bucket small enough to be heartbeats alone (a conversation busy
+    // throughout): NetFT heartbeats are ~150 B frames.
+    for s in &mut size {
+        if *s > 300 {
+            *s = 150;
+        }
+    }
     let max_size = |d: usize| (size[d].saturating_mul(3) / 2).max(200);
     let mut hb = Vec::with_capacity(buckets.len());
     let mut rest = Vec::new();
@@ -152,7 +159,8 @@ fn split_netft(
                 continue;
             }
             let bucket_s = bucket_ns as f64 / 1e9;
-            let quiet = by / p <= max_size(d) && (p as f64) <= 4.0 * rate * bucket_s.max(cadence_ns[d] as f64 / 1e9);
+            let quiet = by / p <= max_size(d)
+                && (p as f64) <= 4.0 * rate * bucket_s.max(cadence_ns[d] as f64 / 1e9);
             let hp = if quiet {
                 p
             } else {
@@ -243,7 +251,9 @@ pub fn attribute(
                     );
                     let mut v = vec![Part {
                         role: Role::Cluster,
-                        reason: format!("UDP 3343: cluster heartbeats (NetFT), baseline {base_txt}"),
+                        reason: format!(
+                            "UDP 3343: cluster heartbeats (NetFT), baseline {base_txt}"
+                        ),
                         buckets: hb,
                     }];
                     if !rest.is_empty() {
@@ -292,9 +302,9 @@ pub fn attribute(
                         (g.first_ts_ns, g.last_ts_ns)
                     } else {
                         (
-                            part.buckets.first().map_or(g.first_ts_ns, |b| {
-                                (b.0 * bucket_ns).max(g.first_ts_ns)
-                            }),
+                            part.buckets
+                                .first()
+                                .map_or(g.first_ts_ns, |b| (b.0 * bucket_ns).max(g.first_ts_ns)),
                             part.buckets.last().map_or(g.last_ts_ns, |b| {
                                 ((b.0 + 1) * bucket_ns - 1).min(g.last_ts_ns)
                             }),

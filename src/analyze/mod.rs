@@ -2,6 +2,8 @@
 //! attribution (interface x role x time bucket) -> tables and summary.
 
 pub mod attribute;
+#[cfg(test)]
+mod infer_tests;
 pub mod reconcile;
 pub mod report;
 pub mod skew;

@@ -214,11 +214,11 @@ fn own_end(
             e.0 += n;
             e.1.insert(*s);
         }
-        // In every frame, allowing 2% of frames between other stations
+        // In every frame, allowing 0.1% of frames between other stations
         // (flooded unicast).
         let mut cands: Vec<([u8; 6], usize)> = count
             .iter()
-            .filter(|(_, (n, _))| *n * 50 >= total * 49)
+            .filter(|(_, (n, _))| *n * 1000 >= total * 999)
             .map(|(m, (_, peers))| (*m, peers.len()))
             .collect();
         cands.sort();
@@ -264,7 +264,7 @@ fn own_end(
             .get(&iface)
             .into_iter()
             .flatten()
-            .filter(|(ip, n)| ip.is_ipv6() == v6 && **n * 50 >= total * 49)
+            .filter(|(ip, n)| ip.is_ipv6() == v6 && **n * 1000 >= total * 999)
             .map(|(ip, _)| *ip)
             .collect();
         c.sort();
@@ -292,7 +292,10 @@ fn own_end(
             if own.len() > 1 { "each" } else { "its" }
         );
         g.confidence = if g.undecided.is_empty() { 0.8 } else { 0.6 };
-        g.own = Some(End { mac: None, ips: own });
+        g.own = Some(End {
+            mac: None,
+            ips: own,
+        });
         g.undecided.clear();
     }
     g
@@ -324,12 +327,19 @@ fn resolve(guesses: &mut [Guess], names: &[String], smb_groups: &[BTreeSet<IpAdd
         e.mac
             .and_then(|m| mac.get(&m).copied())
             .filter(|o| *o != f)
-            .or_else(|| e.ips.iter().find_map(|i| ip.get(i).copied().filter(|o| *o != f)))
+            .or_else(|| {
+                e.ips
+                    .iter()
+                    .find_map(|i| ip.get(i).copied().filter(|o| *o != f))
+            })
     };
     for _ in 0..8 {
         let (ip, mac) = owned(guesses);
         let mut changed = false;
-        for g in guesses.iter_mut().filter(|g| g.own.is_none() && g.undecided.len() == 2) {
+        for g in guesses
+            .iter_mut()
+            .filter(|g| g.own.is_none() && g.undecided.len() == 2)
+        {
             let gf = g.file;
             let by_other: Vec<Option<usize>> = g
                 .undecided
@@ -424,7 +434,10 @@ fn resolve(guesses: &mut [Guess], names: &[String], smb_groups: &[BTreeSet<IpAdd
             }
         }
     }
-    for g in guesses.iter_mut().filter(|g| g.own.is_none() && g.undecided.len() == 2) {
+    for g in guesses
+        .iter_mut()
+        .filter(|g| g.own.is_none() && g.undecided.len() == 2)
+    {
         g.reason = format!(
             "undecided: {} and {} are in every frame (one peer) and no other evidence says which is this NIC: \
              no own address taken",
@@ -526,8 +539,8 @@ pub fn build(
         }
         let tables = MacTables::new(f);
         for (ii, info) in f.scan.interfaces.iter().enumerate() {
-            let mapped = inv
-                .is_some_and(|inv| inv.interface_for_capture(&f.name, &info.name).is_some());
+            let mapped =
+                inv.is_some_and(|inv| inv.interface_for_capture(&f.name, &info.name).is_some());
             if !mapped {
                 guesses.push(own_end(fi, ii, info.index, &tables, &seen, &ip_packets));
             }
@@ -791,7 +804,12 @@ pub fn place_peers(
                 continue;
             }
             if sa.len() == sb.len() && sa.iter().all(|x| sb.iter().any(|y| close(x, y))) {
-                union(&mut parent, idx[*a], idx[*b], "its heartbeats fell silent at the same moments");
+                union(
+                    &mut parent,
+                    idx[*a],
+                    idx[*b],
+                    "its heartbeats fell silent at the same moments",
+                );
             }
         }
     }
@@ -806,7 +824,10 @@ pub fn place_peers(
             continue;
         }
         let (name, source) = if let Some(n) = ips.iter().find_map(|a| owned.get(a)) {
-            (n.to_string(), "a captured NIC of that node owns one of them")
+            (
+                n.to_string(),
+                "a captured NIC of that node owns one of them",
+            )
         } else if let Some(n) = inv.and_then(|inv| {
             ips.iter()
                 .find_map(|a| inv.owner_of(*a))
@@ -828,7 +849,11 @@ pub fn place_peers(
                 reasons.extend(w.iter().copied());
             }
         }
-        let peer_ips: Vec<IpAddr> = ips.iter().copied().filter(|a| !owned.contains_key(a)).collect();
+        let peer_ips: Vec<IpAddr> = ips
+            .iter()
+            .copied()
+            .filter(|a| !owned.contains_key(a))
+            .collect();
         for a in &peer_ips {
             topo.peer_nodes.insert(*a, name.clone());
         }
@@ -836,7 +861,11 @@ pub fn place_peers(
             inferred.push(Inferred::new(
                 format!(
                     "{} {} node {name}",
-                    peer_ips.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+                    peer_ips
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     if peer_ips.len() > 1 { "are one" } else { "is" }
                 ),
                 format!(

@@ -23,10 +23,7 @@ type Silence = (i64, i64);
 /// silences, cadence ns). A silence is at least `min_missed` + 1 cadences long.
 /// Tracks whose arrival list was capped use the scanner's recorded gaps.
 #[allow(clippy::type_complexity)]
-fn silences(
-    ctx: &Ctx<'_>,
-    min_missed: u32,
-) -> BTreeMap<IpAddr, (i64, i64, Vec<Silence>, i64)> {
+fn silences(ctx: &Ctx<'_>, min_missed: u32) -> BTreeMap<IpAddr, (i64, i64, Vec<Silence>, i64)> {
     let mut arrivals: BTreeMap<IpAddr, (Vec<i64>, Vec<Silence>, Vec<i64>)> = BTreeMap::new();
     for (_, src, _, t) in &ctx.model.heartbeats {
         let e = arrivals.entry(*src).or_default();
@@ -42,7 +39,10 @@ fn silences(
             e.2.push(c);
         }
     }
-    let given = ctx.th.heartbeat_delay_given.then_some((ctx.th.heartbeat_delay_s * 1e9) as i64);
+    let given = ctx
+        .th
+        .heartbeat_delay_given
+        .then_some((ctx.th.heartbeat_delay_s * 1e9) as i64);
     arrivals
         .into_iter()
         .filter_map(|(src, (mut a, extra, mut cads))| {

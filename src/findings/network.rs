@@ -188,7 +188,11 @@ const STANDARD_BPS: [u64; 10] = [
 
 /// Longest run of consecutive signal buckets (1 s) at or above `limit` b/s:
 /// (first bucket, last bucket).
-fn longest_run(totals: &std::collections::BTreeMap<i64, u64>, bucket_s: f64, limit: f64) -> Option<(i64, i64)> {
+fn longest_run(
+    totals: &std::collections::BTreeMap<i64, u64>,
+    bucket_s: f64,
+    limit: f64,
+) -> Option<(i64, i64)> {
     let mut best: Option<(i64, i64)> = None;
     let mut run: Option<(i64, i64)> = None;
     for (b, bytes) in totals {
@@ -245,7 +249,9 @@ pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 if ((e - s + 1) as f64) * bucket_s < ctx.th.saturation_min_s {
                     continue;
                 }
-                let level: f64 = (s..=e).map(|b| totals.get(&b).copied().unwrap_or(0) as f64).sum::<f64>()
+                let level: f64 = (s..=e)
+                    .map(|b| totals.get(&b).copied().unwrap_or(0) as f64)
+                    .sum::<f64>()
                     * 8.0
                     / ((e - s + 1) as f64 * bucket_s);
                 let std = STANDARD_BPS.iter().copied().find(|x| *x as f64 >= level);

@@ -152,7 +152,9 @@ fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         if inventory_knows(ctx, &g.shares) || !seen.insert((client, server)) {
             continue;
         }
-        let Some(a) = ctx.node_of(server) else { continue };
+        let Some(a) = ctx.node_of(server) else {
+            continue;
+        };
         if ctx.node_of(client) == Some(a) {
             continue;
         }
@@ -163,7 +165,12 @@ fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             (e - s).max(0) as f64 / (g.last_ts_ns - g.first_ts_ns).max(1) as f64
         };
         let mut fwd: BTreeMap<String, (u64, f64)> = BTreeMap::new();
-        for r in ctx.model.groups.iter().filter(|r| r.role == Role::RedirectedIo) {
+        for r in ctx
+            .model
+            .groups
+            .iter()
+            .filter(|r| r.role == Role::RedirectedIo)
+        {
             let (Some(rc), Some(rs)) = (r.key.client, r.key.server) else {
                 continue;
             };

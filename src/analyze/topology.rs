@@ -391,18 +391,39 @@ fn resolve(guesses: &mut [Guess], names: &[String], smb_groups: &[BTreeSet<IpAdd
         }
     }
     // Both ends captured and still undecided: one end each, arbitrarily.
+    // Undecided interfaces indexed by their pair of ends (linear, not a
+    // search per interface).
+    let key = |e: &End| {
+        (
+            e.mac,
+            if e.mac.is_some() {
+                None
+            } else {
+                e.ips.first().copied()
+            },
+        )
+    };
+    let pair_key = |g: &Guess| {
+        let (a, b) = (key(&g.undecided[0]), key(&g.undecided[1]));
+        if a <= b { (a, b) } else { (b, a) }
+    };
+    let mut by_pair: HashMap<_, Vec<usize>> = HashMap::new();
+    for (i, g) in guesses.iter().enumerate() {
+        if g.own.is_none() && g.undecided.len() == 2 {
+            by_pair.entry(pair_key(g)).or_default().push(i);
+        }
+    }
     for i in 0..guesses.len() {
         if guesses[i].own.is_some() || guesses[i].undecided.len() != 2 {
             continue;
         }
-        let twin = (i + 1..guesses.len()).find(|&j| {
-            guesses[j].own.is_none()
-                && guesses[j].file != guesses[i].file
-                && guesses[j].undecided.len() == 2
-                && guesses[j]
-                    .undecided
-                    .iter()
-                    .all(|e| guesses[i].undecided.iter().any(|x| same_end(x, e)))
+        let twin = by_pair.get(&pair_key(&guesses[i])).and_then(|v| {
+            v.iter().copied().find(|&j| {
+                j > i
+                    && guesses[j].own.is_none()
+                    && guesses[j].file != guesses[i].file
+                    && guesses[j].undecided.len() == 2
+            })
         });
         if let Some(j) = twin {
             let (a, b) = (

@@ -2,6 +2,8 @@
 //! IPv6-only, dual-stack), cadences and file names unlike the samples'
 //! (issue 12's failure classes; issue 13's 100,000-interface capture).
 
+#![allow(clippy::too_many_arguments)]
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 

@@ -143,18 +143,24 @@ fn end_str(e: &End) -> String {
 /// Per file, in one pass over its tables: unicast (src, dst) MAC pairs per
 /// interface and the unicast source addresses per (interface, MAC). Linear in
 /// the table sizes, whatever the number of interfaces.
+type Mac = [u8; 6];
+/// Per capture interface: (source MAC, destination MAC, frames).
+type PairTable = HashMap<u32, Vec<(Mac, Mac, u64)>>;
+/// Per (capture interface, MAC): (source address, frames), most first.
+type IpTable = HashMap<(u32, Mac), Vec<(IpAddr, u64)>>;
+
 struct MacTables {
-    pairs: HashMap<u32, Vec<([u8; 6], [u8; 6], u64)>>,
-    ips: HashMap<(u32, [u8; 6]), Vec<(IpAddr, u64)>>,
+    pairs: PairTable,
+    ips: IpTable,
 }
 
 impl MacTables {
     fn new(f: &FileScan) -> MacTables {
-        let mut pairs: HashMap<u32, Vec<([u8; 6], [u8; 6], u64)>> = HashMap::new();
+        let mut pairs: PairTable = HashMap::new();
         for ((i, s, d), n) in &f.scan.mac_pairs {
             pairs.entry(*i).or_default().push((*s, *d, *n));
         }
-        let mut ips: HashMap<(u32, [u8; 6]), Vec<(IpAddr, u64)>> = HashMap::new();
+        let mut ips: IpTable = HashMap::new();
         for ((i, m, ip), n) in &f.scan.mac_ips {
             if is_unicast(*ip) {
                 ips.entry((*i, *m)).or_default().push((*ip, *n));
@@ -839,6 +845,25 @@ pub fn place_peers(
         let r = find(&mut parent, i);
         sets.entry(r).or_default().push(i);
     }
+    let names = smb_server_names(smb);
+    // A name is a node's only when every address it was used for is in one
+    // set (a SOFS or cluster name spans nodes: not a node name).
+    let set_of: HashMap<IpAddr, usize> = sets
+        .iter()
+        .flat_map(|(r, m)| {
+            let addrs = &addrs;
+            m.iter().map(move |&i| (addrs[i], *r))
+        })
+        .collect();
+    let mut name_sets: HashMap<&str, BTreeSet<Option<usize>>> = HashMap::new();
+    for (ip, ns) in &names {
+        for n in ns {
+            name_sets
+                .entry(n.as_str())
+                .or_default()
+                .insert(set_of.get(ip).copied());
+        }
+    }
     for members in sets.values() {
         let ips: Vec<IpAddr> = members.iter().map(|&i| addrs[i]).collect();
         if ips.iter().all(|a| owned.contains_key(a)) {
@@ -855,6 +880,23 @@ pub fn place_peers(
                 .map(|r| inv.node(r).name.clone())
         }) {
             (n, "the inventory")
+        } else if let Some(n) = {
+            let r = set_of.get(&ips[0]).copied();
+            let mut ns: BTreeSet<&str> = BTreeSet::new();
+            for a in &ips {
+                ns.extend(names.get(a).into_iter().flatten().map(String::as_str));
+            }
+            let only = ns.len() == 1;
+            ns.into_iter().next().filter(|n| {
+                only && name_sets
+                    .get(n)
+                    .is_some_and(|s| s.len() == 1 && s.contains(&r))
+            })
+        } {
+            (
+                n.to_string(),
+                "the SMB tree connects to it (\\\\NAME\\share)",
+            )
         } else {
             let first = ips
                 .iter()
@@ -901,6 +943,40 @@ pub fn place_peers(
             ));
         }
     }
+}
+
+/// Server names SMB clients used (`\\\\NAME\\share` in tree connects), per
+/// server address (upper case; addresses as names skipped).
+fn smb_server_names(
+    smb: Option<&hvsleuth_parsers::smb::model::SmbReport>,
+) -> HashMap<IpAddr, BTreeSet<String>> {
+    let mut out: HashMap<IpAddr, BTreeSet<String>> = HashMap::new();
+    let Some(smb) = smb else { return out };
+    for s in &smb.sessions {
+        let hosts: BTreeSet<String> = s
+            .trees
+            .iter()
+            .filter_map(|t| {
+                let h = t.share.trim_start_matches('\\').split('\\').next()?;
+                let h = h.trim();
+                (!h.is_empty() && h.parse::<IpAddr>().is_err() && !h.contains(':'))
+                    .then(|| h.to_ascii_uppercase())
+            })
+            .collect();
+        if hosts.len() != 1 {
+            continue;
+        }
+        for c in &s.channels {
+            let addr = c.server.rsplit_once(':').map_or(c.server.as_str(), |x| x.0);
+            if let Ok(ip) = addr
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse::<IpAddr>()
+            {
+                out.entry(ip).or_default().extend(hosts.iter().cloned());
+            }
+        }
+    }
+    out
 }
 
 /// Link speeds an SMB server advertised for its own interfaces

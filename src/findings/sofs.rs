@@ -144,7 +144,7 @@ fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         .iter()
         .filter(|g| g.role == Role::Storage && g.bytes >= ctx.th.mgmt_bulk_min_bytes)
         .collect();
-    storage.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    storage.sort_by_key(|g| std::cmp::Reverse(g.bytes));
     for g in storage {
         let (Some(client), Some(server)) = (g.key.client, g.key.server) else {
             continue;

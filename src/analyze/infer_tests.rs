@@ -692,3 +692,73 @@ fn hundred_thousand_interfaces_analyse_in_seconds() {
     assert!(secs[1] < 25.0 * secs[0] + 5.0, "{secs:?}");
     assert!(secs[1] < 300.0, "{secs:?}");
 }
+
+// ---- class 1: pcapng EPB direction flags decide a one-peer link ----
+
+/// Writes `cap` as pcapng by hand, with `epb_flags` on every packet:
+/// outbound when its source MAC is `me`, inbound otherwise.
+fn write_with_flags(cap: Cap, me: [u8; 6], dir: &std::path::Path) -> PathBuf {
+    let mut frames = cap.frames;
+    frames.sort_by_key(|f| f.0);
+    let mut v: Vec<u8> = Vec::new();
+    let block = |v: &mut Vec<u8>, ty: u32, body: &[u8]| {
+        let len = (12 + body.len()) as u32;
+        v.extend_from_slice(&ty.to_le_bytes());
+        v.extend_from_slice(&len.to_le_bytes());
+        v.extend_from_slice(body);
+        v.extend_from_slice(&len.to_le_bytes());
+    };
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    block(&mut v, 0x0A0D_0D0A, &shb);
+    for _ in &cap.ifaces {
+        let mut idb = Vec::new();
+        idb.extend_from_slice(&1u16.to_le_bytes());
+        idb.extend_from_slice(&0u16.to_le_bytes());
+        idb.extend_from_slice(&65535u32.to_le_bytes());
+        // if_tsresol = 9 (ns), end of options.
+        idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+        block(&mut v, 1, &idb);
+    }
+    for (ts, i, f, wire) in &frames {
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&i.to_le_bytes());
+        epb.extend_from_slice(&((*ts as u64 >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(*ts as u32).to_le_bytes());
+        epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&wire.to_le_bytes());
+        epb.extend_from_slice(f);
+        epb.resize(epb.len().div_ceil(4) * 4, 0);
+        let out = f[6..12] == me;
+        epb.extend_from_slice(&2u16.to_le_bytes());
+        epb.extend_from_slice(&4u16.to_le_bytes());
+        epb.extend_from_slice(&(if out { 2u32 } else { 1u32 }).to_le_bytes());
+        epb.extend_from_slice(&[0, 0, 0, 0]);
+        block(&mut v, 6, &epb);
+    }
+    let p = dir.join(&cap.name);
+    std::fs::write(&p, v).unwrap();
+    p
+}
+
+#[test]
+fn class1_epb_direction_flags_decide_a_one_peer_link() {
+    // The receiving NIC of a bulk write, its only peer the writer whose MAC
+    // is the lower: without flags undecided, with them its own.
+    let d = tmpdir("c1-epb");
+    let me = h(0x30, "fd77::30");
+    let peer = h(0x02, "fd77::2");
+    let mut c = Cap::new("recv-side.pcapng", &[("Slot 4 Port 1", None)]);
+    smb_bulk(&mut c, 0, &peer, &me, T0, 2000, 1_000_000, 50200);
+    let a = run(&[write_with_flags(c, me.mac, &d)], S);
+    assert_eq!(a.model.ifaces[0].addresses, vec![me.ip]);
+    assert!(
+        a.summary
+            .inferred
+            .iter()
+            .any(|f| f.reason.contains("EPB direction flags"))
+    );
+}

@@ -152,6 +152,8 @@ type IpTable = HashMap<(u32, Mac), Vec<(IpAddr, u64)>>;
 struct MacTables {
     pairs: PairTable,
     ips: IpTable,
+    /// Per capture interface: (MAC, frames) the EPB direction flags give as its own.
+    dir: HashMap<u32, Vec<(Mac, u64)>>,
 }
 
 impl MacTables {
@@ -169,7 +171,11 @@ impl MacTables {
         for v in ips.values_mut() {
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         }
-        MacTables { pairs, ips }
+        let mut dir: HashMap<u32, Vec<(Mac, u64)>> = HashMap::new();
+        for ((i, m), n) in &f.scan.dir_macs {
+            dir.entry(*i).or_default().push((*m, *n));
+        }
+        MacTables { pairs, ips, dir }
     }
 
     fn end(&self, iface: u32, mac: [u8; 6]) -> End {
@@ -186,13 +192,53 @@ impl MacTables {
     }
 }
 
+/// An interface's own end: the pcapng EPB direction flags when the capture
+/// has them (its own word), else [`own_end_frames`].
+fn own_end(
+    file: usize,
+    info: usize,
+    iface: u32,
+    t: &MacTables,
+    seen: &HashMap<u32, HashMap<IpAddr, u64>>,
+    ip_packets: &HashMap<(u32, bool), u64>,
+) -> Guess {
+    if let Some(d) = t.dir.get(&iface) {
+        let n: u64 = d.iter().map(|x| x.1).sum();
+        if let Some((m, k)) = d.iter().max_by_key(|x| (x.1, std::cmp::Reverse(x.0))) {
+            if *k * 100 >= n * 99 {
+                return Guess {
+                    file,
+                    info,
+                    own: Some(t.end(iface, *m)),
+                    undecided: Vec::new(),
+                    reason: format!(
+                        "pcapng EPB direction flags: {k} frames sent from or received at {}",
+                        mac_str(m)
+                    ),
+                    confidence: 0.99,
+                    conflict: false,
+                };
+            }
+            let mut g = own_end_frames(file, info, iface, t, seen, ip_packets);
+            g.conflict = true;
+            g.reason = format!(
+                "conflict: the EPB direction flags give {} MACs as this NIC's; {}",
+                d.len(),
+                g.reason
+            );
+            return g;
+        }
+    }
+    own_end_frames(file, info, iface, t, seen, ip_packets)
+}
+
 /// An interface's own end, from evidence that decides it: the MAC present in
 /// every unicast frame of the interface (whatever peer it talks to) is its
 /// own; its addresses are the source addresses sent from that MAC. With a
 /// single peer both MACs are in every frame: undecided here, left to
 /// cross-capture evidence. Without MACs: per family, the address present in
 /// (nearly) every packet, undecided likewise when two are.
-fn own_end(
+fn own_end_frames(
     file: usize,
     info: usize,
     iface: u32,

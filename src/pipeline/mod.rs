@@ -98,6 +98,9 @@ impl PacketSink for DropBehind<'_> {
     fn packet(&mut self, pkt: &Packet<'_>) {
         self.inner.packet(pkt);
     }
+    fn next_direction(&mut self, outbound: bool) {
+        self.inner.next_direction(outbound);
+    }
     fn progress(&mut self, consumed: u64) {
         self.inner.progress(consumed);
         let end = (consumed as usize / DROP_CHUNK) * DROP_CHUNK;
@@ -278,6 +281,9 @@ impl<S: PacketSink> PacketSink for ProgressSink<'_, S> {
     #[inline]
     fn packet(&mut self, pkt: &Packet<'_>) {
         self.inner.packet(pkt);
+    }
+    fn next_direction(&mut self, outbound: bool) {
+        self.inner.next_direction(outbound);
     }
     fn progress(&mut self, consumed: u64) {
         self.bar.inc(consumed.saturating_sub(self.last));

@@ -762,3 +762,106 @@ fn class1_epb_direction_flags_decide_a_one_peer_link() {
             .any(|f| f.reason.contains("EPB direction flags"))
     );
 }
+
+// ---- class 2: nodes named by the best name seen ----
+
+fn frame_data(src: &Host, dst: &Host, ports: (u16, u16), seq: u32, data: &[u8]) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2(src.mac, dst.mac);
+    let b = match (src.ip, dst.ip) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => b.ipv4(s.octets(), d.octets(), 128),
+        (IpAddr::V6(s), IpAddr::V6(d)) => b.ipv6(s.octets(), d.octets(), 128),
+        _ => panic!("mixed families"),
+    };
+    let mut v = Vec::new();
+    b.tcp(ports.0, ports.1, seq, 64000)
+        .ack(1)
+        .psh()
+        .write(&mut v, data)
+        .unwrap();
+    v
+}
+
+#[test]
+fn class2_peer_named_by_the_smb_name_not_an_address() {
+    use crate::synth::smb::{PduBuf, Smb2Session};
+    let d = tmpdir("c2n");
+    let me = [h(0x41, "10.88.1.5"), h(0x42, "fd88::5")];
+    let peer = [h(0x51, "10.88.1.9"), h(0x52, "fd88::9")];
+    let dns = [h(0x90, "10.88.1.250"), h(0x91, "10.88.1.251")];
+    let mut c = Cap::new("tr-55.pcapng", &[("nic-a", None), ("nic-b", None)]);
+    let silent = [
+        (T0 + 100 * S, T0 + 125 * S),
+        (T0 + 400 * S, T0 + 425 * S),
+        (T0 + 700 * S, T0 + 725 * S),
+    ];
+    for i in 0..2u32 {
+        let mut t = T0;
+        while t < T0 + 900 * S {
+            c.udp(t, i, &me[i as usize], &peer[i as usize], (3343, 3343), 92);
+            if !silent.iter().any(|(s, e)| t >= *s && t < *e) {
+                c.udp(
+                    t + 2_000_000,
+                    i,
+                    &peer[i as usize],
+                    &me[i as usize],
+                    (3343, 3343),
+                    92,
+                );
+            }
+            t += 2 * S;
+        }
+    }
+    c.chatter(0, &me[0], &dns, T0, T0 + 900 * S);
+    // SMB from me to the peer: \\WEST-07\vols.
+    let sess = Smb2Session {
+        next_msg_id: 0,
+        session_id: 0x0000_1000_0000_0077,
+        tree_id: 5,
+    };
+    let mut pdu = PduBuf::new();
+    let (mut cs, mut ss) = (1u32, 1u32);
+    let mut t = T0 + 10 * S;
+    let mut send = |c: &mut Cap, to_server: bool, data: Vec<u8>| {
+        let (s, dd, ports, seq) = if to_server {
+            (&me[0], &peer[0], (50300, 445), &mut cs)
+        } else {
+            (&peer[0], &me[0], (445, 50300), &mut ss)
+        };
+        let f = frame_data(s, dd, ports, *seq, &data);
+        *seq = seq.wrapping_add(data.len() as u32);
+        let w = f.len() as u32;
+        c.frames.push((t, 0, f, w));
+        t += 1_000_000;
+    };
+    let (guid, salt) = ([7u8; 16], [9u8; 32]);
+    send(
+        &mut c,
+        true,
+        pdu.negotiate_req(&sess, 0, &guid, &salt).to_vec(),
+    );
+    send(
+        &mut c,
+        false,
+        pdu.negotiate_resp(&sess, 0, &guid, &salt, 133_000_000_000_000_000)
+            .to_vec(),
+    );
+    send(
+        &mut c,
+        true,
+        pdu.tree_connect_req(&sess, 1, "\\\\WEST-07\\vols").to_vec(),
+    );
+    send(&mut c, false, pdu.tree_connect_resp(&sess, 1).to_vec());
+    let a = run(&[c.write(&d)], S);
+    let hb = findings(&a, "HVS006");
+    assert!(!hb.is_empty());
+    for f in &hb {
+        assert_eq!(
+            f.node.as_deref(),
+            Some("WEST-07"),
+            "{:#?}",
+            a.summary.inferred
+        );
+    }
+    let q = hb.iter().find(|f| f.title.contains("quarantine")).unwrap();
+    assert!(q.remediation.iter().any(|r| r.contains("-Name WEST-07")));
+}

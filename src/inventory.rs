@@ -201,7 +201,12 @@ impl Inventory {
     }
 
     pub fn parse(text: &str) -> Result<Inventory> {
-        let inv: Inventory = toml::from_str(text)?;
+        let mut inv: Inventory = toml::from_str(text)?;
+        // Given heartbeat delays override the cadence learnt from traffic.
+        inv.thresholds.heartbeat_delay_given = toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|t| t.get("thresholds")?.get("heartbeat_delay_s").cloned())
+            .is_some();
         inv.validate()?;
         Ok(inv)
     }

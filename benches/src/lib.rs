@@ -15,7 +15,7 @@ mod frame;
 mod readdr;
 mod rng;
 mod scale;
-mod smb;
+pub mod smb;
 pub mod writer;
 
 #[cfg(test)]

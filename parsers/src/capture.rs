@@ -63,6 +63,10 @@ pub trait PacketSink {
     /// A new interface was described; packets refer to it by index.
     fn interface(&mut self, info: &InterfaceInfo);
     fn packet(&mut self, pkt: &Packet<'_>);
+    /// The next packet's direction from the pcapng EPB flags (`epb_flags`
+    /// bits 0-1): `true` outbound, `false` inbound. Called just before
+    /// [`PacketSink::packet`], only when the capture says.
+    fn next_direction(&mut self, _outbound: bool) {}
     /// Bytes of the (decompressed) file read so far; called every buffer refill.
     fn progress(&mut self, _consumed: u64) {}
     /// A pcapng section began; `application` is its `shb_userappl` (e.g.
@@ -546,6 +550,24 @@ fn ng_block(
         }
         Block::EnhancedPacket(epb) => {
             let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+            // epb_flags (option 2, 4 bytes): direction in bits 0-1 (1 in, 2 out).
+            if let Some(o) = epb
+                .options
+                .iter()
+                .find(|o| o.code.0 == 2 && o.value.len() >= 4)
+            {
+                let b = [o.value[0], o.value[1], o.value[2], o.value[3]];
+                let flags = if ng.big_endian {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                };
+                match flags & 3 {
+                    1 => sink.next_direction(false),
+                    2 => sink.next_direction(true),
+                    _ => {}
+                }
+            }
             emit_ng(
                 ng,
                 epb.if_id,

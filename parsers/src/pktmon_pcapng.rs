@@ -54,6 +54,9 @@ pub struct PktmonPcapngFilter<'s> {
     active: bool,
     ring: [Seen; RING],
     next: usize,
+    /// The direction flag of the next packet, forwarded only with a packet
+    /// that is delivered (a dropped copy must not pass its flag on).
+    direction: Option<bool>,
     pub repairs: PktmonRepairs,
 }
 
@@ -64,6 +67,7 @@ impl<'s> PktmonPcapngFilter<'s> {
             active: false,
             ring: [Seen::default(); RING],
             next: 0,
+            direction: None,
             repairs: PktmonRepairs::default(),
         }
     }
@@ -191,8 +195,13 @@ impl PacketSink for PktmonPcapngFilter<'_> {
         self.inner.interface(info);
     }
 
+    fn next_direction(&mut self, outbound: bool) {
+        self.direction = Some(outbound);
+    }
+
     #[inline]
     fn packet(&mut self, p: &Packet<'_>) {
+        let direction = self.direction.take();
         if self.active {
             if self.duplicate(p) {
                 self.repairs.duplicates_removed += 1;
@@ -202,6 +211,9 @@ impl PacketSink for PktmonPcapngFilter<'_> {
                 self.repairs.wifi_frames += 1;
                 return;
             }
+        }
+        if let Some(d) = direction {
+            self.inner.next_direction(d);
         }
         self.inner.packet(p);
     }

@@ -2,6 +2,8 @@
 //! attribution (interface x role x time bucket) -> tables and summary.
 
 pub mod attribute;
+#[cfg(test)]
+mod infer_tests;
 pub mod reconcile;
 pub mod report;
 pub mod skew;
@@ -160,9 +162,17 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         // empty result, not an error.
         eprintln!("note: the inputs were read but hold no packets, counters or tracked events");
     }
+    // Findings judge a 1 s signal whatever the chart bucket: a bucket of
+    // whole seconds is scanned at 1 s and merged for the charts.
+    const SECOND: i64 = 1_000_000_000;
+    let scan_bucket = if o.bucket_ns > SECOND && o.bucket_ns % SECOND == 0 {
+        SECOND
+    } else {
+        o.bucket_ns
+    };
     let cfg = ScanConfig {
         max_flows: o.max_flows,
-        bucket_ns: Some(o.bucket_ns),
+        bucket_ns: Some(scan_bucket),
         smb_keys: o.smb_keys.clone(),
         ..ScanConfig::default()
     };
@@ -185,11 +195,20 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
             .map(|f| (f.error.as_ref().is_none_or(|e| e.1), f.error.is_none()))
             .chain(evidence_ok),
     );
-    let (mut ifaces, topo, mut inferred) = topology::build(&files, o.inventory);
     let smb_report = smb.report();
+    let (mut ifaces, mut topo, mut inferred) =
+        topology::build(&files, o.inventory, Some(&smb_report));
     topology::speeds_from_smb(&mut ifaces, &smb_report, &mut inferred);
+    topology::place_peers(
+        &files,
+        &ifaces,
+        &mut topo,
+        o.inventory,
+        Some(&smb_report),
+        &mut inferred,
+    );
     let (offsets, skews) = skew::align(&files);
-    let model = attribute::attribute(&files, &ifaces, &topo, o.bucket_ns, &offsets);
+    let model = attribute::attribute(&files, &ifaces, &topo, scan_bucket, o.bucket_ns, &offsets);
     let thresholds = o
         .inventory
         .map(|i| i.thresholds.clone())
@@ -294,7 +313,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         }
     }
     if let Some(path) = &args.write_inventory {
-        if let Err(e) = summary::write_inventory(path, &model) {
+        if let Err(e) = summary::write_inventory(path, &model, &summary.inferred) {
             eprintln!("error: {e:#}");
             return ExitCode::Error;
         }

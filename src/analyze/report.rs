@@ -133,7 +133,14 @@ pub fn build(
         inferred: summary
             .inferred
             .iter()
-            .map(|f| (f.fact.clone(), f.reason.clone(), f.confidence))
+            .map(|f| {
+                let fact = if f.conflict {
+                    format!("CONFLICT: {}", f.fact)
+                } else {
+                    f.fact.clone()
+                };
+                (fact, f.reason.clone(), f.confidence)
+            })
             .collect(),
     }
 }

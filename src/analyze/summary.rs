@@ -213,6 +213,17 @@ impl Summary {
                 );
             }
         }
+        let conflicts: Vec<_> = self.inferred.iter().filter(|f| f.conflict).collect();
+        if !conflicts.is_empty() {
+            let _ = writeln!(
+                s,
+                "CONFLICTS in what was inferred ({}): correct them in an inventory",
+                conflicts.len()
+            );
+            for f in conflicts {
+                let _ = writeln!(s, "  ! {} — {}", f.fact, f.reason);
+            }
+        }
         if !self.inferred.is_empty() {
             let _ = writeln!(s, "inferred:");
             for f in &self.inferred {
@@ -240,7 +251,7 @@ pub fn human_bps(b: u64) -> String {
 }
 
 /// Writes what was placed and inferred as an inventory to correct and re-use.
-pub fn write_inventory(path: &Path, m: &Model) -> Result<()> {
+pub fn write_inventory(path: &Path, m: &Model, inferred: &[Inferred]) -> Result<()> {
     use crate::inventory::{CaptureRef, Interface, Inventory, Node};
     let mut inv = Inventory::default();
     for i in &m.ifaces {
@@ -272,8 +283,16 @@ pub fn write_inventory(path: &Path, m: &Model) -> Result<()> {
             }),
         });
     }
+    // Conflicts and undecided facts first, as comments to resolve by hand.
+    let mut marks = String::new();
+    for f in inferred.iter().filter(|f| f.conflict) {
+        marks += &format!("# CONFLICT: {} ({})\n", f.fact, f.reason)
+            .replace('\n', " ")
+            .replace("  ", " ");
+        marks.push('\n');
+    }
     let text = format!(
-        "# Inferred by hvsleuth analyze: prefixes (/24, /64) and roles are guesses; correct them\n# and re-run with --inventory.\n{}",
+        "# Inferred by hvsleuth analyze: prefixes (/24, /64) and roles are guesses; correct them\n# and re-run with --inventory.\n{marks}{}",
         toml::to_string_pretty(&inv).context("serialising the inventory")?
     );
     std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))

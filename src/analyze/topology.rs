@@ -26,6 +26,9 @@ pub struct Iface {
     /// Interface alias (inventory) or capture interface name.
     pub interface: String,
     pub link_bps: Option<u64>,
+    /// Where `link_bps` came from (inventory, pcapng if_speed, SMB interface list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_from: Option<String>,
     /// The interface's own addresses.
     pub addresses: Vec<IpAddr>,
     /// Placed by the inventory (true) or inferred (false).
@@ -38,6 +41,20 @@ pub struct Inferred {
     pub fact: String,
     pub reason: String,
     pub confidence: f32,
+    /// The evidence disagrees or does not decide: shown as a conflict.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub conflict: bool,
+}
+
+impl Inferred {
+    pub fn new(fact: String, reason: String, confidence: f32) -> Inferred {
+        Inferred {
+            fact,
+            reason,
+            confidence,
+            conflict: false,
+        }
+    }
 }
 
 /// Topology facts used by attribution.
@@ -46,6 +63,8 @@ pub struct Topo {
     pub node_addrs: BTreeSet<IpAddr>,
     pub sofs_addrs: BTreeSet<IpAddr>,
     pub lm_shares: BTreeSet<String>,
+    /// Addresses no captured interface owns, placed on a node by evidence.
+    pub peer_nodes: BTreeMap<IpAddr, String>,
 }
 
 impl Topology for Topo {
@@ -78,53 +97,462 @@ fn node_from_file(name: &str) -> String {
         .to_string()
 }
 
-/// An interface's own addresses. With Ethernet: its own MAC is the unicast
-/// MAC in most frames, and its addresses are the source IPs sent from that
-/// MAC (per family, the most frequent). Without MACs: per family, the unicast
-/// address present in most of that family's packets, if in at least half.
-fn own_addresses(
-    f: &FileScan,
-    iface: u32,
-    seen: &HashMap<u32, HashMap<IpAddr, u64>>,
-    ip_packets: &HashMap<(u32, bool), u64>,
-) -> Vec<IpAddr> {
-    let own_mac = f
-        .scan
-        .mac_frames
+/// One end of an interface's traffic that may be the interface itself: a MAC
+/// (when frames have one) and the unicast addresses sent from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct End {
+    mac: Option<[u8; 6]>,
+    ips: Vec<IpAddr>,
+}
+
+/// What the traffic of one capture interface says about its own end.
+#[derive(Debug, Clone)]
+struct Guess {
+    file: usize,
+    /// Index into the file's `scan.interfaces`.
+    info: usize,
+    own: Option<End>,
+    /// When undecided: the ends either of which may be this interface.
+    undecided: Vec<End>,
+    reason: String,
+    confidence: f32,
+    conflict: bool,
+}
+
+fn mac_str(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn end_str(e: &End) -> String {
+    let ips = e
+        .ips
         .iter()
-        .filter(|((i, _), _)| *i == iface)
-        .max_by_key(|((_, mac), n)| (**n, std::cmp::Reverse(*mac)))
-        .map(|((_, mac), _)| *mac);
-    let mut own = Vec::new();
-    for v6 in [false, true] {
-        let by_mac = own_mac.and_then(|m| {
-            f.scan
-                .mac_ips
-                .iter()
-                .filter(|((i, mac, ip), _)| {
-                    *i == iface && *mac == m && ip.is_ipv6() == v6 && is_unicast(*ip)
-                })
-                .max_by_key(|((_, _, ip), n)| (**n, std::cmp::Reverse(*ip)))
-                .map(|((_, _, ip), _)| *ip)
-        });
-        let by_count = || {
-            let total = ip_packets.get(&(iface, v6)).copied().unwrap_or(0);
-            seen.get(&iface)?
-                .iter()
-                .filter(|(ip, _)| ip.is_ipv6() == v6)
-                .max_by_key(|(ip, n)| (**n, std::cmp::Reverse(**ip)))
-                .filter(|(_, n)| **n * 2 >= total.max(1))
-                .map(|(ip, _)| *ip)
-        };
-        if let Some(ip) = by_mac.or_else(by_count) {
-            own.push(ip);
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match e.mac {
+        Some(m) if ips.is_empty() => mac_str(&m),
+        Some(m) => format!("{} ({ips})", mac_str(&m)),
+        None => ips,
+    }
+}
+
+/// Per file, in one pass over its tables: unicast (src, dst) MAC pairs per
+/// interface and the unicast source addresses per (interface, MAC). Linear in
+/// the table sizes, whatever the number of interfaces.
+type Mac = [u8; 6];
+/// Per capture interface: (source MAC, destination MAC, frames).
+type PairTable = HashMap<u32, Vec<(Mac, Mac, u64)>>;
+/// Per (capture interface, MAC): (source address, frames), most first.
+type IpTable = HashMap<(u32, Mac), Vec<(IpAddr, u64)>>;
+
+struct MacTables {
+    pairs: PairTable,
+    ips: IpTable,
+    /// Per capture interface: (MAC, frames) the EPB direction flags give as its own.
+    dir: HashMap<u32, Vec<(Mac, u64)>>,
+}
+
+impl MacTables {
+    fn new(f: &FileScan) -> MacTables {
+        let mut pairs: PairTable = HashMap::new();
+        for ((i, s, d), n) in &f.scan.mac_pairs {
+            pairs.entry(*i).or_default().push((*s, *d, *n));
+        }
+        let mut ips: IpTable = HashMap::new();
+        for ((i, m, ip), n) in &f.scan.mac_ips {
+            if is_unicast(*ip) {
+                ips.entry((*i, *m)).or_default().push((*ip, *n));
+            }
+        }
+        for v in ips.values_mut() {
+            v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
+        let mut dir: HashMap<u32, Vec<(Mac, u64)>> = HashMap::new();
+        for ((i, m), n) in &f.scan.dir_macs {
+            dir.entry(*i).or_default().push((*m, *n));
+        }
+        MacTables { pairs, ips, dir }
+    }
+
+    fn end(&self, iface: u32, mac: [u8; 6]) -> End {
+        let mut ips: Vec<IpAddr> = self
+            .ips
+            .get(&(iface, mac))
+            .map(|v| v.iter().map(|x| x.0).collect())
+            .unwrap_or_default();
+        ips.sort();
+        End {
+            mac: Some(mac),
+            ips,
         }
     }
-    own
+}
+
+/// An interface's own end: the pcapng EPB direction flags when the capture
+/// has them (its own word), else [`own_end_frames`].
+fn own_end(
+    file: usize,
+    info: usize,
+    iface: u32,
+    t: &MacTables,
+    seen: &HashMap<u32, HashMap<IpAddr, u64>>,
+    ip_packets: &HashMap<(u32, bool), u64>,
+) -> Guess {
+    if let Some(d) = t.dir.get(&iface) {
+        let n: u64 = d.iter().map(|x| x.1).sum();
+        if let Some((m, k)) = d.iter().max_by_key(|x| (x.1, std::cmp::Reverse(x.0))) {
+            if *k * 100 >= n * 99 {
+                return Guess {
+                    file,
+                    info,
+                    own: Some(t.end(iface, *m)),
+                    undecided: Vec::new(),
+                    reason: format!(
+                        "pcapng EPB direction flags: {k} frames sent from or received at {}",
+                        mac_str(m)
+                    ),
+                    confidence: 0.99,
+                    conflict: false,
+                };
+            }
+            let mut g = own_end_frames(file, info, iface, t, seen, ip_packets);
+            g.conflict = true;
+            g.reason = format!(
+                "conflict: the EPB direction flags give {} MACs as this NIC's; {}",
+                d.len(),
+                g.reason
+            );
+            return g;
+        }
+    }
+    own_end_frames(file, info, iface, t, seen, ip_packets)
+}
+
+/// An interface's own end, from evidence that decides it: the MAC present in
+/// every unicast frame of the interface (whatever peer it talks to) is its
+/// own; its addresses are the source addresses sent from that MAC. With a
+/// single peer both MACs are in every frame: undecided here, left to
+/// cross-capture evidence. Without MACs: per family, the address present in
+/// (nearly) every packet, undecided likewise when two are.
+fn own_end_frames(
+    file: usize,
+    info: usize,
+    iface: u32,
+    t: &MacTables,
+    seen: &HashMap<u32, HashMap<IpAddr, u64>>,
+    ip_packets: &HashMap<(u32, bool), u64>,
+) -> Guess {
+    let mut g = Guess {
+        file,
+        info,
+        own: None,
+        undecided: Vec::new(),
+        reason: String::new(),
+        confidence: 0.3,
+        conflict: false,
+    };
+    if let Some(pairs) = t.pairs.get(&iface).filter(|p| !p.is_empty()) {
+        let total: u64 = pairs.iter().map(|p| p.2).sum();
+        let mut count: HashMap<[u8; 6], (u64, BTreeSet<[u8; 6]>)> = HashMap::new();
+        for (s, d, n) in pairs {
+            let e = count.entry(*s).or_default();
+            e.0 += n;
+            e.1.insert(*d);
+            let e = count.entry(*d).or_default();
+            e.0 += n;
+            e.1.insert(*s);
+        }
+        // In every frame, allowing 0.1% of frames between other stations
+        // (flooded unicast).
+        let mut cands: Vec<([u8; 6], usize)> = count
+            .iter()
+            .filter(|(_, (n, _))| *n * 1000 >= total * 999)
+            .map(|(m, (_, peers))| (*m, peers.len()))
+            .collect();
+        cands.sort();
+        match cands.as_slice() {
+            [(m, peers)] => {
+                g.own = Some(t.end(iface, *m));
+                g.reason = format!(
+                    "MAC {} is in every unicast frame ({total} frames, {peers} peer MAC{})",
+                    mac_str(m),
+                    if *peers == 1 { "" } else { "s" }
+                );
+                g.confidence = 0.95;
+            }
+            [(a, _), (b, _)] => {
+                g.undecided = vec![t.end(iface, *a), t.end(iface, *b)];
+            }
+            _ => {
+                // No MAC in every frame (a mirror port, a bridge): the most
+                // frequent one, weakly.
+                if let Some((m, _)) = count
+                    .iter()
+                    .max_by_key(|(m, (n, _))| (*n, std::cmp::Reverse(**m)))
+                {
+                    g.own = Some(t.end(iface, *m));
+                    g.reason = format!(
+                        "no MAC is in every frame (mirror port?): the most frequent, {}",
+                        mac_str(m)
+                    );
+                    g.confidence = 0.4;
+                }
+            }
+        }
+        return g;
+    }
+    // Without MACs: per family.
+    let mut own = Vec::new();
+    for v6 in [false, true] {
+        let total = ip_packets.get(&(iface, v6)).copied().unwrap_or(0);
+        if total == 0 {
+            continue;
+        }
+        let mut c: Vec<IpAddr> = seen
+            .get(&iface)
+            .into_iter()
+            .flatten()
+            .filter(|(ip, n)| ip.is_ipv6() == v6 && **n * 1000 >= total * 999)
+            .map(|(ip, _)| *ip)
+            .collect();
+        c.sort();
+        match c.as_slice() {
+            [ip] => own.push(*ip),
+            [a, b] if g.undecided.is_empty() => {
+                g.undecided = vec![
+                    End {
+                        mac: None,
+                        ips: vec![*a],
+                    },
+                    End {
+                        mac: None,
+                        ips: vec![*b],
+                    },
+                ];
+            }
+            _ => {}
+        }
+    }
+    if !own.is_empty() {
+        g.reason = format!(
+            "address{} in every packet of {} family",
+            if own.len() > 1 { "es" } else { "" },
+            if own.len() > 1 { "each" } else { "its" }
+        );
+        g.confidence = if g.undecided.is_empty() { 0.8 } else { 0.6 };
+        g.own = Some(End {
+            mac: None,
+            ips: own,
+        });
+        g.undecided.clear();
+    }
+    g
+}
+
+/// Decides undecided interfaces from the other captures: an address (or MAC)
+/// belongs to one NIC of one node, so the end another capture owns is not
+/// this one; the addresses an SMB server lists for itself
+/// (FSCTL_QUERY_NETWORK_INTERFACE_INFO) belong to one node. When both ends of
+/// a link were captured and nothing decides, the two captures take one end
+/// each, said to be arbitrary; what stays undecided is marked a conflict.
+fn resolve(guesses: &mut [Guess], names: &[String], smb_groups: &[BTreeSet<IpAddr>]) {
+    let owned = |gs: &[Guess]| {
+        let mut ip: HashMap<IpAddr, usize> = HashMap::new();
+        let mut mac: HashMap<[u8; 6], usize> = HashMap::new();
+        for g in gs {
+            if let Some(e) = &g.own {
+                for i in &e.ips {
+                    ip.entry(*i).or_insert(g.file);
+                }
+                if let Some(m) = e.mac {
+                    mac.entry(m).or_insert(g.file);
+                }
+            }
+        }
+        (ip, mac)
+    };
+    let other_owner = |ip: &HashMap<IpAddr, usize>, mac: &HashMap<[u8; 6], usize>, e: &End, f| {
+        e.mac
+            .and_then(|m| mac.get(&m).copied())
+            .filter(|o| *o != f)
+            .or_else(|| {
+                e.ips
+                    .iter()
+                    .find_map(|i| ip.get(i).copied().filter(|o| *o != f))
+            })
+    };
+    for _ in 0..8 {
+        let (ip, mac) = owned(guesses);
+        let mut changed = false;
+        for g in guesses
+            .iter_mut()
+            .filter(|g| g.own.is_none() && g.undecided.len() == 2)
+        {
+            let gf = g.file;
+            let by_other: Vec<Option<usize>> = g
+                .undecided
+                .iter()
+                .map(|e| other_owner(&ip, &mac, e, gf))
+                .collect();
+            // The SMB server's own list: same node as this capture, or another.
+            let smb_side = |e: &End| -> Option<bool> {
+                let grp = smb_groups
+                    .iter()
+                    .find(|s| e.ips.iter().any(|i| s.contains(i)))?;
+                grp.iter().find_map(|i| ip.get(i).map(|o| *o == gf))
+            };
+            let pick = match (by_other[0], by_other[1]) {
+                (Some(o), None) => Some((1, 0, format!("its peer {} is {}'s NIC", end_str(&g.undecided[0]), names[o]))),
+                (None, Some(o)) => Some((0, 1, format!("its peer {} is {}'s NIC", end_str(&g.undecided[1]), names[o]))),
+                (Some(_), Some(_)) => {
+                    g.conflict = true;
+                    g.reason = format!(
+                        "conflict: both ends {} and {} belong to NICs of other captures",
+                        end_str(&g.undecided[0]),
+                        end_str(&g.undecided[1])
+                    );
+                    g.undecided.clear();
+                    None
+                }
+                (None, None) => match (smb_side(&g.undecided[0]), smb_side(&g.undecided[1])) {
+                    (Some(true), _) | (_, Some(false)) => Some((0, 1, "the SMB server listing it as its interface (FSCTL_QUERY_NETWORK_INTERFACE_INFO) also lists this capture's own address".to_string())),
+                    (_, Some(true)) | (Some(false), _) => Some((1, 0, "the SMB server listing it as its interface (FSCTL_QUERY_NETWORK_INTERFACE_INFO) also lists this capture's own address".to_string())),
+                    _ => None,
+                },
+            };
+            if let Some((own, peer, why)) = pick {
+                let e = g.undecided[own].clone();
+                g.reason = format!(
+                    "{} and {} are in every frame (one peer); {} is its own: {why} (an address belongs to one NIC)",
+                    end_str(&g.undecided[own]),
+                    end_str(&g.undecided[peer]),
+                    end_str(&e),
+                );
+                g.own = Some(e);
+                g.undecided.clear();
+                g.confidence = 0.85;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    // Both ends captured and still undecided: one end each, arbitrarily.
+    // Undecided interfaces indexed by their pair of ends (linear, not a
+    // search per interface).
+    let key = |e: &End| {
+        (
+            e.mac,
+            if e.mac.is_some() {
+                None
+            } else {
+                e.ips.first().copied()
+            },
+        )
+    };
+    let pair_key = |g: &Guess| {
+        let (a, b) = (key(&g.undecided[0]), key(&g.undecided[1]));
+        if a <= b { (a, b) } else { (b, a) }
+    };
+    let mut by_pair: HashMap<_, Vec<usize>> = HashMap::new();
+    for (i, g) in guesses.iter().enumerate() {
+        if g.own.is_none() && g.undecided.len() == 2 {
+            by_pair.entry(pair_key(g)).or_default().push(i);
+        }
+    }
+    for i in 0..guesses.len() {
+        if guesses[i].own.is_some() || guesses[i].undecided.len() != 2 {
+            continue;
+        }
+        let twin = by_pair.get(&pair_key(&guesses[i])).and_then(|v| {
+            v.iter().copied().find(|&j| {
+                j > i
+                    && guesses[j].own.is_none()
+                    && guesses[j].file != guesses[i].file
+                    && guesses[j].undecided.len() == 2
+            })
+        });
+        if let Some(j) = twin {
+            let (a, b) = (
+                guesses[i].undecided[0].clone(),
+                guesses[i].undecided[1].clone(),
+            );
+            // In capture j, the end that is `b` (its own copy, which may list other addresses).
+            let bj = guesses[j]
+                .undecided
+                .iter()
+                .find(|e| same_end(e, &b))
+                .cloned()
+                .unwrap_or_else(|| b.clone());
+            for (k, mine, other) in [(i, &a, &b), (j, &bj, &a)] {
+                let peer = if k == i { j } else { i };
+                guesses[k].reason = format!(
+                    "ambiguous: only {} and {} talk on this link, captured at both ends ({} and {}); nothing \
+                     in the traffic tells which end is which: {} taken as this NIC's, arbitrarily",
+                    end_str(mine),
+                    end_str(other),
+                    names[guesses[i].file],
+                    names[guesses[peer].file],
+                    end_str(mine)
+                );
+                guesses[k].own = Some(mine.clone());
+                guesses[k].undecided.clear();
+                guesses[k].confidence = 0.5;
+                guesses[k].conflict = true;
+            }
+        }
+    }
+    for g in guesses
+        .iter_mut()
+        .filter(|g| g.own.is_none() && g.undecided.len() == 2)
+    {
+        g.reason = format!(
+            "undecided: {} and {} are in every frame (one peer) and no other evidence says which is this NIC: \
+             no own address taken",
+            end_str(&g.undecided[0]),
+            end_str(&g.undecided[1])
+        );
+        g.conflict = true;
+        g.confidence = 0.3;
+    }
+}
+
+/// Two ends are the same station: the same MAC, or (without MACs) a shared address.
+fn same_end(a: &End, b: &End) -> bool {
+    match (a.mac, b.mac) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.ips.iter().any(|i| b.ips.contains(i)),
+    }
+}
+
+/// Groups of addresses SMB servers advertised for themselves (one node each).
+fn smb_groups(smb: Option<&hvsleuth_parsers::smb::model::SmbReport>) -> Vec<BTreeSet<IpAddr>> {
+    smb.map(|s| {
+        s.server_interfaces
+            .iter()
+            .map(|x| {
+                x.interfaces
+                    .iter()
+                    .filter_map(|i| i.addr.parse::<IpAddr>().ok())
+                    .collect::<BTreeSet<_>>()
+            })
+            .filter(|g| !g.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Places every capture interface and builds the topology.
-pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, Vec<Inferred>) {
+pub fn build(
+    files: &[FileScan],
+    inv: Option<&Inventory>,
+    smb: Option<&hvsleuth_parsers::smb::model::SmbReport>,
+) -> (Vec<Iface>, Topo, Vec<Inferred>) {
     let mut ifaces = Vec::new();
     let mut inferred = Vec::new();
     let mut topo = Topo::default();
@@ -145,7 +573,10 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
         );
     }
 
-    for f in files {
+    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+    // Per file and capture interface not placed by the inventory: a guess.
+    let mut guesses: Vec<Guess> = Vec::new();
+    for (fi, f) in files.iter().enumerate() {
         // Packets per address per capture interface, for own-address inference.
         let mut seen: HashMap<u32, HashMap<IpAddr, u64>> = HashMap::new();
         // IP packets per (capture interface, is IPv6).
@@ -170,19 +601,28 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
             if k.proto == Proto::Udp && k.port == 3343 {
                 for ip in [k.client, k.server].into_iter().flatten() {
                     if is_unicast(ip) && topo.node_addrs.insert(ip) {
-                        inferred.push(Inferred {
-                            fact: format!("{ip} is a cluster node address"),
-                            reason: format!(
-                                "exchanges UDP 3343 (cluster heartbeats) in {}",
-                                f.name
-                            ),
-                            confidence: 0.9,
-                        });
+                        inferred.push(Inferred::new(
+                            format!("{ip} is a cluster node address"),
+                            format!("exchanges UDP 3343 (cluster heartbeats) in {}", f.name),
+                            0.9,
+                        ));
                     }
                 }
             }
         }
-        for info in &f.scan.interfaces {
+        let tables = MacTables::new(f);
+        for (ii, info) in f.scan.interfaces.iter().enumerate() {
+            let mapped =
+                inv.is_some_and(|inv| inv.interface_for_capture(&f.name, &info.name).is_some());
+            if !mapped {
+                guesses.push(own_end(fi, ii, info.index, &tables, &seen, &ip_packets));
+            }
+        }
+    }
+    resolve(&mut guesses, &names, &smb_groups(smb));
+    let mut gi = guesses.into_iter().peekable();
+    for (fi, f) in files.iter().enumerate() {
+        for (ii, info) in f.scan.interfaces.iter().enumerate() {
             let mapped = inv.and_then(|inv| {
                 inv.interface_for_capture(&f.name, &info.name)
                     .map(|r| (inv, r))
@@ -198,11 +638,19 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
                     node: inv.node(r).name.clone(),
                     interface: ii.alias.clone(),
                     link_bps: ii.link_speed_bps.or(info.speed_bps),
+                    link_from: if ii.link_speed_bps.is_some() {
+                        Some("inventory".into())
+                    } else {
+                        info.speed_bps.map(|_| "pcapng if_speed".into())
+                    },
                     addresses: ii.addresses.iter().map(|a| a.addr()).collect(),
                     from_inventory: true,
                 }
             } else {
-                let own = own_addresses(f, info.index, &seen, &ip_packets);
+                let Some(g) = gi.next_if(|g| g.file == fi && g.info == ii) else {
+                    continue;
+                };
+                let own: Vec<IpAddr> = g.own.as_ref().map(|e| e.ips.clone()).unwrap_or_default();
                 let node = inv
                     .and_then(|inv| {
                         own.iter()
@@ -210,26 +658,35 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
                             .map(|r| inv.node(r).name.clone())
                     })
                     .unwrap_or_else(|| node_from_file(&f.name));
-                inferred.push(Inferred {
-                    fact: format!(
-                        "capture interface {:?} of {} is {}'s NIC {:?}",
-                        info.name, f.name, node, info.name
+                let mut fact = Inferred::new(
+                    format!(
+                        "capture interface {:?} of {} is {}'s NIC {:?}{}",
+                        info.name,
+                        f.name,
+                        node,
+                        info.name,
+                        if own.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " with address{} {}",
+                                if own.len() > 1 { "es" } else { "" },
+                                own.iter()
+                                    .map(|i| i.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
                     ),
-                    reason: if own.is_empty() {
+                    if g.reason.is_empty() {
                         "named after the capture file and interface".into()
                     } else {
-                        format!(
-                            "its own address{} {} appear{} in most of its packets",
-                            if own.len() > 1 { "es" } else { "" },
-                            own.iter()
-                                .map(|i| i.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            if own.len() > 1 { "" } else { "s" }
-                        )
+                        g.reason.clone()
                     },
-                    confidence: if own.is_empty() { 0.3 } else { 0.7 },
-                });
+                    g.confidence,
+                );
+                fact.conflict = g.conflict;
+                inferred.push(fact);
                 Iface {
                     id,
                     capture: f.name.clone(),
@@ -238,12 +695,44 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
                     node,
                     interface: info.name.clone(),
                     link_bps: info.speed_bps,
+                    link_from: info.speed_bps.map(|_| "pcapng if_speed".into()),
                     addresses: own,
                     from_inventory: false,
                 }
             };
             ifaces.push(iface);
         }
+    }
+    // An address belongs to one NIC of one node: report every address two
+    // nodes claim (never resolved silently).
+    let mut claims: HashMap<IpAddr, Vec<usize>> = HashMap::new();
+    for i in &ifaces {
+        for a in &i.addresses {
+            claims.entry(*a).or_default().push(i.id);
+        }
+    }
+    let mut conflicts: Vec<(IpAddr, Vec<usize>)> = claims
+        .into_iter()
+        .filter(|(_, v)| v.iter().any(|&x| ifaces[x].node != ifaces[v[0]].node))
+        .collect();
+    conflicts.sort();
+    for (a, v) in conflicts {
+        let mut f = Inferred::new(
+            format!(
+                "conflict: {a} is claimed by {}",
+                v.iter()
+                    .map(|&x| format!(
+                        "{} / {} ({})",
+                        ifaces[x].node, ifaces[x].interface, ifaces[x].capture
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            "an address belongs to one NIC of one node; check the inventory or the captures".into(),
+            0.0,
+        );
+        f.conflict = true;
+        inferred.push(f);
     }
     // A node's addresses: every own address of an interface on a node that has
     // heartbeat addresses is a node address too (e.g. its management NIC).
@@ -264,17 +753,276 @@ pub fn build(files: &[FileScan], inv: Option<&Inventory>) -> (Vec<Iface>, Topo, 
     for (node, addrs) in by_node {
         for a in addrs {
             if topo.node_addrs.insert(a) {
-                inferred.push(Inferred {
-                    fact: format!("{a} is a cluster node address ({node})"),
-                    reason: format!(
-                        "own address of a NIC captured on {node}, which exchanges heartbeats"
-                    ),
-                    confidence: 0.7,
-                });
+                inferred.push(Inferred::new(
+                    format!("{a} is a cluster node address ({node})"),
+                    format!("own address of a NIC captured on {node}, which exchanges heartbeats"),
+                    0.7,
+                ));
             }
         }
     }
     (ifaces, topo, inferred)
+}
+
+/// Heartbeat silences of each sender address (at least 3 cadences missed),
+/// with its cadence, over every capture.
+fn sender_silences(files: &[FileScan]) -> BTreeMap<IpAddr, Vec<(i64, i64)>> {
+    let mut by: BTreeMap<IpAddr, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+    for f in files {
+        for ((_, src, _), t) in &f.scan.heartbeats {
+            let e = by.entry(*src).or_default();
+            e.0.extend(&t.arrivals);
+            if let Some(c) = super::attribute::heartbeat_cadence_ns(&t.arrivals) {
+                e.1.push(c);
+            }
+        }
+    }
+    by.into_iter()
+        .map(|(ip, (mut a, mut c))| {
+            a.sort_unstable();
+            c.sort_unstable();
+            let cad = c.get(c.len() / 2).copied().unwrap_or(1_000_000_000);
+            let sil = a
+                .windows(2)
+                .filter(|w| w[1] - w[0] >= 4 * cad - cad / 2)
+                .map(|w| (w[0], w[1]))
+                .collect();
+            (ip, sil)
+        })
+        .collect()
+}
+
+/// Places peer addresses (heartbeat senders no captured interface owns) on
+/// nodes: addresses one SMB server lists for itself are one node; addresses
+/// whose heartbeats fell silent at the same moments, every time, are one
+/// node; the inventory names its own. A group with an address a captured
+/// interface owns joins that interface's node. The name: the inventory's,
+/// the capture's node, else the group's first IPv4 address (no name known).
+pub fn place_peers(
+    files: &[FileScan],
+    ifaces: &[Iface],
+    topo: &mut Topo,
+    inv: Option<&Inventory>,
+    smb: Option<&hvsleuth_parsers::smb::model::SmbReport>,
+    inferred: &mut Vec<Inferred>,
+) {
+    let owned: HashMap<IpAddr, &str> = ifaces
+        .iter()
+        .flat_map(|i| i.addresses.iter().map(move |a| (*a, i.node.as_str())))
+        .collect();
+    let sil = sender_silences(files);
+    let mut addrs: Vec<IpAddr> = sil.keys().copied().collect();
+    let groups = smb_groups(smb);
+    for g in &groups {
+        addrs.extend(g.iter().copied());
+    }
+    addrs.sort();
+    addrs.dedup();
+    if addrs.len() > 20_000 {
+        return;
+    }
+    let idx: HashMap<IpAddr, usize> = addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+    let mut parent: Vec<usize> = (0..addrs.len()).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    let mut why: BTreeMap<usize, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut union = |p: &mut Vec<usize>, a: usize, b: usize, w: &'static str| {
+        let (ra, rb) = (find(p, a), find(p, b));
+        if ra != rb {
+            p[rb] = ra;
+        }
+        why.entry(a).or_default().insert(w);
+        why.entry(b).or_default().insert(w);
+    };
+    for g in &groups {
+        let v: Vec<usize> = g.iter().filter_map(|a| idx.get(a).copied()).collect();
+        for w in v.windows(2) {
+            union(&mut parent, w[0], w[1], "listed together by one SMB server");
+        }
+    }
+    // Same silences: every silence of one matches one of the other within 2
+    // s. Silences the captured nodes' own addresses share are the capture
+    // side's (it heard nobody), not evidence about the peers.
+    let close = |x: &(i64, i64), y: &(i64, i64)| {
+        (x.0 - y.0).abs() <= 2_000_000_000 && (x.1 - y.1).abs() <= 2_000_000_000
+    };
+    let own_sil: Vec<(i64, i64)> = sil
+        .iter()
+        .filter(|(a, _)| owned.contains_key(a))
+        .flat_map(|(_, s)| s.iter().copied())
+        .collect();
+    let peer_sil: Vec<(IpAddr, Vec<(i64, i64)>)> = sil
+        .iter()
+        .map(|(a, s)| {
+            let v: Vec<(i64, i64)> = s
+                .iter()
+                .filter(|x| owned.contains_key(a) || !own_sil.iter().any(|y| close(x, y)))
+                .copied()
+                .collect();
+            (*a, v)
+        })
+        .filter(|(_, s)| !s.is_empty())
+        .take(2000)
+        .collect();
+    let with_sil: Vec<(&IpAddr, &Vec<(i64, i64)>)> = peer_sil.iter().map(|(a, s)| (a, s)).collect();
+    for (i, (a, sa)) in with_sil.iter().enumerate() {
+        for (b, sb) in &with_sil[i + 1..] {
+            let (na, nb) = (owned.get(*a), owned.get(*b));
+            if na.is_some() && nb.is_some() {
+                continue;
+            }
+            if sa.len() == sb.len() && sa.iter().all(|x| sb.iter().any(|y| close(x, y))) {
+                union(
+                    &mut parent,
+                    idx[*a],
+                    idx[*b],
+                    "its heartbeats fell silent at the same moments",
+                );
+            }
+        }
+    }
+    let mut sets: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..addrs.len() {
+        let r = find(&mut parent, i);
+        sets.entry(r).or_default().push(i);
+    }
+    let names = smb_server_names(smb);
+    // A name is a node's only when every address it was used for is in one
+    // set (a SOFS or cluster name spans nodes: not a node name).
+    let set_of: HashMap<IpAddr, usize> = sets
+        .iter()
+        .flat_map(|(r, m)| {
+            let addrs = &addrs;
+            m.iter().map(move |&i| (addrs[i], *r))
+        })
+        .collect();
+    let mut name_sets: HashMap<&str, BTreeSet<Option<usize>>> = HashMap::new();
+    for (ip, ns) in &names {
+        for n in ns {
+            name_sets
+                .entry(n.as_str())
+                .or_default()
+                .insert(set_of.get(ip).copied());
+        }
+    }
+    for members in sets.values() {
+        let ips: Vec<IpAddr> = members.iter().map(|&i| addrs[i]).collect();
+        if ips.iter().all(|a| owned.contains_key(a)) {
+            continue;
+        }
+        let (name, source) = if let Some(n) = ips.iter().find_map(|a| owned.get(a)) {
+            (
+                n.to_string(),
+                "a captured NIC of that node owns one of them",
+            )
+        } else if let Some(n) = inv.and_then(|inv| {
+            ips.iter()
+                .find_map(|a| inv.owner_of(*a))
+                .map(|r| inv.node(r).name.clone())
+        }) {
+            (n, "the inventory")
+        } else if let Some(n) = {
+            let r = set_of.get(&ips[0]).copied();
+            let mut ns: BTreeSet<&str> = BTreeSet::new();
+            for a in &ips {
+                ns.extend(names.get(a).into_iter().flatten().map(String::as_str));
+            }
+            let only = ns.len() == 1;
+            ns.into_iter().next().filter(|n| {
+                only && name_sets
+                    .get(n)
+                    .is_some_and(|s| s.len() == 1 && s.contains(&r))
+            })
+        } {
+            (
+                n.to_string(),
+                "the SMB tree connects to it (\\\\NAME\\share)",
+            )
+        } else {
+            let first = ips
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or(ips.first())
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            (first, "no name seen: named after its first address")
+        };
+        let mut reasons: BTreeSet<&str> = BTreeSet::new();
+        for m in members {
+            if let Some(w) = why.get(m) {
+                reasons.extend(w.iter().copied());
+            }
+        }
+        let peer_ips: Vec<IpAddr> = ips
+            .iter()
+            .copied()
+            .filter(|a| !owned.contains_key(a))
+            .collect();
+        for a in &peer_ips {
+            topo.peer_nodes.insert(*a, name.clone());
+        }
+        if ips.len() > 1 || source != "no name seen: named after its first address" {
+            inferred.push(Inferred::new(
+                format!(
+                    "{} {} node {name}",
+                    peer_ips
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if peer_ips.len() > 1 { "are one" } else { "is" }
+                ),
+                format!(
+                    "{}; name from {source}",
+                    if reasons.is_empty() {
+                        "one address".to_string()
+                    } else {
+                        reasons.into_iter().collect::<Vec<_>>().join("; ")
+                    }
+                ),
+                if ips.len() > 1 { 0.8 } else { 0.6 },
+            ));
+        }
+    }
+}
+
+/// Server names SMB clients used (`\\\\NAME\\share` in tree connects), per
+/// server address (upper case; addresses as names skipped).
+fn smb_server_names(
+    smb: Option<&hvsleuth_parsers::smb::model::SmbReport>,
+) -> HashMap<IpAddr, BTreeSet<String>> {
+    let mut out: HashMap<IpAddr, BTreeSet<String>> = HashMap::new();
+    let Some(smb) = smb else { return out };
+    for s in &smb.sessions {
+        let hosts: BTreeSet<String> = s
+            .trees
+            .iter()
+            .filter_map(|t| {
+                let h = t.share.trim_start_matches('\\').split('\\').next()?;
+                let h = h.trim();
+                (!h.is_empty() && h.parse::<IpAddr>().is_err() && !h.contains(':'))
+                    .then(|| h.to_ascii_uppercase())
+            })
+            .collect();
+        if hosts.len() != 1 {
+            continue;
+        }
+        for c in &s.channels {
+            let addr = c.server.rsplit_once(':').map_or(c.server.as_str(), |x| x.0);
+            if let Ok(ip) = addr
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse::<IpAddr>()
+            {
+                out.entry(ip).or_default().extend(hosts.iter().cloned());
+            }
+        }
+    }
+    out
 }
 
 /// Link speeds an SMB server advertised for its own interfaces
@@ -299,11 +1047,12 @@ pub fn speeds_from_smb(
             });
         if let Some(x) = hit {
             i.link_bps = Some(x.link_speed_bps);
-            inferred.push(Inferred {
-                fact: format!("{} / {} runs at {} b/s", i.node, i.interface, x.link_speed_bps),
-                reason: "the SMB server advertised this speed for its interface (FSCTL_QUERY_NETWORK_INTERFACE_INFO)".into(),
-                confidence: 0.8,
-            });
+            i.link_from = Some("SMB interface list (FSCTL_QUERY_NETWORK_INTERFACE_INFO)".into());
+            inferred.push(Inferred::new(
+                format!("{} / {} runs at {} b/s", i.node, i.interface, x.link_speed_bps),
+                "the SMB server advertised this speed for its interface (FSCTL_QUERY_NETWORK_INTERFACE_INFO)".into(),
+                0.8,
+            ));
         }
     }
 }

@@ -13,28 +13,56 @@ use hvsleuth_reports::{Finding, Severity};
 
 use super::catalogue::HVS006;
 use super::{Ctx, addr_filter};
+use crate::analyze::attribute::heartbeat_cadence_ns;
 
 /// A silence: (last heartbeat before, first after).
 type Silence = (i64, i64);
 
 /// Silences of each sender address, from the union of its heartbeats to every
-/// peer on every captured interface.
-fn silences(ctx: &Ctx<'_>, min_ns: i64) -> BTreeMap<IpAddr, (i64, i64, Vec<Silence>)> {
-    let mut arrivals: BTreeMap<IpAddr, Vec<i64>> = BTreeMap::new();
+/// peer on every captured interface, with the sender's cadence: (first, last,
+/// silences, cadence ns). A silence is at least `min_missed` + 1 cadences long.
+/// Tracks whose arrival list was capped use the scanner's recorded gaps.
+#[allow(clippy::type_complexity)]
+fn silences(ctx: &Ctx<'_>, min_missed: u32) -> BTreeMap<IpAddr, (i64, i64, Vec<Silence>, i64)> {
+    let mut arrivals: BTreeMap<IpAddr, (Vec<i64>, Vec<Silence>, Vec<i64>)> = BTreeMap::new();
     for (_, src, _, t) in &ctx.model.heartbeats {
-        arrivals.entry(*src).or_default().extend(&t.arrivals);
+        let e = arrivals.entry(*src).or_default();
+        if (t.arrivals.len() as u64) < t.count {
+            // Capped: the scanner's gaps and the track's ends.
+            e.0.push(t.first_ts_ns);
+            e.0.push(t.last_ts_ns);
+            e.1.extend(&t.gaps);
+        } else {
+            e.0.extend(&t.arrivals);
+        }
+        if let Some(c) = heartbeat_cadence_ns(&t.arrivals) {
+            e.2.push(c);
+        }
     }
+    let given = ctx
+        .th
+        .heartbeat_delay_given
+        .then_some((ctx.th.heartbeat_delay_s * 1e9) as i64);
     arrivals
         .into_iter()
-        .filter_map(|(src, mut a)| {
+        .filter_map(|(src, (mut a, extra, mut cads))| {
             a.sort_unstable();
+            cads.sort_unstable();
+            let cadence = given
+                .or_else(|| cads.get(cads.len() / 2).copied())
+                .unwrap_or((ctx.th.heartbeat_delay_s * 1e9) as i64)
+                .max(1);
+            let min_ns = cadence * (min_missed as i64 + 1) - cadence / 2;
             let (first, last) = (*a.first()?, *a.last()?);
-            let gaps = a
+            let mut gaps: Vec<Silence> = a
                 .windows(2)
                 .filter(|w| w[1] - w[0] >= min_ns)
                 .map(|w| (w[0], w[1]))
+                .chain(extra.into_iter().filter(|g| g.1 - g.0 >= min_ns))
                 .collect();
-            Some((src, (first, last, gaps)))
+            gaps.sort_unstable();
+            gaps.dedup();
+            Some((src, (first, last, gaps, cadence)))
         })
         .collect()
 }
@@ -60,10 +88,9 @@ fn missed(a: i64, b: i64, delay_ns: i64) -> i64 {
 
 pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let th = ctx.th;
-    let delay_ns = (th.heartbeat_delay_s * 1e9) as i64;
-    // Candidate silences: at least `legacy` heartbeats missed.
-    let min_ns = delay_ns * (th.heartbeat_threshold_legacy as i64 + 1) - delay_ns / 2;
-    let by_addr = silences(ctx, min_ns);
+    // Candidate silences: at least `legacy` heartbeats missed, at each
+    // sender's own cadence (learnt, or the inventory's heartbeat_delay_s).
+    let by_addr = silences(ctx, th.heartbeat_threshold_legacy);
     // Group addresses by node (addresses of unknown nodes stand alone).
     let mut nodes: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
     for ip in by_addr.keys() {
@@ -89,6 +116,12 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             .collect();
         all_addrs.sort();
         all_addrs.dedup();
+        // The node's cadence: the slowest of its addresses'.
+        let delay_ns = all_addrs
+            .iter()
+            .filter_map(|ip| by_addr.get(ip).map(|x| x.3))
+            .max()
+            .unwrap_or((th.heartbeat_delay_s * 1e9) as i64);
         // Node-wide silences: intersect over every heartbeating address of the node.
         let mut node_sil: Option<Vec<Silence>> = None;
         for ip in &all_addrs {
@@ -210,10 +243,10 @@ fn silence_finding(
         window_end_ns: Some(b),
         summary: match addr {
             None => format!(
-                "No peer heard {node} on any network for {len:.1} s: {n} heartbeats missed at a {:.0} s delay. \
+                "No peer heard {node} on any network for {len:.1} s: {n} heartbeats missed at a {:.1} s delay (learnt from the arrivals unless the inventory sets heartbeat_delay_s). \
                  That exceeds the threshold of {}{}: the cluster removes the node from membership (Isolated) and \
                  block-storage VMs on it go Paused-Critical (seed 003).",
-                th.heartbeat_delay_s,
+                delay_ns as f64 / 1e9,
                 if modern { th.heartbeat_threshold } else { th.heartbeat_threshold_legacy },
                 if modern {
                     " (Windows Server 2016+ default SameSubnetThreshold)"

@@ -26,11 +26,13 @@ pub struct Ctx<'a> {
     pub evidence: &'a crate::evidence::Evidence,
     /// The SMB session model's report, when captures had SMB.
     pub smb: Option<&'a hvsleuth_parsers::smb::model::SmbReport>,
+    /// Node of every address an interface owns (first interface wins).
+    addr_node: std::collections::HashMap<IpAddr, &'a str>,
 }
 
 impl Ctx<'_> {
     fn iface_groups(&self, iface: usize) -> impl Iterator<Item = &GroupRow> {
-        self.model.groups.iter().filter(move |g| g.iface == iface)
+        self.model.iface_groups(iface).iter()
     }
 
     /// Intents of an interface: the inventory's (interface, then its network), else none.
@@ -77,38 +79,40 @@ impl Ctx<'_> {
                 return Some(inv.node(r).name.as_str());
             }
         }
-        self.model
-            .ifaces
-            .iter()
-            .find(|i| i.addresses.contains(&ip))
-            .map(|i| i.node.as_str())
+        self.addr_node
+            .get(&ip)
+            .copied()
+            .or_else(|| self.model.peer_nodes.get(&ip).map(String::as_str))
     }
 
-    /// First and last bucket start (ns) where `role` has bytes on `iface`.
+    /// First and last signal bucket start (ns) where `role` has bytes on
+    /// `iface`: at 1 s resolution whatever the chart bucket.
     fn window(&self, iface: usize, role: Role) -> Option<(i64, i64)> {
-        let s = &self.model.series[iface][role.index()];
+        let s = self.model.signal(iface, role);
+        let b = self.model.signal_bucket_ns;
         let first = s.iter().find(|(_, c)| c.bytes[0] + c.bytes[1] > 0)?.0;
         let last = s.iter().rev().find(|(_, c)| c.bytes[0] + c.bytes[1] > 0)?.0;
-        Some((
-            first * self.model.bucket_ns,
-            (last + 1) * self.model.bucket_ns,
-        ))
+        Some((first * b, (last + 1) * b))
     }
 
     fn role_bytes(&self, iface: usize, role: Role) -> u64 {
-        self.model.series[iface][role.index()]
+        self.model
+            .signal(iface, role)
             .iter()
             .map(|(_, c)| c.bytes[0] + c.bytes[1])
             .sum()
     }
 
+    /// Peak rate of a role over one signal bucket (1 s), not a chart bucket.
     fn role_peak_bps(&self, iface: usize, role: Role) -> u64 {
-        let max = self.model.series[iface][role.index()]
+        let max = self
+            .model
+            .signal(iface, role)
             .iter()
             .map(|(_, c)| c.bytes[0] + c.bytes[1])
             .max()
             .unwrap_or(0);
-        (max as f64 * 8e9 / self.model.bucket_ns as f64) as u64
+        (max as f64 * 8e9 / self.model.signal_bucket_ns as f64) as u64
     }
 }
 
@@ -120,12 +124,19 @@ pub fn evaluate(
     evidence: &crate::evidence::Evidence,
     smb: Option<&hvsleuth_parsers::smb::model::SmbReport>,
 ) -> Vec<Finding> {
+    let mut addr_node = std::collections::HashMap::new();
+    for i in &model.ifaces {
+        for a in &i.addresses {
+            addr_node.entry(*a).or_insert(i.node.as_str());
+        }
+    }
     let ctx = Ctx {
         model,
         inv,
         th,
         evidence,
         smb,
+        addr_node,
     };
     let mut out = Vec::new();
     network::management_bulk(&ctx, &mut out);

@@ -172,42 +172,108 @@ fn cluster_aliases(ctx: &Ctx<'_>, node: &str) -> Vec<String> {
     v
 }
 
+/// Standard Ethernet speeds, for naming the link a throughput plateau fills.
+const STANDARD_BPS: [u64; 10] = [
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+    25_000_000_000,
+    40_000_000_000,
+    50_000_000_000,
+    100_000_000_000,
+];
+
+/// Longest run of consecutive signal buckets (1 s) at or above `limit` b/s:
+/// (first bucket, last bucket).
+fn longest_run(
+    totals: &std::collections::BTreeMap<i64, u64>,
+    bucket_s: f64,
+    limit: f64,
+) -> Option<(i64, i64)> {
+    let mut best: Option<(i64, i64)> = None;
+    let mut run: Option<(i64, i64)> = None;
+    for (b, bytes) in totals {
+        let bps = *bytes as f64 * 8.0 / bucket_s;
+        if bps >= limit {
+            run = match run {
+                Some((s, e)) if e + 1 == *b => Some((s, *b)),
+                _ => Some((*b, *b)),
+            };
+            if let Some((s, e)) = run {
+                if best.is_none_or(|(bs, be)| e - s > be - bs) {
+                    best = Some((s, e));
+                }
+            }
+        } else {
+            run = None;
+        }
+    }
+    best
+}
+
 /// HVS002: sustained saturation while management connections on the interface suffer.
+/// Judged on the 1 s signal, whatever the chart bucket. Without a known link
+/// speed, a sustained plateau of throughput while management connections on
+/// the same interface retransmit is taken as the link's limit, said so.
 pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
-    let bucket_s = ctx.model.bucket_ns as f64 / 1e9;
+    let bucket_ns = ctx.model.signal_bucket_ns;
+    let bucket_s = bucket_ns as f64 / 1e9;
     for iface in &ctx.model.ifaces {
-        let Some(link) = iface.link_bps.filter(|l| *l > 0) else {
-            continue;
-        };
-        // Total bytes per bucket over all roles.
+        // Total bytes per signal bucket over all roles.
         let mut totals: std::collections::BTreeMap<i64, u64> = Default::default();
         for role in Role::ALL {
-            for (b, c) in &ctx.model.series[iface.id][role.index()] {
+            for (b, c) in ctx.model.signal(iface.id, role) {
                 *totals.entry(*b).or_default() += c.bytes[0] + c.bytes[1];
             }
         }
-        let limit = ctx.th.saturation_utilisation * link as f64;
-        // Longest run of consecutive saturated buckets.
-        // (first, last) bucket of the longest run so far and of the current one.
-        let mut best: Option<(i64, i64)> = None;
-        let mut run: Option<(i64, i64)> = None;
-        for (b, bytes) in &totals {
-            let bps = *bytes as f64 * 8.0 / bucket_s;
-            if bps >= limit {
-                run = match run {
-                    Some((s, e)) if e + 1 == *b => Some((s, *b)),
-                    _ => Some((*b, *b)),
-                };
-                if let Some((s, e)) = run {
-                    if best.is_none_or(|(bs, be)| e - s > be - bs) {
-                        best = Some((s, e));
-                    }
+        let mgmt_bad: u64 = ctx
+            .iface_groups(iface.id)
+            .filter(|g| g.role == Role::Management)
+            .map(|g| g.tcp.retransmissions + g.tcp.duplicates + g.tcp.gaps + g.tcp.overlaps)
+            .sum();
+        let (link, link_from) = match iface.link_bps.filter(|l| *l > 0) {
+            Some(l) => (l, iface.link_from.clone().unwrap_or_else(|| "given".into())),
+            None => {
+                // A plateau: the busiest second's rate held (within 10%) for
+                // the minimum window, with management retransmitting.
+                let peak = totals.values().copied().max().unwrap_or(0) as f64 * 8.0 / bucket_s;
+                if mgmt_bad == 0 || peak < 1e6 {
+                    continue;
                 }
-            } else {
-                run = None;
+                let Some((s, e)) = longest_run(&totals, bucket_s, 0.9 * peak) else {
+                    continue;
+                };
+                if ((e - s + 1) as f64) * bucket_s < ctx.th.saturation_min_s {
+                    continue;
+                }
+                let level: f64 = (s..=e)
+                    .map(|b| totals.get(&b).copied().unwrap_or(0) as f64)
+                    .sum::<f64>()
+                    * 8.0
+                    / ((e - s + 1) as f64 * bucket_s);
+                let std = STANDARD_BPS.iter().copied().find(|x| *x as f64 >= level);
+                let link = match std {
+                    Some(x) if level >= 0.85 * x as f64 => x,
+                    _ => (peak as u64).max(1),
+                };
+                (
+                    link,
+                    format!(
+                        "inferred: throughput held at {} for {:.0} s while management connections retransmitted \
+                         (no inventory, if_speed or SMB interface list gave it)",
+                        human_bps(level as u64),
+                        (e - s + 1) as f64 * bucket_s
+                    ),
+                )
             }
-        }
-        let Some((s, e)) = best else { continue };
+        };
+        let limit = ctx.th.saturation_utilisation * link as f64;
+        let Some((s, e)) = longest_run(&totals, bucket_s, limit) else {
+            continue;
+        };
         let secs = (e - s + 1) as f64 * bucket_s;
         if secs < ctx.th.saturation_min_s {
             continue;
@@ -237,8 +303,8 @@ pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             },
             node: Some(iface.node.clone()),
             interface: Some(iface.interface.clone()),
-            window_start_ns: Some(s * ctx.model.bucket_ns),
-            window_end_ns: Some((e + 1) * ctx.model.bucket_ns),
+            window_start_ns: Some(s * bucket_ns),
+            window_end_ns: Some((e + 1) * bucket_ns),
             summary: format!(
                 "{} / {} ran above {} of its {} link for {secs:.0} s{}.",
                 iface.node,
@@ -257,6 +323,7 @@ pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             evidence: vec![
                 ("saturated window".into(), format!("{secs:.0} s at >= {}", pct(ctx.th.saturation_utilisation))),
                 ("link speed".into(), human_bps(link)),
+                ("link speed from".into(), link_from.clone()),
                 ("traffic on the interface".into(), fillers.join(", ")),
                 ("management connections".into(), mgmt.iter().map(|g| g.flows).sum::<u64>().to_string()),
                 ("management TCP retransmissions/duplicates/gaps".into(), bad.to_string()),

@@ -1,6 +1,7 @@
 //! HVS003: a SOFS client on a node that does not own the CSV behind the
 //! share (node-to-node redirected IO until it moves), and CSV ownership
-//! imbalance. Needs the inventory's CSV owners and share names.
+//! imbalance. With the inventory's CSV owners and share names, or inferred
+//! from the forwarding pattern without them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -12,6 +13,7 @@ use super::{Ctx, addr_filter};
 use crate::analyze::summary::human_bytes;
 
 pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    inferred_non_owner(ctx, out);
     let Some(inv) = ctx.inv else { return };
     // (client, server, share) seen from any capture, once.
     let mut seen: BTreeSet<(IpAddr, IpAddr, String)> = BTreeSet::new();
@@ -116,6 +118,123 @@ pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         }
     }
     imbalance(ctx, out);
+}
+
+/// Whether the inventory names the CSV behind one of these shares.
+fn inventory_knows(ctx: &Ctx<'_>, shares: &[String]) -> bool {
+    ctx.inv.is_some_and(|inv| {
+        inv.csv.iter().any(|c| {
+            c.share
+                .as_deref()
+                .is_some_and(|s| shares.iter().any(|x| x.eq_ignore_ascii_case(s)))
+        })
+    })
+}
+
+/// HVS003 without the inventory's CSV owners: a host writes (SMB, storage)
+/// to node A while A forwards about the same volume as node-to-node
+/// redirected IO to node B at the same time: A does not own the volume, B
+/// does (a CSV non-owner forwards the IO to the coordinator). Confidence from
+/// how closely the volumes and the windows match.
+fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let mut seen: BTreeSet<(IpAddr, IpAddr)> = BTreeSet::new();
+    let mut storage: Vec<&crate::analyze::attribute::GroupRow> = ctx
+        .model
+        .groups
+        .iter()
+        .filter(|g| g.role == Role::Storage && g.bytes >= ctx.th.mgmt_bulk_min_bytes)
+        .collect();
+    storage.sort_by_key(|g| std::cmp::Reverse(g.bytes));
+    for g in storage {
+        let (Some(client), Some(server)) = (g.key.client, g.key.server) else {
+            continue;
+        };
+        if inventory_knows(ctx, &g.shares) || !seen.insert((client, server)) {
+            continue;
+        }
+        let Some(a) = ctx.node_of(server) else {
+            continue;
+        };
+        if ctx.node_of(client) == Some(a) {
+            continue;
+        }
+        // Redirected IO from A to another node, overlapping the client's window.
+        let overlap = |r: &crate::analyze::attribute::GroupRow| {
+            let s = r.first_ts_ns.max(g.first_ts_ns);
+            let e = r.last_ts_ns.min(g.last_ts_ns);
+            (e - s).max(0) as f64 / (g.last_ts_ns - g.first_ts_ns).max(1) as f64
+        };
+        let mut fwd: BTreeMap<String, (u64, f64)> = BTreeMap::new();
+        for r in ctx
+            .model
+            .groups
+            .iter()
+            .filter(|r| r.role == Role::RedirectedIo)
+        {
+            let (Some(rc), Some(rs)) = (r.key.client, r.key.server) else {
+                continue;
+            };
+            if ctx.node_of(rc) != Some(a) {
+                continue;
+            }
+            let Some(b) = ctx.node_of(rs).filter(|b| *b != a) else {
+                continue;
+            };
+            let o = overlap(r);
+            if o < 0.5 {
+                continue;
+            }
+            // The same connection may be in both nodes' captures: keep the largest.
+            let e = fwd.entry(b.to_string()).or_default();
+            if r.bytes > e.0 {
+                *e = (r.bytes, o);
+            }
+        }
+        let Some((owner, (fbytes, o))) = fwd.into_iter().max_by_key(|x| x.1.0) else {
+            continue;
+        };
+        let ratio = fbytes as f64 / g.bytes.max(1) as f64;
+        if !(0.5..=2.0).contains(&ratio) {
+            continue;
+        }
+        let confidence = (0.5 + 0.3 * (1.0 - (1.0 - ratio).abs().min(1.0)) + 0.2 * o).min(0.95);
+        let client_name = ctx
+            .node_of(client)
+            .map(str::to_string)
+            .unwrap_or_else(|| client.to_string());
+        out.push(Finding {
+            id: HVS003.id.into(),
+            severity: Severity::High,
+            title: format!("{client_name} writes through {a}, which forwards it to {owner}: {a} is not the owner"),
+            node: Some(a.to_string()),
+            interface: None,
+            window_start_ns: Some(g.first_ts_ns),
+            window_end_ns: Some(g.last_ts_ns),
+            summary: format!(
+                "{client_name} sent {} of SMB to {a} while {a} sent {} of node-to-node redirected IO to {owner} in \
+                 the same window: {a} forwards the IO, so it does not own the volume; {owner} does (inferred from the \
+                 traffic, no CSV owner in the inventory; confidence {:.0}%) (seed 001).",
+                human_bytes(g.bytes),
+                human_bytes(fbytes),
+                confidence * 100.0
+            ),
+            evidence: vec![
+                ("client".into(), format!("{client_name} ({client})")),
+                ("connected to".into(), format!("{a} ({server})")),
+                ("bytes to the non-owner".into(), human_bytes(g.bytes)),
+                (format!("redirected IO {a} -> {owner}"), human_bytes(fbytes)),
+                ("forwarded / received".into(), format!("{:.2}", ratio)),
+                ("window overlap".into(), format!("{:.0}%", o * 100.0)),
+                ("owner inferred".into(), format!("{owner} (confidence {:.0}%)", confidence * 100.0)),
+            ],
+            tshark_filter: Some(format!("{} && {} && tcp.port == 445", addr_filter(client), addr_filter(server))),
+            remediation: vec![
+                "Get-ClusterSharedVolume | Format-Table Name, OwnerNode\nGet-SmbWitnessClient | Format-Table ClientName, FileServerNodeName, NetworkName, ShareName".into(),
+                format!("# keep one CSV per SOFS node and the VMs balanced; or move the CSV to where its clients are\nMove-ClusterSharedVolume -Name \"<CSV>\" -Node {a}"),
+            ],
+            note: Some("The owner is inferred from the forwarding pattern; the inventory's [[csv]] owner makes it certain.".into()),
+        });
+    }
 }
 
 /// CSV ownership imbalance: a node owns several CSVs while a node owns none.

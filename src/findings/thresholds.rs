@@ -19,8 +19,12 @@ pub struct Thresholds {
     pub lm_low_utilisation: f64,
     /// HVS005: seconds a migration must last before its throughput is judged.
     pub lm_min_duration_s: f64,
-    /// HVS006: cluster heartbeat interval (SameSubnetDelay), seconds.
+    /// HVS006: cluster heartbeat interval (SameSubnetDelay), seconds. Learnt
+    /// per sender from the heartbeat arrivals unless the inventory sets it.
     pub heartbeat_delay_s: f64,
+    /// The inventory set `heartbeat_delay_s` (else it is learnt from traffic).
+    #[serde(skip)]
+    pub heartbeat_delay_given: bool,
     /// HVS006: missed heartbeats before a node is removed, Windows Server 2012 R2 and
     /// earlier (SameSubnetThreshold 5).
     pub heartbeat_threshold_legacy: u32,
@@ -45,6 +49,7 @@ impl Default for Thresholds {
             lm_low_utilisation: 0.5,
             lm_min_duration_s: 10.0,
             heartbeat_delay_s: 1.0,
+            heartbeat_delay_given: false,
             heartbeat_threshold_legacy: 5,
             heartbeat_threshold: 10,
             quarantine_failures: 3,

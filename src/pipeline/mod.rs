@@ -109,6 +109,10 @@ impl PacketSink for DropBehind<'_> {
     fn section(&mut self, application: Option<&str>) {
         self.inner.section(application);
     }
+
+    fn next_direction(&mut self, outbound: bool) {
+        self.inner.next_direction(outbound);
+    }
     fn progress(&mut self, consumed: u64) {
         self.inner.progress(consumed);
         let end = (consumed as usize / DROP_CHUNK) * DROP_CHUNK;
@@ -347,6 +351,12 @@ impl<S: PacketSink> PacketSink for ProgressSink<'_, S> {
     #[inline]
     fn packet(&mut self, pkt: &Packet<'_>) {
         self.inner.packet(pkt);
+    }
+    fn next_direction(&mut self, outbound: bool) {
+        self.inner.next_direction(outbound);
+    }
+    fn section(&mut self, application: Option<&str>) {
+        self.inner.section(application);
     }
     fn progress(&mut self, consumed: u64) {
         self.bar.inc(consumed.saturating_sub(self.last));

@@ -167,6 +167,16 @@ pub struct Scan {
     /// Frames per (capture interface, source MAC, source IP): the own MAC's
     /// addresses are the interface's own addresses.
     pub mac_ips: FastMap<(u32, [u8; 6], IpAddr), u64>,
+    /// Frames per (capture interface, source MAC, destination MAC), both
+    /// unicast: the interface's own MAC is the one in every such frame
+    /// (topology inference), whatever the peer.
+    pub mac_pairs: FastMap<(u32, [u8; 6], [u8; 6]), u64>,
+    /// Frames per (capture interface, MAC) that the pcapng EPB direction
+    /// flags say the interface sent (source MAC) or received (destination
+    /// MAC): its own MAC, decided by the capture itself.
+    pub dir_macs: FastMap<(u32, [u8; 6]), u64>,
+    /// Direction of the next packet (EPB flags), consumed by `packet`.
+    next_outbound: Option<bool>,
     /// A sample of TCP data segments (those whose sequence number is a multiple
     /// of [`SKEW_SAMPLE_MOD`], so every capture samples the same ones) with their
     /// first capture time: matched across captures to estimate clock skew.
@@ -284,6 +294,9 @@ impl Scan {
             capture_name: String::new(),
             mac_frames: FastMap::default(),
             mac_ips: FastMap::default(),
+            mac_pairs: FastMap::default(),
+            dir_macs: FastMap::default(),
+            next_outbound: None,
             seg_samples: FastMap::default(),
             evicted_earlier: 0,
             buffered: 0,
@@ -324,6 +337,12 @@ impl Scan {
             {
                 *self.mac_frames.entry((iface, mac)).or_default() += 1;
             }
+        }
+        if smac[0] & 1 == 0
+            && dmac[0] & 1 == 0
+            && (self.mac_pairs.len() < MAX || self.mac_pairs.contains_key(&(iface, smac, dmac)))
+        {
+            *self.mac_pairs.entry((iface, smac, dmac)).or_default() += 1;
         }
         if smac[0] & 1 == 0
             && (self.mac_ips.len() < MAX || self.mac_ips.contains_key(&(iface, smac, src)))
@@ -413,7 +432,12 @@ impl PacketSink for Scan {
         self.interfaces.push(info.clone());
     }
 
+    fn next_direction(&mut self, outbound: bool) {
+        self.next_outbound = Some(outbound);
+    }
+
     fn packet(&mut self, p: &Packet<'_>) {
+        let outbound = self.next_outbound.take();
         let wire = p.wire_len as u64;
         let ts = p.ts_ns;
         self.packets += 1;
@@ -448,6 +472,14 @@ impl PacketSink for Scan {
         }
         if let (Some((smac, dmac)), true) = (d.macs, self.groups.is_some()) {
             self.note_macs(p.iface, smac, dmac, src);
+            if let Some(out) = outbound {
+                let mac = if out { smac } else { dmac };
+                if mac[0] & 1 == 0
+                    && (self.dir_macs.len() < 65_536 || self.dir_macs.contains_key(&(p.iface, mac)))
+                {
+                    *self.dir_macs.entry((p.iface, mac)).or_default() += 1;
+                }
+            }
         }
         let (proto, sp, dp, tcp) = match d.transport {
             Transport::Tcp(t) => (L4Proto::Tcp, t.src_port, t.dst_port, Some(t)),
@@ -571,10 +603,14 @@ impl PacketSink for Scan {
             let server = key.source(to_server.reverse());
             if matches!(flow.app, App::Undecided) && !t.payload.is_empty() {
                 flow.app = if self.cfg.apps {
+                    // Interfaces are described in index order: look up by
+                    // position first (a search per flow is quadratic with
+                    // many interfaces).
                     let iface_name = self
                         .interfaces
-                        .iter()
-                        .find(|i| i.index == p.iface)
+                        .get(p.iface as usize)
+                        .filter(|i| i.index == p.iface)
+                        .or_else(|| self.interfaces.iter().find(|i| i.index == p.iface))
                         .map(|i| i.name.as_str())
                         .unwrap_or("");
                     decide(

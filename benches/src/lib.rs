@@ -53,7 +53,6 @@ pub struct BenchOpts {
 
 impl BenchOpts {
     /// Defaults: 1 GiB, big frames, seed 1, pcapng (the CLI sets every field itself).
-    #[cfg(test)]
     pub fn new(out: impl Into<PathBuf>) -> BenchOpts {
         BenchOpts {
             out: out.into(),

@@ -87,8 +87,9 @@ fn flow_table_cap_evicts_and_reports() {
     // The first 4 MB of gen-bench hold more conversations (8 SMB, heartbeat pairs) than a cap of 16.
     let dir = tempdir();
     let f = dir.join("g.pcapng");
-    let out = run(&["gen-bench", "--out", f.to_str().unwrap(), "--size", "4M"]);
-    assert!(out.status.success());
+    let mut o = hvsleuth_bench::BenchOpts::new(&f);
+    o.size_bytes = 4 << 20;
+    hvsleuth_bench::gen_bench(&o).unwrap();
     let (code, v) = run_json(&[
         "inspect",
         "--json",

@@ -77,18 +77,11 @@ fn findings_md(m: &mut String, list: &[Finding], status: Option<&str>) {
                 .unwrap_or(0);
             let fence = "`".repeat(longest.max(2) + 1);
             let _ = writeln!(m, "{fence}powershell");
-            for r in &f.remediation {
-                let line: String = r
-                    .chars()
-                    .map(|c| {
-                        if c.is_control() && c != '\t' {
-                            '\u{FFFD}'
-                        } else {
-                            c
-                        }
-                    })
-                    .collect();
-                let _ = writeln!(m, "{line}");
+            for (i, r) in f.remediation.iter().enumerate() {
+                if i > 0 {
+                    m.push('\n');
+                }
+                let _ = writeln!(m, "{}", code_block_text(r));
             }
             let _ = writeln!(m, "{fence}\n");
         }
@@ -96,6 +89,22 @@ fn findings_md(m: &mut String, list: &[Finding], status: Option<&str>) {
             let _ = writeln!(m, "> {}\n", md_cell(n));
         }
     }
+}
+
+/// A remediation block as it goes into a fenced code block: byte for byte,
+/// newlines kept (each command on its own line, so the block pastes into
+/// PowerShell as is); carriage returns and other control characters, which
+/// only a hostile capture name can bring, become `?`.
+pub fn code_block_text(r: &str) -> String {
+    r.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' && c != '\n' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn longest_backticks(s: &str) -> usize {

@@ -104,7 +104,7 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             summary: format!(
                 "Perfmon on {host} counts {} of RDMA / SMB Direct traffic. RDMA bypasses the host network stack, so \
                  packet captures on the host show none of it{}: attribute those NICs' storage, redirected IO and live \
-                 migration from the counters (seed 003).",
+                 migration from the counters.",
                 human_bytes(total as u64),
                 if covered { format!(" (they show {} in total in that window)", human_bytes(cap)) } else { String::new() }
             ),
@@ -185,7 +185,10 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             tshark_filter: Some("tcp.port == 445".into()),
             remediation: vec![
                 "Get-ClusterSharedVolumeState | Format-Table Name, Node, StateInfo, FileSystemRedirectedIOReason, BlockRedirectedIOReason".into(),
-                format!("# run the restore on the owner, or make {host} the owner first\nMove-ClusterSharedVolume -Name \"<CSV>\" -Node {host}"),
+{
+                    let (csv, find) = super::remediation::csv_for_node(ctx, &host, &volumes);
+                    format!("# run the restore on the owner, or make {host} the owner first\n{find}Move-ClusterSharedVolume -Name {csv} -Node {host}")
+                },
             ],
             note: None,
         });

@@ -154,7 +154,7 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 summary: format!(
                     "No peer heard {node} on any network {} times within {:.0} minutes. A node that fails {k} times \
                      within an hour is Quarantined: kept out of the cluster for QuarantineDuration (default 7200 s) \
-                     and drained of its VMs (seed 003).",
+                     and drained of its VMs.",
                     node_sil.len(),
                     th.quarantine_window_s / 60.0
                 ),
@@ -212,7 +212,7 @@ fn silence_finding(
             None => format!(
                 "No peer heard {node} on any network for {len:.1} s: {n} heartbeats missed at a {:.0} s delay. \
                  That exceeds the threshold of {}{}: the cluster removes the node from membership (Isolated) and \
-                 block-storage VMs on it go Paused-Critical (seed 003).",
+                 block-storage VMs on it go Paused-Critical.",
                 th.heartbeat_delay_s,
                 if modern { th.heartbeat_threshold } else { th.heartbeat_threshold_legacy },
                 if modern {

@@ -104,7 +104,7 @@ pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             window_end_ns: Some(end),
             summary: format!(
                 "{} of live migration went over {} / {} (peak {}): {why}. Live migration takes the \
-                 second-lowest-metric cluster network unless restricted (seed 002).",
+                 second-lowest-metric cluster network unless restricted.",
                 human_bytes(lm),
                 iface.node,
                 iface.interface,
@@ -119,13 +119,7 @@ pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             tshark_filter: top.and_then(|g| {
                 Some(format!("{} && tcp.port == {}", addr_filter(g.key.server?), g.key.port))
             }),
-            remediation: vec![
-                "Set-VMHost -UseAnyNetworkForMigration $false\nAdd-VMMigrationNetwork <live-migration subnet, e.g. 172.30.3.0/24>".into(),
-                "# failover clusters: exclude every cluster network but the live-migration one\n\
-                 Get-ClusterResourceType -Name \"Virtual Machine\" | Set-ClusterParameter -Name MigrationExcludeNetworks \
-                 -Value ([String]::Join(\";\", (Get-ClusterNetwork | Where-Object { $_.Name -ne \"<live-migration network>\" }).ID))"
-                    .into(),
-            ],
+            remediation: super::remediation::lm_only_on_intended(ctx),
             note: None,
         });
     }
@@ -192,7 +186,7 @@ pub fn throughput(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             window_start_ns: Some(start),
             window_end_ns: Some(end),
             summary: format!(
-                "Live migration on {} / {} peaked at {}{} over {secs:.0} s.{} (seed 003)",
+                "Live migration on {} / {} peaked at {}{} over {secs:.0} s.{}",
                 iface.node,
                 iface.interface,
                 human_bps(peak),

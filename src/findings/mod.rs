@@ -6,6 +6,7 @@ mod counters;
 mod heartbeat;
 mod migration;
 mod network;
+mod remediation;
 mod smb;
 mod sofs;
 pub mod thresholds;
@@ -218,7 +219,7 @@ pub fn print_catalogue(json: bool) -> crate::exit::ExitCode {
         let mut s = String::new();
         for r in catalogue::ALL {
             s += &format!(
-                "{}  {}\n  detects:  {}\n  why:      {}\n  evidence: {}\n  fix:      {}\n  seed:     {}\n\n",
+                "{}  {}\n  detects:  {}\n  why:      {}\n  evidence: {}\n  fix:      {}\n  incident: {}\n\n",
                 r.id, r.title, r.detects, r.why, r.evidence, r.fix, r.seed
             );
         }

@@ -107,7 +107,7 @@ pub fn sessions(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                  Get-NetAdapterRdma | Format-Table Name, Enabled\n\
                  Get-SmbMultichannelConnection | Format-Table ServerName, ClientRdmaCapable, ServerRdmaCapable"
                     .into(),
-                "Enable-NetAdapterRdma -Name \"<adapter>\"".into(),
+                super::remediation::rdma_adapters(ctx),
             ],
             note: None,
         });

@@ -89,7 +89,7 @@ pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 window_end_ns: Some(moved.unwrap_or(g.last_ts_ns)),
                 summary: format!(
                     "{client_name} connected to {server_node} for \\\\...\\{share}, whose CSV {} is owned by {owner}. \
-                     {} of its IO went to {server_node}{}; the client {moved_text} (seed 001).",
+                     {} of its IO went to {server_node}{}; the client {moved_text}.",
                     csv.name,
                     human_bytes(g.bytes),
                     if redirected > 0 {
@@ -164,7 +164,13 @@ fn imbalance(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         ),
         evidence: heavy.iter().map(|(n, v)| (n.to_string(), v.join(", "))).collect(),
         tshark_filter: None,
-        remediation: vec![format!("Move-ClusterSharedVolume -Name \"<CSV>\" -Node {}", idle[0])],
+        remediation: vec![format!(
+            "# give {} one of {}'s CSVs\nMove-ClusterSharedVolume -Name {} -Node {}",
+            idle[0],
+            heavy[0].0,
+            super::remediation::ps(heavy[0].1.last().copied().unwrap_or_default()),
+            idle[0]
+        )],
         note: None,
     });
 }

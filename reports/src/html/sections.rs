@@ -181,14 +181,10 @@ pub(crate) fn finding(h: &mut String, f: &Finding, status: Option<&str>) {
         );
     }
     if !f.remediation.is_empty() {
-        h.push_str("<div class=\"lbl\">Remediation (PowerShell)</div><pre>");
-        for (i, r) in f.remediation.iter().enumerate() {
-            if i > 0 {
-                h.push('\n');
-            }
-            h.push_str(&escape(r));
+        h.push_str("<div class=\"lbl\">Remediation (PowerShell)</div>");
+        for r in &f.remediation {
+            let _ = write!(h, "<pre class=\"fix\">{}</pre>", escape(r));
         }
-        h.push_str("</pre>");
     }
     if let Some(n) = &f.note {
         let _ = write!(h, "<p class=\"note\">{}</p>", escape(n));

@@ -12,12 +12,7 @@ use crate::model::{DiffData, Finding, InterfaceData, ReportData};
 use crate::units::{format_bps, format_bytes, percent, utc_datetime, utc_window};
 
 fn place(f: &Finding) -> String {
-    match (&f.node, &f.interface) {
-        (Some(n), Some(i)) => format!("{n} / {i}"),
-        (Some(n), None) => n.clone(),
-        (None, Some(i)) => i.clone(),
-        (None, None) => "cluster-wide".into(),
-    }
+    f.place()
 }
 
 /// Findings summary table plus one detail block per finding (sorted by severity).

@@ -61,6 +61,43 @@ pub struct Finding {
     pub remediation: Vec<String>,
     /// Caveats, e.g. what a fix does not cover.
     pub note: Option<String>,
+    /// Other places the same incident was seen (the same flow captured at both
+    /// ends, the same saturation on several nodes' NICs of one network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Place>,
+}
+
+/// A node and, when the finding is about one, its interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    pub node: String,
+    pub interface: Option<String>,
+}
+
+impl Finding {
+    /// Where: "node1 / mgmt", several places joined with ", ", or "cluster-wide".
+    pub fn place(&self) -> String {
+        let one = |n: Option<&str>, i: Option<&str>| match (n, i) {
+            (Some(n), Some(i)) => format!("{n} / {i}"),
+            (Some(n), None) => n.to_string(),
+            (None, Some(i)) => i.to_string(),
+            (None, None) => "cluster-wide".into(),
+        };
+        let mut v = vec![one(self.node.as_deref(), self.interface.as_deref())];
+        for p in &self.also {
+            v.push(one(Some(&p.node), p.interface.as_deref()));
+        }
+        v.join(", ")
+    }
+
+    /// Whether the finding is about this node's interface (its own place or one of `also`).
+    pub fn is_at(&self, node: &str, interface: &str) -> bool {
+        (self.node.as_deref() == Some(node) && self.interface.as_deref() == Some(interface))
+            || self
+                .also
+                .iter()
+                .any(|p| p.node == node && p.interface.as_deref() == Some(interface))
+    }
 }
 
 /// Throughput of one interface over time, per role.

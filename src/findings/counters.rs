@@ -115,6 +115,7 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 "Get-SmbMultichannelConnection | Format-Table ServerName, ClientInterfaceIndex, ClientRdmaCapable, ServerRdmaCapable".into(),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
     for (host, cs) in by_host(ctx, &[CounterRole::RedirectedIo]) {
@@ -191,6 +192,7 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 },
             ],
             note: None,
+            also: Vec::new(),
         });
     }
 }

@@ -172,6 +172,7 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     "Get-Cluster | Format-List QuarantineThreshold, QuarantineDuration, ResiliencyDefaultPeriod".into(),
                 ],
                 note: None,
+                also: Vec::new(),
             });
         }
     }
@@ -237,6 +238,7 @@ fn silence_finding(
             "Get-ClusterLog -TimeSpan 60 -UseLocalTime   # look for [NETFT] route loss around the window".into(),
         ],
         note: None,
+        also: Vec::new(),
     }
 }
 

@@ -94,7 +94,10 @@ pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             id: HVS004.id.into(),
             severity,
             title: if severity == Severity::Low {
-                format!("Live migration shares the heartbeat network on {}", iface.interface)
+                format!(
+                    "Live migration shares the heartbeat network on {}",
+                    iface.interface
+                )
             } else {
                 format!("Live migration on unintended interface {}", iface.interface)
             },
@@ -114,13 +117,21 @@ pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 ("live-migration bytes".into(), human_bytes(lm)),
                 ("peak".into(), human_bps(peak)),
                 ("why it is unintended".into(), why),
-                ("classified as".into(), top.map(|g| g.reason.clone()).unwrap_or_default()),
+                (
+                    "classified as".into(),
+                    top.map(|g| g.reason.clone()).unwrap_or_default(),
+                ),
             ],
             tshark_filter: top.and_then(|g| {
-                Some(format!("{} && tcp.port == {}", addr_filter(g.key.server?), g.key.port))
+                Some(format!(
+                    "{} && tcp.port == {}",
+                    addr_filter(g.key.server?),
+                    g.key.port
+                ))
             }),
             remediation: super::remediation::lm_only_on_intended(ctx),
             note: None,
+            also: Vec::new(),
         });
     }
 }
@@ -205,6 +216,7 @@ pub fn throughput(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 "Set-SmbBandwidthLimit -Category LiveMigration -BytesPerSecond 1GB".into(),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
 }

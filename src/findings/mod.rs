@@ -4,6 +4,7 @@
 pub mod catalogue;
 mod counters;
 mod heartbeat;
+mod merge;
 mod migration;
 mod network;
 mod remediation;
@@ -148,6 +149,8 @@ pub fn evaluate(
             b.window_start_ns,
         ))
     });
+    let mut out = merge::merge(out);
+    merge::finish(&mut out);
     out
 }
 

@@ -93,7 +93,9 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             };
             let fix = super::remediation::hvs001(&super::remediation::Hvs001Facts {
                 role,
-                dialect: client.zip(server).and_then(|(c, s)| super::remediation::dialect_between(ctx, c, s)),
+                dialect: client
+                    .zip(server)
+                    .and_then(|(c, s)| super::remediation::dialect_between(ctx, c, s)),
                 client_name: &client_name,
                 server_name: &server_name,
                 cluster_aliases: cluster_aliases(ctx, &client_name),
@@ -128,6 +130,7 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 tshark_filter: filter,
                 remediation: fix.remediation,
                 note: Some(fix.note),
+                also: Vec::new(),
             });
         }
     }
@@ -263,6 +266,7 @@ pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     .into(),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
 }
@@ -353,6 +357,7 @@ pub fn tcp_health(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 }),
                 remediation,
                 note: None,
+                also: Vec::new(),
             });
         }
     }

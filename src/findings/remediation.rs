@@ -455,13 +455,15 @@ mod tests {
     #[test]
     fn dialect_chooses_the_fix() {
         let f = hvs001(&facts(Some("3.0"), Role::RedirectedIo));
-        assert!(
-            f.remediation[0].contains("New-SmbMultichannelConstraint -ServerName node1 -InterfaceAlias \"cluster\"")
-        );
+        assert!(f.remediation[0].contains(
+            "New-SmbMultichannelConstraint -ServerName node1 -InterfaceAlias \"cluster\""
+        ));
         assert!(f.note.contains("Windows Server 2012."), "{}", f.note);
         for d in ["3.0.2", "3.1.1"] {
             let f = hvs001(&facts(Some(d), Role::RedirectedIo));
-            assert!(f.remediation[0].contains("(Get-ClusterNetwork -Name \"Cluster\").Metric = 900"));
+            assert!(
+                f.remediation[0].contains("(Get-ClusterNetwork -Name \"Cluster\").Metric = 900")
+            );
             assert!(
                 f.remediation
                     .iter()
@@ -470,8 +472,16 @@ mod tests {
             );
             assert!(f.note.contains("CSV SMB instance"));
         }
-        assert!(hvs001(&facts(Some("3.0.2"), Role::RedirectedIo)).note.contains("2012 R2"));
-        assert!(hvs001(&facts(Some("3.1.1"), Role::RedirectedIo)).note.contains("2016 or later"));
+        assert!(
+            hvs001(&facts(Some("3.0.2"), Role::RedirectedIo))
+                .note
+                .contains("2012 R2")
+        );
+        assert!(
+            hvs001(&facts(Some("3.1.1"), Role::RedirectedIo))
+                .note
+                .contains("2016 or later")
+        );
         // Storage and SMB live migration: constraints on every version.
         for role in [Role::Storage, Role::LiveMigration] {
             let f = hvs001(&facts(Some("3.1.1"), role));
@@ -493,8 +503,14 @@ mod tests {
         none.cluster_aliases = None;
         let f = hvs001(&none);
         let all = f.remediation.join("\n");
-        assert!(all.contains("\"<CSV>\"") && all.contains("Get-ClusterSharedVolume | Format-Table Name, OwnerNode"));
-        assert!(all.contains("\"<cluster network>\"") && all.contains("Get-ClusterNetwork | Format-Table Name"));
+        assert!(
+            all.contains("\"<CSV>\"")
+                && all.contains("Get-ClusterSharedVolume | Format-Table Name, OwnerNode")
+        );
+        assert!(
+            all.contains("\"<cluster network>\"")
+                && all.contains("Get-ClusterNetwork | Format-Table Name")
+        );
         assert!(all.contains("Get-NetAdapter"));
         assert!(f.note.contains("unknown"));
     }

@@ -67,6 +67,7 @@ pub fn sessions(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     .into(),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
     // Servers that advertise RDMA interfaces, and SMB bytes over TCP to them.
@@ -110,6 +111,7 @@ pub fn sessions(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 super::remediation::rdma_adapters(ctx),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
 }

@@ -112,6 +112,7 @@ pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     format!("# keep one CSV per SOFS node and the VMs balanced; or move the CSV to where its clients are\nMove-ClusterSharedVolume -Name \"{}\" -Node {server_node}", csv.name),
                 ],
                 note: Some("Clients move to the owner through SMB Witness / share redirection (SMB 3.02+ asymmetric shares); a client that never moves points at witness or share settings.".into()),
+                also: Vec::new(),
             });
         }
     }
@@ -172,5 +173,6 @@ fn imbalance(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             idle[0]
         )],
         note: None,
+        also: Vec::new(),
     });
 }

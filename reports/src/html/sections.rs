@@ -153,12 +153,7 @@ pub(crate) fn finding(h: &mut String, f: &Finding, status: Option<&str>) {
         escape(&f.id),
         escape(&f.title)
     );
-    let place = match (&f.node, &f.interface) {
-        (Some(n), Some(i)) => format!("{n} / {i}"),
-        (Some(n), None) => n.clone(),
-        (None, Some(i)) => i.clone(),
-        (None, None) => "cluster-wide".into(),
-    };
+    let place = f.place();
     let _ = write!(
         h,
         "<div class=\"where\">{} · {}</div>",
@@ -220,10 +215,7 @@ pub(crate) fn interfaces(h: &mut String, data: &ReportData, charts: &[Chart]) {
             let flagged: Vec<&Finding> = data
                 .findings
                 .iter()
-                .filter(|x| {
-                    x.node.as_deref() == Some(node)
-                        && x.interface.as_deref() == Some(f.interface.as_str())
-                })
+                .filter(|x| x.is_at(node, &f.interface))
                 .collect();
             let _ = write!(
                 h,

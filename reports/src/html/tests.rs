@@ -80,6 +80,7 @@ fn hostile_strings_are_escaped_everywhere() {
             tshark_filter: Some(s.clone()),
             remediation: vec![s.clone()],
             note: Some(s.clone()),
+            also: Vec::new(),
         });
         data.heartbeats[0].network = s.clone();
         data.heartbeats[0].from = s.clone();

@@ -11,6 +11,7 @@ pub mod model;
 pub mod role;
 pub mod sample;
 pub mod units;
+pub mod verdict;
 pub mod writer;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod merge;
 mod migration;
 mod network;
 mod remediation;
+mod severity;
 mod smb;
 mod sofs;
 pub mod thresholds;
@@ -140,6 +141,7 @@ pub fn evaluate(
     counters::reconcile(&ctx, &mut out);
     smb::sessions(&ctx, &mut out);
     corroborate(&mut out, evidence);
+    severity::explain(&mut out, th);
     out.sort_by(|a, b| {
         (a.severity, &a.id, &a.node, &a.interface, a.window_start_ns).cmp(&(
             b.severity,

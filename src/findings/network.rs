@@ -91,6 +91,11 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 )),
                 _ => None,
             };
+            let csv = super::remediation::csv_of(
+                ctx,
+                top.map(|g| g.shares.as_slice()).unwrap_or_default(),
+                server_node.as_deref(),
+            );
             let fix = super::remediation::hvs001(&super::remediation::Hvs001Facts {
                 role,
                 dialect: client
@@ -101,11 +106,7 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 cluster_aliases: cluster_aliases(ctx, &client_name),
                 mgmt_network: super::remediation::network_of_iface(ctx, iface.id),
                 csv_network: super::remediation::csv_network(ctx),
-                csv: super::remediation::csv_of(
-                    ctx,
-                    top.map(|g| g.shares.as_slice()).unwrap_or_default(),
-                    server_node.as_deref(),
-                ),
+                csv: csv.clone(),
                 lm: super::remediation::lm_network(ctx),
             });
             evidence.extend(fix.evidence);
@@ -118,13 +119,21 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 window_start_ns: Some(start),
                 window_end_ns: Some(end),
                 summary: format!(
-                    "{} of {role} went over {} / {}, an interface meant for management ({}). SMB Multichannel \
-                     spreads CSV redirected IO over every network between two nodes; when it fills the management \
-                     NIC, RDP and remote management stall (the incident of a VM restore onto a non-owner node).",
+                    "{client_name} sent {} of {} to {server_name}{} over {} / {}, an interface meant for \
+                     management ({why_mgmt}), peaking at {}{}. SMB Multichannel spreads CSV redirected IO over \
+                     every network between two nodes; when it fills the management NIC, RDP and remote \
+                     management stall (as when a VM is restored onto a node that does not own its CSV).",
                     human_bytes(bytes),
+                    match role {
+                        Role::RedirectedIo => "CSV redirected IO",
+                        Role::LiveMigration => "live migration",
+                        _ => "storage traffic",
+                    },
+                    csv.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
                     iface.node,
                     iface.interface,
-                    why_mgmt
+                    human_bps(peak),
+                    util.map(|u| format!(" ({} of the link)", pct(u))).unwrap_or_default(),
                 ),
                 evidence,
                 tshark_filter: filter,

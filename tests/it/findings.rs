@@ -269,3 +269,136 @@ fn report_html_shows_the_incident_self_contained() {
     assert!(r.status.success());
     assert!(again.join("report.html").is_file());
 }
+
+/// Decodes HTML character references (named ones the writer uses, and numeric).
+fn html_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let Some(end) = tail.find(';') else {
+            out.push_str(tail);
+            return out;
+        };
+        let ent = &tail[1..end];
+        let c = match ent {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ if ent.starts_with("#x") => u32::from_str_radix(&ent[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every remediation block reaches the engineer byte for byte through
+/// findings.json, report.md (fenced, one command per line: pastes into
+/// PowerShell as is), report.html (one <pre> per block) and the terminal (the
+/// first block, indented); no U+FFFD anywhere; the verdict heads all three.
+#[test]
+fn remediation_round_trips_through_every_output() {
+    for scenario in [
+        "restore-flood",
+        "heartbeat-loss",
+        "live-migration",
+        "sofs-redirect",
+    ] {
+        let out = tempdir().join(format!("rt-{scenario}"));
+        let inv = repo().join("samples/inventory.toml");
+        let dir = repo().join("samples").join(scenario);
+        let r = run(&[
+            "analyze",
+            dir.to_str().unwrap(),
+            "--inventory",
+            inv.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let term = String::from_utf8(r.stdout).unwrap();
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap())
+                .unwrap();
+        for (name, text) in [
+            ("report.md", &md),
+            ("report.html", &html),
+            ("terminal", &term),
+        ] {
+            assert!(!text.contains('\u{FFFD}'), "{scenario}: U+FFFD in {name}");
+            assert!(!text.contains("seed 0"), "{scenario}: 'seed' in {name}");
+            assert!(
+                !text.contains('\u{1b}'),
+                "{scenario}: colour in piped {name}"
+            );
+        }
+        assert!(term.starts_with("Verdict: "), "{scenario}: {term}");
+        assert!(md.contains("**Verdict.** "), "{scenario}");
+        assert!(
+            html.contains("<p class=\"verdict\"><b>Verdict.</b> "),
+            "{scenario}"
+        );
+        // The fenced blocks of report.md, in order.
+        let mut md_blocks = Vec::new();
+        let mut rest = md.as_str();
+        while let Some(i) = rest.find("```powershell\n") {
+            let body = &rest[i + "```powershell\n".len()..];
+            let end = body.find("\n```").unwrap();
+            md_blocks.push(body[..end].to_string());
+            rest = &body[end..];
+        }
+        let html_blocks: Vec<String> = html
+            .split("<pre class=\"fix\">")
+            .skip(1)
+            .map(|s| html_unescape(&s[..s.find("</pre>").unwrap()]))
+            .collect();
+        let findings = json["findings"].as_array().unwrap();
+        let mut all = Vec::new();
+        for f in findings {
+            let blocks: Vec<String> = f["remediation"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_str().unwrap().to_string())
+                .collect();
+            if blocks.is_empty() {
+                continue;
+            }
+            assert!(
+                md_blocks.contains(&blocks.join("\n\n")),
+                "{scenario}: {} not in report.md as is: {blocks:?}",
+                f["id"]
+            );
+            // The terminal prints the first block: "fix: " then the lines, indented.
+            let first = &blocks[0];
+            let mut lines = first.lines();
+            let mut shown = format!("           fix: {}\n", lines.next().unwrap());
+            for l in lines {
+                shown += &format!("                {l}\n");
+            }
+            assert!(term.contains(&shown), "{scenario}: terminal lacks {shown}");
+            all.extend(blocks);
+        }
+        assert_eq!(html_blocks, all, "{scenario}: report.html blocks");
+        assert!(!all.is_empty() || scenario == "baseline");
+    }
+}

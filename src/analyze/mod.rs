@@ -123,6 +123,9 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
             let kind = kind_of(p);
             if crate::evidence::is_evidence(kind) {
                 crate::evidence::read(p, kind, 1)
+            } else if let Err(e) = open_input(p) {
+                // "cannot open: No such file or directory (os error 2)"
+                Err(format!("{e:#}"))
             } else {
                 Err(format!(
                     "{}: not a recognised input (capture, ETL, perfmon CSV, event log, cluster.log)",

@@ -3,7 +3,7 @@
 //! forbids any), findings first by severity, then node → interface sections.
 //! Every string from data goes through [`crate::escape::escape`].
 
-mod diff;
+pub mod diff;
 mod page;
 mod sections;
 

@@ -252,10 +252,15 @@ pub fn render_diff_markdown(diff: &DiffData) -> String {
     );
     let _ = writeln!(
         m,
-        "{} new, {} resolved, {} unchanged findings.\n",
+        "{} new, {} resolved, {} changed, {} unchanged, {} not assessable findings. Captures: before {}, after {}; \
+         rates are averages over each capture.\n",
         diff.findings_new.len(),
         diff.findings_resolved.len(),
-        diff.findings_unchanged.len()
+        diff.findings_changed.len(),
+        diff.findings_unchanged.len(),
+        diff.findings_not_assessable.len(),
+        crate::units::format_duration(diff.duration_ns.0),
+        crate::units::format_duration(diff.duration_ns.1)
     );
     for (h, list, s) in [
         ("New findings", &diff.findings_new, "new"),
@@ -265,32 +270,62 @@ pub fn render_diff_markdown(diff: &DiffData) -> String {
         let _ = writeln!(m, "## {h}\n");
         findings_md(&mut m, list, Some(s));
     }
+    m.push_str("## Changed findings\n\n");
+    if diff.findings_changed.is_empty() {
+        m.push_str("None.\n\n");
+    }
+    for (b, a) in &diff.findings_changed {
+        let _ = writeln!(
+            m,
+            "- {}: before “{}” ({}), after “{}” ({})",
+            md_cell(&a.id),
+            md_cell(&b.title),
+            b.severity.name(),
+            md_cell(&a.title),
+            a.severity.name()
+        );
+    }
+    m.push_str("\n## Not assessable\n\n");
+    if diff.findings_not_assessable.is_empty() {
+        m.push_str("None.\n\n");
+    }
+    for (f, why) in &diff.findings_not_assessable {
+        let _ = writeln!(
+            m,
+            "- {} {}: {}",
+            md_cell(&f.id),
+            md_cell(&f.title),
+            md_cell(why)
+        );
+    }
+    m.push('\n');
     m.push_str("## Per-role changes\n\n");
     if diff.deltas.is_empty() {
         m.push_str("None.\n\n");
     } else {
-        m.push_str("| node / interface | role | bytes before → after | change | peak before → after | peak % of link |\n|---|---|--:|--:|--:|--:|\n");
+        m.push_str("| node / interface | role | average rate before → after | change | share before → after | peak % of link | bytes before → after |\n|---|---|--:|--:|--:|--:|--:|\n");
         for d in &diff.deltas {
-            let (chg, class) =
-                crate::html::change_label(d.bytes_before as f64, d.bytes_after as f64);
-            let arrow = match class {
-                "inc" => " ▲",
-                "dec" => " ▼",
+            let mark = match crate::html::diff::judge(&diff.deltas, d) {
+                "good" => " (better)",
+                "bad" => " (worse)",
                 _ => "",
             };
             let link = d.link_bps.unwrap_or(0) as f64;
             let _ = writeln!(
                 m,
-                "| {} / {} | {} | {} → {} | {chg}{arrow} | {} → {} | {} → {} |",
+                "| {} / {} | {} | {} → {} | {}{mark} | {} → {} | {} → {} | {} → {} |",
                 md_cell(&d.node),
                 md_cell(&d.interface),
                 d.role.name(),
+                format_bps(d.avg_bps_before),
+                format_bps(d.avg_bps_after),
+                crate::html::diff::rate_change(d),
+                percent(d.share_before, 1.0),
+                percent(d.share_after, 1.0),
+                percent(d.peak_bps_before as f64, link),
+                percent(d.peak_bps_after as f64, link),
                 format_bytes(d.bytes_before),
                 format_bytes(d.bytes_after),
-                format_bps(d.peak_bps_before as f64),
-                format_bps(d.peak_bps_after as f64),
-                percent(d.peak_bps_before as f64, link),
-                percent(d.peak_bps_after as f64, link)
             );
         }
         m.push('\n');
@@ -323,7 +358,7 @@ mod tests {
         assert!(d.contains("## Resolved findings"));
         assert!(d.contains("HVS001"));
         assert!(d.contains("| HV02 / Management | redirected-io |"), "{d}");
-        assert!(d.contains("−100.0% ▼"));
+        assert!(d.contains("−100.0% (better)"), "{d}");
     }
 
     #[test]

@@ -169,6 +169,18 @@ pub struct DiffData {
     pub findings_new: Vec<Finding>,
     pub findings_resolved: Vec<Finding>,
     pub findings_unchanged: Vec<Finding>,
+    /// Same finding before and after with different figures: (before, after).
+    #[serde(default)]
+    pub findings_changed: Vec<(Finding, Finding)>,
+    /// Findings of A that B lacks the evidence to judge (B without perfmon
+    /// for HVS008/HVS009, without heartbeats for HVS006, without a capture of
+    /// the interface), with the reason.
+    #[serde(default)]
+    pub findings_not_assessable: Vec<(Finding, String)>,
+    /// Capture durations (first to last bucket, ns) of A and B: rates compare
+    /// windows of different lengths.
+    #[serde(default)]
+    pub duration_ns: (i64, i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,4 +193,14 @@ pub struct RoleDelta {
     pub peak_bps_before: u64,
     pub peak_bps_after: u64,
     pub link_bps: Option<u64>,
+    /// Average rate over each capture's duration (bits/s) and share of the
+    /// interface's bytes: comparable across captures of different lengths.
+    #[serde(default)]
+    pub avg_bps_before: f64,
+    #[serde(default)]
+    pub avg_bps_after: f64,
+    #[serde(default)]
+    pub share_before: f64,
+    #[serde(default)]
+    pub share_after: f64,
 }

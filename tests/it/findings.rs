@@ -215,6 +215,79 @@ fn diff_shows_the_constrained_fix() {
         .filter(|f| f["id"] == "HVS001")
         .collect();
     assert_eq!(resolved.len(), 1, "one incident, both ends");
+    // B (restore-constrained) has no perfmon: HVS008/HVS009 are not
+    // assessable, not "resolved".
+    let ids = |k: &str| -> Vec<String> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                f["id"]
+                    .as_str()
+                    .or(f[0]["id"].as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert!(
+        !ids("findings_resolved")
+            .iter()
+            .any(|i| i == "HVS008" || i == "HVS009")
+    );
+    let na = v["findings_not_assessable"].as_array().unwrap();
+    assert!(
+        na.iter()
+            .any(|x| x[0]["id"] == "HVS009" && x[1].as_str().unwrap().contains("no perfmon")),
+        "{na:?}"
+    );
+    // The cluster NIC's saturation got longer (26 s -> 52 s): changed, both figures.
+    let ch = v["findings_changed"].as_array().unwrap();
+    let c = ch
+        .iter()
+        .find(|x| x[1]["id"] == "HVS002")
+        .expect("HVS002 changed");
+    assert!(c[0]["title"].as_str().unwrap().contains("26 s"), "{c}");
+    assert!(c[1]["title"].as_str().unwrap().contains("52 s"), "{c}");
+    // A 50 s and a 76 s capture compare by rate and share, not by totals.
+    let (da, db) = (
+        v["duration_ns"][0].as_i64().unwrap(),
+        v["duration_ns"][1].as_i64().unwrap(),
+    );
+    assert!(da < db, "{da} {db}");
+    let m = v["deltas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["node"] == "node2" && d["interface"] == "mgmt" && d["role"] == "management")
+        .unwrap();
+    let rate = |bytes: &str, ns: i64| m[bytes].as_f64().unwrap() * 8e9 / ns as f64;
+    assert!((m["avg_bps_before"].as_f64().unwrap() - rate("bytes_before", da)).abs() < 1.0);
+    assert!((m["avg_bps_after"].as_f64().unwrap() - rate("bytes_after", db)).abs() < 1.0);
+    let text = run(&[
+        "diff",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    // Less redirected IO on the management NIC is better; more management traffic is neither.
+    let line = |node: &str, iface: &str, role: &str| {
+        text.lines()
+            .find(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() > 3 && w[0] == node && w[1] == iface && w[2] == role
+            })
+            .unwrap_or_else(|| panic!("{node} {iface} {role}: {text}"))
+            .to_string()
+    };
+    assert!(line("node1", "mgmt", "redirected-io").ends_with("better"));
+    assert!(!line("node1", "mgmt", "management").ends_with("worse"));
+    assert!(
+        !line("node1", "cluster", "redirected-io").ends_with("worse"),
+        "bulk on its own network is not bad"
+    );
     let d = v["deltas"]
         .as_array()
         .unwrap()

@@ -48,8 +48,8 @@ figure.chart svg{max-width:100%;height:auto;display:block}
 nav.toc{background:var(--soft);border-radius:6px;padding:8px 14px;margin:14px 0;font-size:14px}
 nav.toc a{margin-right:14px;color:inherit}
 details>summary{cursor:pointer;color:var(--muted)}
-.inc{color:#b71c1c;font-weight:600}.dec{color:#1b5e20;font-weight:600}
-.status-new{--sev:#b71c1c}.status-resolved{--sev:#2e7d32}.status-unchanged{--sev:#607d8b}
+.inc{color:#b71c1c;font-weight:600}.dec{color:#1b5e20;font-weight:600}.bad{color:#b71c1c;font-weight:600}.good{color:#1b5e20;font-weight:600}
+.status-new{--sev:#b71c1c}.status-resolved{--sev:#2e7d32}.status-unchanged{--sev:#607d8b}.status-changed{--sev:#d97706}.status-unassessable{--sev:#90a4ae}
 footer{margin-top:40px;color:var(--muted);font-size:13px}
 @media print{main{max-width:none}.finding{break-inside:avoid}figure.chart{break-inside:avoid}}
 "#;

@@ -35,9 +35,9 @@ pub fn render_html_with_charts(data: &ReportData, charts: &[Chart]) -> String {
     page::head(&mut h, &data.title);
     sections::header(&mut h, data);
     if let Some(v) = crate::verdict::verdict(&data.findings) {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<section id=\"verdict\"><p class=\"verdict\"><b>Verdict.</b> {}</p></section>\n",
+            "<section id=\"verdict\"><p class=\"verdict\"><b>Verdict.</b> {}</p></section>",
             escape(&v)
         );
     }

@@ -65,6 +65,8 @@ for page in report/report.html diff/diff.html; do
     fi
     echo "$page layout: $(head -1 "$OUT/$name-layout.txt")"
 done
-grep -q "CSV redirected IO saturates the management network" "$OUT/report-dom.html" \
-    || { echo "FAIL: finding missing from rendered DOM"; fail=1; }
+if [ -z "${REPORT_DIR:-}" ] || [ -n "${SAMPLE:-}" ]; then
+    grep -q "CSV redirected IO saturates the management network" "$OUT/report-dom.html" \
+        || { echo "FAIL: finding missing from rendered DOM"; fail=1; }
+fi
 exit $fail

@@ -475,3 +475,64 @@ fn remediation_round_trips_through_every_output() {
         assert!(!all.is_empty() || scenario == "baseline");
     }
 }
+
+/// The sample report and the sample diff at 1400 px in headless Chromium
+/// (reports/tests/screenshot.sh): clean console, nothing wider than the page,
+/// no chart text (legends, labels) outside its SVG. Skips with one line
+/// without chromium.
+#[test]
+fn sample_report_and_diff_lay_out_in_chromium() {
+    if std::process::Command::new("chromium")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: needs chromium (apt-get install -y chromium) for the layout check");
+        return;
+    }
+    let dir = tempdir().join("shots");
+    let inv = repo().join("samples/inventory.toml");
+    let a = repo().join("samples/restore-flood");
+    let b = repo().join("samples/restore-constrained");
+    let r = run(&[
+        "analyze",
+        a.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--out",
+        dir.join("report").to_str().unwrap(),
+    ]);
+    assert!(r.status.success());
+    let r = run(&[
+        "diff",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--out",
+        dir.join("diff").to_str().unwrap(),
+    ]);
+    assert!(r.status.success());
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("reports/tests/screenshot.sh"))
+        .env("REPORT_DIR", &dir)
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{s}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for page in ["report/report.html", "diff/diff.html"] {
+        assert!(
+            s.contains(&format!("{page} layout: PAGE width=1400 scrollWidth=1400")),
+            "{s}"
+        );
+    }
+    assert!(
+        std::fs::read(dir.join("report-screenshot.png"))
+            .unwrap()
+            .starts_with(b"\x89PNG")
+    );
+}

@@ -67,6 +67,26 @@ hvsleuth analyze captures/ --out report-dir --bucket 5s\n  hvsleuth analyze node
     Diff(DiffArgs),
     /// Re-render report.html, report.md and charts from an earlier `analyze --out` directory.
     Report(ReportArgs),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    #[command(
+        after_help = "Examples:\n  hvsleuth completions bash > /etc/bash_completion.d/hvsleuth\n  \
+hvsleuth completions zsh > \"${fpath[1]}/_hvsleuth\"\n  hvsleuth completions fish > ~/.config/fish/completions/hvsleuth.fish\n  \
+hvsleuth completions powershell >> $PROFILE"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of hvsleuth, or write one page per command into --out.
+    #[command(
+        after_help = "Examples:\n  hvsleuth man | man -l -\n  hvsleuth man --out /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write hvsleuth.1 and hvsleuth-<command>.1 into this directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// List the finding rules: id, what each detects, why it matters, the fix.
     Rules {
         /// Print JSON.
@@ -84,7 +104,10 @@ pub struct AnalyzeArgs {
     /// networks are inferred from the traffic.
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
-    /// Write tables (CSV and Parquet) and the JSON summary into this directory.
+    /// Write the report into this directory (created if missing): report.html
+    /// (self-contained page: open it first), report.md, findings.json,
+    /// charts/*.svg and *.png, the tables interface_roles, groups,
+    /// smb_sessions and counters as CSV and Parquet, and summary.json.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Time bucket of the tables and peaks: e.g. 100ms, 1s, 5s, 1m.
@@ -285,4 +308,63 @@ pub struct TimelineArgs {
     pub json: bool,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// `hvsleuth completions SHELL`: the completion script on stdout.
+pub fn completions(shell: clap_complete::Shell) -> crate::exit::ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "hvsleuth", &mut buf);
+    crate::exit::print_stdout(&String::from_utf8_lossy(&buf))
+}
+
+/// `hvsleuth man [--out DIR]`: the man page on stdout, or one page per
+/// visible command written into DIR.
+pub fn man(out: Option<&std::path::Path>) -> crate::exit::ExitCode {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let render = |c: clap::Command| -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(c).render(&mut buf)?;
+        Ok(buf)
+    };
+    let Some(dir) = out else {
+        return match render(cmd) {
+            Ok(b) => crate::exit::print_stdout(&String::from_utf8_lossy(&b)),
+            Err(e) => {
+                eprintln!("error: rendering the man page: {e}");
+                crate::exit::ExitCode::Error
+            }
+        };
+    };
+    let write = || -> std::io::Result<Vec<std::path::PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let mut written = Vec::new();
+        let p = dir.join("hvsleuth.1");
+        std::fs::write(&p, render(cmd.clone())?)?;
+        written.push(p);
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let name = format!("hvsleuth-{}", sub.get_name());
+            let page = sub
+                .clone()
+                .name(clap::builder::Str::from(name.clone().leak() as &str));
+            let p = dir.join(format!("{name}.1"));
+            std::fs::write(&p, render(page)?)?;
+            written.push(p);
+        }
+        Ok(written)
+    };
+    match write() {
+        Ok(w) => {
+            for p in w {
+                eprintln!("wrote {}", p.display());
+            }
+            crate::exit::ExitCode::Ok
+        }
+        Err(e) => {
+            eprintln!("error: writing man pages to {}: {e}", dir.display());
+            crate::exit::ExitCode::Error
+        }
+    }
 }

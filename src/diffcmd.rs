@@ -6,7 +6,7 @@ use std::path::Path;
 use hvsleuth_reports::model::ReportData;
 use hvsleuth_reports::{DiffData, Role};
 
-use crate::analyze::summary::{human_bps, human_bytes};
+use crate::analyze::summary::human_bps;
 use crate::analyze::{AnalyzeOptions, analyze, report};
 use crate::cli::{DiffArgs, ReportArgs};
 use crate::exit::ExitCode;
@@ -79,6 +79,9 @@ struct DiffJson<'a> {
     findings_new: &'a [hvsleuth_reports::Finding],
     findings_resolved: &'a [hvsleuth_reports::Finding],
     findings_unchanged: &'a [hvsleuth_reports::Finding],
+    findings_changed: &'a [(hvsleuth_reports::Finding, hvsleuth_reports::Finding)],
+    findings_not_assessable: &'a [(hvsleuth_reports::Finding, String)],
+    duration_ns: (i64, i64),
 }
 
 impl<'a> From<&'a DiffData> for DiffJson<'a> {
@@ -88,6 +91,9 @@ impl<'a> From<&'a DiffData> for DiffJson<'a> {
             findings_new: &d.findings_new,
             findings_resolved: &d.findings_resolved,
             findings_unchanged: &d.findings_unchanged,
+            findings_changed: &d.findings_changed,
+            findings_not_assessable: &d.findings_not_assessable,
+            duration_ns: d.duration_ns,
         }
     }
 }
@@ -100,30 +106,61 @@ fn render_text(d: &DiffData) -> String {
         for x in f {
             let _ = writeln!(
                 s,
-                "  {} {} [{} / {}]",
+                "  {} {} [{}] {}",
                 x.id,
                 x.title,
-                x.node.as_deref().unwrap_or("-"),
-                x.interface.as_deref().unwrap_or("-")
+                x.place(),
+                hvsleuth_reports::units::utc_window(x.window_start_ns, x.window_end_ns)
             );
         }
     };
     list(&mut s, "Findings resolved", &d.findings_resolved);
     list(&mut s, "Findings new", &d.findings_new);
+    let _ = writeln!(s, "Findings changed ({}):", d.findings_changed.len());
+    for (b, a) in &d.findings_changed {
+        let _ = writeln!(
+            s,
+            "  {} [{}] before: {} ({}) -> after: {} ({})",
+            a.id,
+            a.place(),
+            b.title,
+            b.severity.name(),
+            a.title,
+            a.severity.name()
+        );
+    }
     list(&mut s, "Findings unchanged", &d.findings_unchanged);
-    let _ = writeln!(s, "\nPer interface and role (before -> after):");
+    let _ = writeln!(s, "Not assessable ({}):", d.findings_not_assessable.len());
+    for (f, why) in &d.findings_not_assessable {
+        let _ = writeln!(s, "  {} {} [{}]: {why}", f.id, f.title, f.place());
+    }
+    let dur = |ns: i64| format!("{:.0} s", ns as f64 / 1e9);
+    let _ = writeln!(
+        s,
+        "\nPer interface and role, average rate over each capture (before {}, after {}) and share of the interface:",
+        dur(d.duration_ns.0),
+        dur(d.duration_ns.1)
+    );
     for r in &d.deltas {
         if r.bytes_before == r.bytes_after {
             continue;
         }
+        let judged = match hvsleuth_reports::html::diff::judge(&d.deltas, r) {
+            "good" => "  better",
+            "bad" => "  worse",
+            _ => "",
+        };
         let _ = writeln!(
             s,
-            "  {:<10} {:<12} {:<15} {:>10} -> {:<10} peak {} -> {}",
+            "  {:<10} {:<12} {:<15} {:>10} -> {:<10} ({}) share {:.0}% -> {:.0}%  peak {} -> {}{judged}",
             r.node,
             r.interface,
             r.role.name(),
-            human_bytes(r.bytes_before),
-            human_bytes(r.bytes_after),
+            human_bps(r.avg_bps_before as u64),
+            human_bps(r.avg_bps_after as u64),
+            hvsleuth_reports::html::diff::rate_change(r),
+            r.share_before * 100.0,
+            r.share_after * 100.0,
             human_bps(r.peak_bps_before),
             human_bps(r.peak_bps_after)
         );

@@ -30,6 +30,8 @@ fn main() {
         cli::Command::Diff(args) => diffcmd::run_diff(&args),
         cli::Command::Report(args) => diffcmd::run_report(&args),
         cli::Command::Rules { json } => findings::print_catalogue(json),
+        cli::Command::Completions { shell } => cli::completions(shell),
+        cli::Command::Man { out } => cli::man(out.as_deref()),
     };
     std::process::exit(code.into());
 }

@@ -73,6 +73,11 @@ pub fn run(args: &SmbArgs) -> ExitCode {
             .iter()
             .map(|f| (f.error.as_ref().is_none_or(|e| e.1), f.error.is_none())),
     );
+    // Nothing was read: the errors above say why; stdout stays empty rather
+    // than printing an empty report that looks like "no SMB here".
+    if code == ExitCode::NothingReadable {
+        return code;
+    }
     let text = if args.json {
         serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
     } else {

@@ -3,7 +3,7 @@
 //! forbids any), findings first by severity, then node → interface sections.
 //! Every string from data goes through [`crate::escape::escape`].
 
-mod diff;
+pub mod diff;
 mod page;
 mod sections;
 
@@ -34,6 +34,13 @@ pub fn render_html_with_charts(data: &ReportData, charts: &[Chart]) -> String {
     );
     page::head(&mut h, &data.title);
     sections::header(&mut h, data);
+    if let Some(v) = crate::verdict::verdict(&data.findings) {
+        let _ = writeln!(
+            h,
+            "<section id=\"verdict\"><p class=\"verdict\"><b>Verdict.</b> {}</p></section>",
+            escape(&v)
+        );
+    }
     sections::findings(&mut h, &data.findings, "Findings", "findings");
     sections::interfaces(&mut h, data, charts);
     let of = |pred: fn(&ChartKind) -> bool| -> Vec<&Chart> {

@@ -38,6 +38,8 @@ struct JFinding<'a> {
     tshark_filter: Option<&'a str>,
     remediation: &'a [String],
     note: Option<&'a str>,
+    /// Other places of the same incident (node, interface).
+    also: &'a [crate::model::Place],
 }
 
 /// The findings as pretty-printed JSON, sorted by severity (stable).
@@ -68,6 +70,7 @@ pub fn findings_json(findings: &[Finding]) -> String {
                 tshark_filter: f.tshark_filter.as_deref(),
                 remediation: &f.remediation,
                 note: f.note.as_deref(),
+                also: &f.also,
             })
             .collect(),
     };

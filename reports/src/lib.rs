@@ -11,6 +11,7 @@ pub mod model;
 pub mod role;
 pub mod sample;
 pub mod units;
+pub mod verdict;
 pub mod writer;
 
 #[cfg(test)]
@@ -19,6 +20,6 @@ mod testutil;
 pub use html::{render_diff_html, render_html};
 pub use json::findings_json;
 pub use markdown::{render_diff_markdown, render_markdown};
-pub use model::{DiffData, Finding, InterfaceData, ReportData, Severity};
+pub use model::{DiffData, Finding, InterfaceData, Place, ReportData, Severity};
 pub use role::Role;
 pub use writer::{Written, write_diff_dir, write_report_dir};

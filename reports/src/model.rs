@@ -61,6 +61,43 @@ pub struct Finding {
     pub remediation: Vec<String>,
     /// Caveats, e.g. what a fix does not cover.
     pub note: Option<String>,
+    /// Other places the same incident was seen (the same flow captured at both
+    /// ends, the same saturation on several nodes' NICs of one network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Place>,
+}
+
+/// A node and, when the finding is about one, its interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    pub node: String,
+    pub interface: Option<String>,
+}
+
+impl Finding {
+    /// Where: "node1 / mgmt", several places joined with ", ", or "cluster-wide".
+    pub fn place(&self) -> String {
+        let one = |n: Option<&str>, i: Option<&str>| match (n, i) {
+            (Some(n), Some(i)) => format!("{n} / {i}"),
+            (Some(n), None) => n.to_string(),
+            (None, Some(i)) => i.to_string(),
+            (None, None) => "cluster-wide".into(),
+        };
+        let mut v = vec![one(self.node.as_deref(), self.interface.as_deref())];
+        for p in &self.also {
+            v.push(one(Some(&p.node), p.interface.as_deref()));
+        }
+        v.join(", ")
+    }
+
+    /// Whether the finding is about this node's interface (its own place or one of `also`).
+    pub fn is_at(&self, node: &str, interface: &str) -> bool {
+        (self.node.as_deref() == Some(node) && self.interface.as_deref() == Some(interface))
+            || self
+                .also
+                .iter()
+                .any(|p| p.node == node && p.interface.as_deref() == Some(interface))
+    }
 }
 
 /// Throughput of one interface over time, per role.
@@ -132,6 +169,18 @@ pub struct DiffData {
     pub findings_new: Vec<Finding>,
     pub findings_resolved: Vec<Finding>,
     pub findings_unchanged: Vec<Finding>,
+    /// Same finding before and after with different figures: (before, after).
+    #[serde(default)]
+    pub findings_changed: Vec<(Finding, Finding)>,
+    /// Findings of A that B lacks the evidence to judge (B without perfmon
+    /// for HVS008/HVS009, without heartbeats for HVS006, without a capture of
+    /// the interface), with the reason.
+    #[serde(default)]
+    pub findings_not_assessable: Vec<(Finding, String)>,
+    /// Capture durations (first to last bucket, ns) of A and B: rates compare
+    /// windows of different lengths.
+    #[serde(default)]
+    pub duration_ns: (i64, i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,4 +193,14 @@ pub struct RoleDelta {
     pub peak_bps_before: u64,
     pub peak_bps_after: u64,
     pub link_bps: Option<u64>,
+    /// Average rate over each capture's duration (bits/s) and share of the
+    /// interface's bytes: comparable across captures of different lengths.
+    #[serde(default)]
+    pub avg_bps_before: f64,
+    #[serde(default)]
+    pub avg_bps_after: f64,
+    #[serde(default)]
+    pub share_before: f64,
+    #[serde(default)]
+    pub share_after: f64,
 }

@@ -143,6 +143,7 @@ pub fn synthetic_report_with(constrained: bool) -> ReportData {
             tshark_filter: Some("udp.port == 3343 && ip.addr == 10.0.0.12".into()),
             remediation: vec!["Get-Cluster | Format-List SameSubnetDelay, SameSubnetThreshold".into()],
             note: None,
+            also: Vec::new(),
         },
         Finding {
             id: "HVS001".into(),
@@ -172,6 +173,7 @@ pub fn synthetic_report_with(constrained: bool) -> ReportData {
                  Restoring to the CSV owner avoids redirected IO altogether."
                     .into(),
             ),
+            also: Vec::new(),
         },
     ];
     if constrained {
@@ -190,6 +192,7 @@ pub fn synthetic_report_with(constrained: bool) -> ReportData {
         tshark_filter: Some("tcp.port == 6600".into()),
         remediation: vec![],
         note: None,
+        also: Vec::new(),
     });
     let hb = |from: &str, to: &str, network: &str, gap_at: i64, gap_s: i64| HeartbeatSeries {
         from: from.into(),

@@ -342,7 +342,7 @@ fn class1_undecided_is_a_conflict_not_the_peers_address() {
             .iter()
             .any(|f| f.conflict && f.reason.contains("undecided"))
     );
-    assert!(a.summary.render_text().contains("CONFLICTS"));
+    assert!(a.summary.render_text_styled(false).contains("CONFLICTS"));
 }
 
 // ---- class 2: one peer, several addresses, one node ----

@@ -127,6 +127,9 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
             let kind = kind_of(p);
             if crate::evidence::is_evidence(kind) {
                 crate::evidence::read(p, kind, 1)
+            } else if let Err(e) = open_input(p) {
+                // "cannot open: No such file or directory (os error 2)"
+                Err(format!("{e:#}"))
             } else {
                 Err(format!(
                     "{}: not a recognised input (capture, ETL, perfmon CSV, event log, cluster.log)",
@@ -261,25 +264,30 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
+    // The terminal summary is printed even when writing --out fails: the
+    // analysis is done, and the engineer should see it before the error.
+    let mut failed: Vec<String> = Vec::new();
     if let Some(dir) = &args.out {
         if let Err(e) = tables::write_all(dir, &model, &summary, &evidence, &smb) {
-            eprintln!("error: writing tables to {}: {e:#}", dir.display());
-            return ExitCode::Error;
-        }
-        let data = report::build(&model, &summary, &inputs, &evidence);
-        match report::write(dir, &data) {
-            Ok(w) => {
-                for (chart, err) in &w.chart_errors {
-                    eprintln!("warning: chart {chart}: {err}");
+            failed.push(format!("error: writing tables to {}: {e:#}", dir.display()));
+        } else {
+            let data = report::build(&model, &summary, &inputs, &evidence);
+            match report::write(dir, &data) {
+                Ok(w) => {
+                    for (chart, err) in &w.chart_errors {
+                        eprintln!("warning: chart {chart}: {err}");
+                    }
+                    eprintln!(
+                        "wrote {} (and report.md, findings.json, tables, charts/)",
+                        w.html.display()
+                    );
                 }
-                eprintln!(
-                    "wrote {} (and report.md, findings.json, tables, charts/)",
-                    w.html.display()
-                );
-            }
-            Err(e) => {
-                eprintln!("error: writing the report to {}: {e:#}", dir.display());
-                return ExitCode::Error;
+                Err(e) => {
+                    failed.push(format!(
+                        "error: writing the report to {}: {e:#}",
+                        dir.display()
+                    ));
+                }
             }
         }
     }
@@ -314,8 +322,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
     }
     if let Some(path) = &args.write_inventory {
         if let Err(e) = summary::write_inventory(path, &model, &summary.inferred) {
-            eprintln!("error: {e:#}");
-            return ExitCode::Error;
+            failed.push(format!("error: {e:#}"));
         }
     }
     let text = if args.json {
@@ -323,9 +330,15 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
             .map(|s| s + "\n")
             .unwrap_or_default()
     } else {
-        summary.render_text()
+        summary.render_text_styled(summary::colour_stdout())
     };
     if crate::exit::print_stdout(&text) == ExitCode::Error {
+        return ExitCode::Error;
+    }
+    if !failed.is_empty() {
+        for e in &failed {
+            eprintln!("{e}");
+        }
         return ExitCode::Error;
     }
     code

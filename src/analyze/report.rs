@@ -109,12 +109,15 @@ pub fn build(
     let mut timeline: Vec<TimelineEvent> = summary
         .findings
         .iter()
+        // Info findings are caveats (attribution, counters), not events: they
+        // stay in the findings list, off the timeline.
+        .filter(|f| f.severity < hvsleuth_reports::Severity::Info)
         .filter_map(|f| {
             Some(TimelineEvent {
                 ts_ns: f.window_start_ns?,
                 source: "finding".into(),
                 node: f.node.clone(),
-                text: format!("{} {}", f.id, f.title),
+                text: format!("{} {} {}", f.severity.name().to_uppercase(), f.id, f.title),
             })
         })
         .collect();

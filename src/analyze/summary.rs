@@ -117,29 +117,57 @@ impl Summary {
         }
     }
 
-    pub fn render_text(&self) -> String {
+    /// The terminal summary: the verdict, then one line per finding with its
+    /// severity, place and time window and the first fix block in full
+    /// (indented by [`FIX_INDENT`]), then the interfaces. `colour` adds ANSI
+    /// colour to severities (only for a terminal, see [`colour_stdout`]).
+    pub fn render_text_styled(&self, colour: bool) -> String {
         use std::fmt::Write;
+        let paint = |sev: hvsleuth_reports::Severity, text: &str| -> String {
+            if !colour {
+                return text.to_string();
+            }
+            let code = match sev {
+                hvsleuth_reports::Severity::Critical => "1;31",
+                hvsleuth_reports::Severity::High => "31",
+                hvsleuth_reports::Severity::Medium => "33",
+                hvsleuth_reports::Severity::Low => "36",
+                hvsleuth_reports::Severity::Info => "2",
+            };
+            format!("\x1b[{code}m{text}\x1b[0m")
+        };
         let mut s = String::new();
         if self.findings.is_empty() {
             let _ = writeln!(s, "No findings.\n");
         } else {
+            if let Some(v) = hvsleuth_reports::verdict::verdict(&self.findings) {
+                let head = if colour {
+                    "\x1b[1mVerdict:\x1b[0m"
+                } else {
+                    "Verdict:"
+                };
+                let _ = writeln!(s, "{head} {v}\n");
+            }
             let _ = writeln!(s, "Findings ({}):", self.findings.len());
             for f in &self.findings {
-                let place = match (&f.node, &f.interface) {
-                    (Some(n), Some(i)) => format!(" [{n} / {i}]"),
-                    (Some(n), None) => format!(" [{n}]"),
-                    _ => String::new(),
-                };
+                let sev = format!("{:<8}", f.severity.name().to_uppercase());
                 let _ = writeln!(
                     s,
-                    "  {:<8} {} {}{place}",
-                    format!("{:?}", f.severity).to_uppercase(),
+                    "  {} {} {} [{}] {}",
+                    paint(f.severity, &sev),
                     f.id,
-                    f.title
+                    f.title,
+                    f.place(),
+                    hvsleuth_reports::units::utc_window(f.window_start_ns, f.window_end_ns)
                 );
                 if let Some(fix) = f.remediation.first() {
-                    let first = fix.lines().find(|l| !l.starts_with('#')).unwrap_or("");
-                    let _ = writeln!(s, "           fix: {first}");
+                    let mut lines = fix.lines();
+                    if let Some(first) = lines.next() {
+                        let _ = writeln!(s, "{FIX_HEAD}{first}");
+                    }
+                    for l in lines {
+                        let _ = writeln!(s, "{FIX_INDENT}{l}");
+                    }
                 }
             }
             let _ = writeln!(s);
@@ -238,6 +266,17 @@ impl Summary {
         }
         s
     }
+}
+
+/// The prefix of a finding's first fix line in the terminal summary, and of the lines after it.
+pub const FIX_HEAD: &str = "           fix: ";
+pub const FIX_INDENT: &str = "                ";
+
+/// Colour on stdout: only when it is a terminal and NO_COLOR is unset or empty
+/// (https://no-color.org).
+pub fn colour_stdout() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
 /// Bytes in decimal units, as every report of hvsleuth prints them.

@@ -10,7 +10,8 @@ pub struct RuleInfo {
     pub why: &'static str,
     pub evidence: &'static str,
     pub fix: &'static str,
-    /// The seed incident it comes from.
+    /// The incident it comes from.
+    #[serde(rename = "incident")]
     pub seed: &'static str,
 }
 
@@ -24,7 +25,7 @@ a VM restore onto a non-owner node filled a 2x1 GbE management team and admins l
     evidence: "bytes and peak per role on the interface, share of link capacity, time window, the node pair.",
     fix: "New-SmbMultichannelConstraint on the SMB client node limiting the server to the cluster NICs; prefer the \
 cluster network for CSV (lowest cluster network metric); restore VMs on the CSV owner node.",
-    seed: "000 (restore floods the management network)",
+    seed: "a VM restore onto a non-owner node floods the management network",
 };
 
 pub const HVS002: RuleInfo = RuleInfo {
@@ -37,7 +38,7 @@ lose remote access exactly when they need it.",
     evidence: "utilisation over time, window length, the roles filling the link, management retransmissions.",
     fix: "Keep bulk traffic off the management NIC (HVS001 fix); reserve bandwidth for management with \
 New-NetQosPolicy; cap SMB categories with Set-SmbBandwidthLimit.",
-    seed: "000 (lost remote access)",
+    seed: "a VM restore onto a non-owner node: administrators lose remote access",
 };
 
 pub const HVS003: RuleInfo = RuleInfo {
@@ -51,7 +52,7 @@ twice until SMB client redirection (witness) moves the client to the owner.",
     evidence: "client, first node, owner, share, bytes to the first node, redirected bytes node -> owner, time to move.",
     fix: "One CSV per SOFS node and VMs balanced across CSVs; check SMB Witness registrations \
 (Get-SmbWitnessClient) and CSV owners (Get-ClusterSharedVolume).",
-    seed: "001 (SOFS client redirection)",
+    seed: "a SOFS client connected to a node that does not own the CSV",
 };
 
 pub const HVS004: RuleInfo = RuleInfo {
@@ -64,7 +65,7 @@ management network, or share the heartbeat network and starve it.",
     evidence: "live-migration bytes and peak on the interface, what else the interface carries.",
     fix: "Set-VMHost -UseAnyNetworkForMigration $false; Add-VMMigrationNetwork for the intended subnet; on \
 clusters set MigrationExcludeNetworks on the Virtual Machine resource type.",
-    seed: "002 (which network carries CSV and live migration)",
+    seed: "live migration lands on the iSCSI or heartbeat network",
 };
 
 pub const HVS005: RuleInfo = RuleInfo {
@@ -77,7 +78,7 @@ with less CPU.",
     evidence: "peak and average live-migration throughput, link speed, connection count, duration.",
     fix: "Set-VMHost -VirtualMachineMigrationPerformanceOption SMB (Multichannel / SMB Direct); \
 Set-SmbBandwidthLimit -Category LiveMigration to protect other traffic.",
-    seed: "003 (live migration transports)",
+    seed: "live migration far below the link (one TCP stream, TCP on RDMA NICs)",
 };
 
 pub const HVS006: RuleInfo = RuleInfo {
@@ -90,7 +91,7 @@ pub const HVS006: RuleInfo = RuleInfo {
     evidence: "each silence with start, end and length; count within the hour.",
     fix: "Find the cause of the loss on that network (NIC, driver, saturation); inspect SameSubnetDelay, \
 SameSubnetThreshold, QuarantineThreshold, QuarantineDuration; Start-ClusterNode -ClearQuarantine once fixed.",
-    seed: "003 (node isolation and quarantine)",
+    seed: "node isolation and quarantine after missed heartbeats",
 };
 
 pub const HVS007: RuleInfo = RuleInfo {
@@ -102,7 +103,7 @@ with stop 0xD1 (KB2905412) and always waste bandwidth.",
     evidence: "packets, retransmissions, duplicates, rate, the worst connections.",
     fix: "Check NIC teaming/offload settings and drivers (Get-NetAdapterStatistics, Get-NetAdapterAdvancedProperty); \
 relieve saturation; apply KB2905412 on affected builds.",
-    seed: "004 (GUM and TCP)",
+    seed: "retransmissions on cluster (GUM) and SMB connections",
 };
 
 pub const HVS008: RuleInfo = RuleInfo {
@@ -115,7 +116,7 @@ capture-based attribution undercounts storage, redirected IO or live migration o
     evidence: "RDMA bytes and peak per counter, the capture bytes of that node in the window.",
     fix: "Use the perfmon counters (RDMA Activity, SMB Direct Connection) for RDMA NICs; capture on the switch or \
 with the NIC vendor's tools if packets are needed.",
-    seed: "003 (SMB Direct bytes only in perfmon)",
+    seed: "SMB Direct bytes visible only in perfmon",
 };
 
 pub const HVS009: RuleInfo = RuleInfo {
@@ -128,7 +129,7 @@ volume and node even when no capture was running.",
     evidence: "redirected bytes and peak per volume, window, NIC byte rates during the window, captured redirected-io bytes.",
     fix: "Run metadata-heavy jobs (restores) on the CSV owner or move the CSV first (Move-ClusterSharedVolume); steer \
 redirected IO to the cluster network (HVS001).",
-    seed: "000 (restore floods the management network)",
+    seed: "a VM restore onto a non-owner node floods the management network",
 };
 
 pub const HVS010: RuleInfo = RuleInfo {
@@ -139,7 +140,7 @@ pub const HVS010: RuleInfo = RuleInfo {
 encrypted) tells them apart: the role rests on endpoints and ports.",
     evidence: "sessions, endpoints and encrypted bytes.",
     fix: "Nothing to fix when encryption is intended; decrypt in Wireshark with the session keys to look inside.",
-    seed: "DOMAIN.md (encrypted sessions)",
+    seed: "encrypted SMB between cluster nodes",
 };
 
 pub const HVS011: RuleInfo = RuleInfo {
@@ -151,7 +152,7 @@ bytes to it travel over TCP 445.",
 traffic costs CPU and competes on the wire.",
     evidence: "the RDMA interfaces advertised, the SMB bytes over TCP.",
     fix: "Check RDMA on both ends (Get-NetAdapterRdma, Get-SmbClientNetworkInterface) and Multichannel connections.",
-    seed: "003 (SMB Direct)",
+    seed: "RDMA NICs advertised while SMB runs over TCP",
 };
 
 /// Every rule, in id order.

@@ -79,6 +79,26 @@ fn window(cs: &[&Counter]) -> (i64, i64) {
     )
 }
 
+/// Sum of the link speeds of a node's interfaces (inventory, else captured
+/// interfaces), when every one is known.
+fn node_capacity_bps(ctx: &Ctx<'_>, node: &str) -> Option<u64> {
+    if let Some(n) = ctx
+        .inv
+        .and_then(|inv| inv.nodes.iter().find(|n| n.name.eq_ignore_ascii_case(node)))
+    {
+        let speeds: Option<Vec<u64>> = n.interfaces.iter().map(|i| i.link_speed_bps).collect();
+        return speeds.filter(|v| !v.is_empty()).map(|v| v.iter().sum());
+    }
+    let ifaces: Vec<_> = ctx
+        .model
+        .ifaces
+        .iter()
+        .filter(|i| i.node.eq_ignore_ascii_case(node))
+        .collect();
+    let speeds: Option<Vec<u64>> = ifaces.iter().map(|i| i.link_bps).collect();
+    speeds.filter(|v| !v.is_empty()).map(|v| v.iter().sum())
+}
+
 pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     for (host, cs) in by_host(ctx, &[CounterRole::Rdma, CounterRole::SmbDirect]) {
         let total: f64 = cs.iter().map(|c| c.integral()).sum();
@@ -93,9 +113,29 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 "no capture of this node covers the window".into()
             },
         ));
+        // More than the node's links could carry in the window: the counters
+        // (units, instances, sampling) are not to be trusted as they stand.
+        let secs = ((end - start) as f64 / 1e9).max(1.0);
+        let capacity = node_capacity_bps(ctx, &host);
+        let implausible = capacity.is_some_and(|c| total * 8.0 / secs > c as f64 * 1.05);
+        if let Some(c) = capacity {
+            evidence.push((
+                "average rate against the node's link capacity".into(),
+                format!(
+                    "{} over {secs:.0} s against {} of links{}",
+                    human_bps((total * 8.0 / secs) as u64),
+                    human_bps(c),
+                    if implausible {
+                        ": more than the links can carry, check the counters"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
         out.push(Finding {
             id: HVS008.id.into(),
-            severity: Severity::Medium,
+            severity: if implausible { Severity::Info } else { Severity::Medium },
             title: format!("{host}: {} of RDMA traffic that captures cannot see", human_bytes(total as u64)),
             node: Some(host.clone()),
             interface: None,
@@ -104,7 +144,7 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             summary: format!(
                 "Perfmon on {host} counts {} of RDMA / SMB Direct traffic. RDMA bypasses the host network stack, so \
                  packet captures on the host show none of it{}: attribute those NICs' storage, redirected IO and live \
-                 migration from the counters (seed 003).",
+                 migration from the counters.",
                 human_bytes(total as u64),
                 if covered { format!(" (they show {} in total in that window)", human_bytes(cap)) } else { String::new() }
             ),
@@ -115,6 +155,7 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 "Get-SmbMultichannelConnection | Format-Table ServerName, ClientInterfaceIndex, ClientRdmaCapable, ServerRdmaCapable".into(),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
     for (host, cs) in by_host(ctx, &[CounterRole::RedirectedIo]) {
@@ -185,9 +226,13 @@ pub fn reconcile(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             tshark_filter: Some("tcp.port == 445".into()),
             remediation: vec![
                 "Get-ClusterSharedVolumeState | Format-Table Name, Node, StateInfo, FileSystemRedirectedIOReason, BlockRedirectedIOReason".into(),
-                format!("# run the restore on the owner, or make {host} the owner first\nMove-ClusterSharedVolume -Name \"<CSV>\" -Node {host}"),
+{
+                    let (csv, find) = super::remediation::csv_for_node(ctx, &host, &volumes);
+                    format!("# run the restore on the owner, or make {host} the owner first\n{find}Move-ClusterSharedVolume -Name {csv} -Node {host}")
+                },
             ],
             note: None,
+            also: Vec::new(),
         });
     }
 }

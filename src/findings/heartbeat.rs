@@ -187,7 +187,7 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 summary: format!(
                     "No peer heard {node} on any network {} times within {:.0} minutes. A node that fails {k} times \
                      within an hour is Quarantined: kept out of the cluster for QuarantineDuration (default 7200 s) \
-                     and drained of its VMs (seed 003).",
+                     and drained of its VMs.",
                     node_sil.len(),
                     th.quarantine_window_s / 60.0
                 ),
@@ -205,6 +205,7 @@ pub fn gaps(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     "Get-Cluster | Format-List QuarantineThreshold, QuarantineDuration, ResiliencyDefaultPeriod".into(),
                 ],
                 note: None,
+                also: Vec::new(),
             });
         }
     }
@@ -245,7 +246,7 @@ fn silence_finding(
             None => format!(
                 "No peer heard {node} on any network for {len:.1} s: {n} heartbeats missed at a {:.1} s delay (learnt from the arrivals unless the inventory sets heartbeat_delay_s). \
                  That exceeds the threshold of {}{}: the cluster removes the node from membership (Isolated) and \
-                 block-storage VMs on it go Paused-Critical (seed 003).",
+                 block-storage VMs on it go Paused-Critical.",
                 delay_ns as f64 / 1e9,
                 if modern { th.heartbeat_threshold } else { th.heartbeat_threshold_legacy },
                 if modern {
@@ -270,6 +271,7 @@ fn silence_finding(
             "Get-ClusterLog -TimeSpan 60 -UseLocalTime   # look for [NETFT] route loss around the window".into(),
         ],
         note: None,
+        also: Vec::new(),
     }
 }
 

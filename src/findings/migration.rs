@@ -94,7 +94,10 @@ pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             id: HVS004.id.into(),
             severity,
             title: if severity == Severity::Low {
-                format!("Live migration shares the heartbeat network on {}", iface.interface)
+                format!(
+                    "Live migration shares the heartbeat network on {}",
+                    iface.interface
+                )
             } else {
                 format!("Live migration on unintended interface {}", iface.interface)
             },
@@ -104,7 +107,7 @@ pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             window_end_ns: Some(end),
             summary: format!(
                 "{} of live migration went over {} / {} (peak {}): {why}. Live migration takes the \
-                 second-lowest-metric cluster network unless restricted (seed 002).",
+                 second-lowest-metric cluster network unless restricted.",
                 human_bytes(lm),
                 iface.node,
                 iface.interface,
@@ -114,19 +117,21 @@ pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 ("live-migration bytes".into(), human_bytes(lm)),
                 ("peak".into(), human_bps(peak)),
                 ("why it is unintended".into(), why),
-                ("classified as".into(), top.map(|g| g.reason.clone()).unwrap_or_default()),
+                (
+                    "classified as".into(),
+                    top.map(|g| g.reason.clone()).unwrap_or_default(),
+                ),
             ],
             tshark_filter: top.and_then(|g| {
-                Some(format!("{} && tcp.port == {}", addr_filter(g.key.server?), g.key.port))
+                Some(format!(
+                    "{} && tcp.port == {}",
+                    addr_filter(g.key.server?),
+                    g.key.port
+                ))
             }),
-            remediation: vec![
-                "Set-VMHost -UseAnyNetworkForMigration $false\nAdd-VMMigrationNetwork <live-migration subnet, e.g. 172.30.3.0/24>".into(),
-                "# failover clusters: exclude every cluster network but the live-migration one\n\
-                 Get-ClusterResourceType -Name \"Virtual Machine\" | Set-ClusterParameter -Name MigrationExcludeNetworks \
-                 -Value ([String]::Join(\";\", (Get-ClusterNetwork | Where-Object { $_.Name -ne \"<live-migration network>\" }).ID))"
-                    .into(),
-            ],
+            remediation: super::remediation::lm_only_on_intended(ctx),
             note: None,
+            also: Vec::new(),
         });
     }
 }
@@ -192,7 +197,7 @@ pub fn throughput(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             window_start_ns: Some(start),
             window_end_ns: Some(end),
             summary: format!(
-                "Live migration on {} / {} peaked at {}{} over {secs:.0} s.{} (seed 003)",
+                "Live migration on {} / {} peaked at {}{} over {secs:.0} s.{}",
                 iface.node,
                 iface.interface,
                 human_bps(peak),
@@ -211,6 +216,7 @@ pub fn throughput(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 "Set-SmbBandwidthLimit -Category LiveMigration -BytesPerSecond 1GB".into(),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
 }

@@ -4,8 +4,11 @@
 pub mod catalogue;
 mod counters;
 mod heartbeat;
+mod merge;
 mod migration;
 mod network;
+mod remediation;
+mod severity;
 mod smb;
 mod sofs;
 pub mod thresholds;
@@ -149,6 +152,7 @@ pub fn evaluate(
     counters::reconcile(&ctx, &mut out);
     smb::sessions(&ctx, &mut out);
     corroborate(&mut out, evidence);
+    severity::explain(&mut out, th);
     out.sort_by(|a, b| {
         (a.severity, &a.id, &a.node, &a.interface, a.window_start_ns).cmp(&(
             b.severity,
@@ -158,6 +162,8 @@ pub fn evaluate(
             b.window_start_ns,
         ))
     });
+    let mut out = merge::merge(out);
+    merge::finish(&mut out);
     out
 }
 
@@ -229,7 +235,7 @@ pub fn print_catalogue(json: bool) -> crate::exit::ExitCode {
         let mut s = String::new();
         for r in catalogue::ALL {
             s += &format!(
-                "{}  {}\n  detects:  {}\n  why:      {}\n  evidence: {}\n  fix:      {}\n  seed:     {}\n\n",
+                "{}  {}\n  detects:  {}\n  why:      {}\n  evidence: {}\n  fix:      {}\n  incident: {}\n\n",
                 r.id, r.title, r.detects, r.why, r.evidence, r.fix, r.seed
             );
         }

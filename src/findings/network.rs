@@ -52,7 +52,6 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             let client_name = client_node
                 .clone()
                 .unwrap_or_else(|| "<non-owner node>".into());
-            let cluster_aliases = cluster_aliases(ctx, &client_name);
             let severity = if util.is_some_and(|u| u >= ctx.th.saturation_utilisation) {
                 Severity::Critical
             } else {
@@ -92,26 +91,25 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 )),
                 _ => None,
             };
-            let mut remediation = vec![format!(
-                "# on {client_name}: let SMB Multichannel reach {server_name} only through the cluster NICs\n\
-                 New-SmbMultichannelConstraint -ServerName {server_name} -InterfaceAlias {}",
-                cluster_aliases.join(", ")
-            )];
-            remediation.push(
-                "# prefer the cluster network for CSV traffic: it takes the lowest cluster network metric\n\
-                 Get-ClusterNetwork | Format-Table Name, Role, Metric, AutoMetric\n\
-                 (Get-ClusterNetwork -Name \"<cluster network>\").Metric = 900"
-                    .into(),
+            let csv = super::remediation::csv_of(
+                ctx,
+                top.map(|g| g.shares.as_slice()).unwrap_or_default(),
+                server_node.as_deref(),
             );
-            if role == Role::RedirectedIo {
-                remediation.push(format!(
-                    "# run restores and other metadata-heavy jobs on the CSV owner, or move the CSV first\n\
-                     Move-ClusterSharedVolume -Name \"<CSV>\" -Node {client_name}"
-                ));
-            }
-            if role == Role::LiveMigration {
-                remediation.push("Set-VMHost -UseAnyNetworkForMigration $false\nAdd-VMMigrationNetwork <live-migration subnet>".into());
-            }
+            let fix = super::remediation::hvs001(&super::remediation::Hvs001Facts {
+                role,
+                dialect: client
+                    .zip(server)
+                    .and_then(|(c, s)| super::remediation::dialect_between(ctx, c, s)),
+                client_name: &client_name,
+                server_name: &server_name,
+                cluster_aliases: cluster_aliases(ctx, &client_name),
+                mgmt_network: super::remediation::network_of_iface(ctx, iface.id),
+                csv_network: super::remediation::csv_network(ctx),
+                csv: csv.clone(),
+                lm: super::remediation::lm_network(ctx),
+            });
+            evidence.extend(fix.evidence);
             out.push(Finding {
                 id: HVS001.id.into(),
                 severity,
@@ -121,22 +119,27 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 window_start_ns: Some(start),
                 window_end_ns: Some(end),
                 summary: format!(
-                    "{} of {role} went over {} / {}, an interface meant for management ({}). SMB Multichannel \
-                     spreads CSV redirected IO over every network between two nodes; when it fills the management \
-                     NIC, RDP and remote management stall (seed 000).",
+                    "{client_name} sent {} of {} to {server_name}{} over {} / {}, an interface meant for \
+                     management ({why_mgmt}), peaking at {}{}. SMB Multichannel spreads CSV redirected IO over \
+                     every network between two nodes; when it fills the management NIC, RDP and remote \
+                     management stall (as when a VM is restored onto a node that does not own its CSV).",
                     human_bytes(bytes),
+                    match role {
+                        Role::RedirectedIo => "CSV redirected IO",
+                        Role::LiveMigration => "live migration",
+                        _ => "storage traffic",
+                    },
+                    csv.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
                     iface.node,
                     iface.interface,
-                    why_mgmt
+                    human_bps(peak),
+                    util.map(|u| format!(" ({} of the link)", pct(u))).unwrap_or_default(),
                 ),
                 evidence,
                 tshark_filter: filter,
-                remediation,
-                note: Some(
-                    "SMB Multichannel constraints apply to the Default SMB instance only, not to the CSV instance: \
-                     for CSV redirected IO the cluster network roles and metrics decide which networks carry it."
-                        .into(),
-                ),
+                remediation: fix.remediation,
+                note: Some(fix.note),
+                also: Vec::new(),
             });
         }
     }
@@ -145,14 +148,14 @@ pub fn management_bulk(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
 /// Interface aliases on `node` meant for (or carrying) cluster traffic, not management.
 /// NICs meant for CSV redirected IO (`redirected-io` intent) win when the
 /// inventory names any.
-fn cluster_aliases(ctx: &Ctx<'_>, node: &str) -> Vec<String> {
+fn cluster_aliases(ctx: &Ctx<'_>, node: &str) -> Option<Vec<String>> {
     let on_node = || ctx.model.ifaces.iter().filter(|i| i.node == node);
     let redirected: Vec<String> = on_node()
         .filter(|i| ctx.intents(i.id).contains(&Intent::RedirectedIo))
         .map(|i| format!("\"{}\"", i.interface))
         .collect();
     if !redirected.is_empty() {
-        return redirected;
+        return Some(redirected);
     }
     let mut v: Vec<String> = on_node()
         .filter(|i| {
@@ -166,10 +169,7 @@ fn cluster_aliases(ctx: &Ctx<'_>, node: &str) -> Vec<String> {
         .map(|i| format!("\"{}\"", i.interface))
         .collect();
     v.dedup();
-    if v.is_empty() {
-        v.push("\"<cluster NIC aliases>\"".into());
-    }
-    v
+    (!v.is_empty()).then_some(v)
 }
 
 /// Standard Ethernet speeds, for naming the link a throughput plateau fills.
@@ -342,6 +342,7 @@ pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     .into(),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
 }
@@ -372,11 +373,13 @@ pub fn tcp_health(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 .max_by_key(|g| g.tcp.retransmissions + g.tcp.duplicates + g.tcp.overlaps)
                 .copied();
             let (start, end) = ctx.window(iface.id, role).unwrap_or_default();
-            let mut remediation = vec![
-                "Get-NetAdapterStatistics -Name \"<adapter>\" | Format-List *Errors*, *Discarded*\n\
-                 Get-NetAdapterAdvancedProperty -Name \"<adapter>\""
-                    .into(),
-            ];
+            let adapter = super::remediation::ps(&iface.interface);
+            let mut remediation = vec![format!(
+                "# on {}: NIC errors and discards, then the offload settings\n\
+                 Get-NetAdapterStatistics -Name {adapter} | Format-List *Errors*, *Discarded*\n\
+                 Get-NetAdapterAdvancedProperty -Name {adapter}",
+                iface.node
+            )];
             if dup > 0 {
                 remediation.push(
                     "# duplicate segments: check NIC teaming/port mirroring; on WS2012-era hosts apply KB2905412 \
@@ -430,6 +433,7 @@ pub fn tcp_health(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 }),
                 remediation,
                 note: None,
+                also: Vec::new(),
             });
         }
     }

@@ -145,6 +145,7 @@ pub fn sessions(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     .into(),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
     // Servers that advertise RDMA interfaces, and SMB bytes over TCP to them.
@@ -185,9 +186,10 @@ pub fn sessions(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                  Get-NetAdapterRdma | Format-Table Name, Enabled\n\
                  Get-SmbMultichannelConnection | Format-Table ServerName, ClientRdmaCapable, ServerRdmaCapable"
                     .into(),
-                "Enable-NetAdapterRdma -Name \"<adapter>\"".into(),
+                super::remediation::rdma_adapters(ctx),
             ],
             note: None,
+            also: Vec::new(),
         });
     }
 }

@@ -91,7 +91,7 @@ pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 window_end_ns: Some(moved.unwrap_or(g.last_ts_ns)),
                 summary: format!(
                     "{client_name} connected to {server_node} for \\\\...\\{share}, whose CSV {} is owned by {owner}. \
-                     {} of its IO went to {server_node}{}; the client {moved_text} (seed 001).",
+                     {} of its IO went to {server_node}{}; the client {moved_text}.",
                     csv.name,
                     human_bytes(g.bytes),
                     if redirected > 0 {
@@ -114,6 +114,7 @@ pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     format!("# keep one CSV per SOFS node and the VMs balanced; or move the CSV to where its clients are\nMove-ClusterSharedVolume -Name \"{}\" -Node {server_node}", csv.name),
                 ],
                 note: Some("Clients move to the owner through SMB Witness / share redirection (SMB 3.02+ asymmetric shares); a client that never moves points at witness or share settings.".into()),
+                also: Vec::new(),
             });
         }
     }
@@ -213,7 +214,7 @@ fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             summary: format!(
                 "{client_name} sent {} of SMB to {a} while {a} sent {} of node-to-node redirected IO to {owner} in \
                  the same window: {a} forwards the IO, so it does not own the volume; {owner} does (inferred from the \
-                 traffic, no CSV owner in the inventory; confidence {:.0}%) (seed 001).",
+                 traffic, no CSV owner in the inventory; confidence {:.0}%).",
                 human_bytes(g.bytes),
                 human_bytes(fbytes),
                 confidence * 100.0
@@ -227,6 +228,7 @@ fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 ("window overlap".into(), format!("{:.0}%", o * 100.0)),
                 ("owner inferred".into(), format!("{owner} (confidence {:.0}%)", confidence * 100.0)),
             ],
+            also: Vec::new(),
             tshark_filter: Some(format!("{} && {} && tcp.port == 445", addr_filter(client), addr_filter(server))),
             remediation: vec![
                 "Get-ClusterSharedVolume | Format-Table Name, OwnerNode\nGet-SmbWitnessClient | Format-Table ClientName, FileServerNodeName, NetworkName, ShareName".into(),
@@ -283,7 +285,14 @@ fn imbalance(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         ),
         evidence: heavy.iter().map(|(n, v)| (n.to_string(), v.join(", "))).collect(),
         tshark_filter: None,
-        remediation: vec![format!("Move-ClusterSharedVolume -Name \"<CSV>\" -Node {}", idle[0])],
+        remediation: vec![format!(
+            "# give {} one of {}'s CSVs\nMove-ClusterSharedVolume -Name {} -Node {}",
+            idle[0],
+            heavy[0].0,
+            super::remediation::ps(heavy[0].1.last().copied().unwrap_or_default()),
+            idle[0]
+        )],
         note: None,
+        also: Vec::new(),
     });
 }

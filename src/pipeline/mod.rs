@@ -311,8 +311,20 @@ pub fn expand_inputs(inputs: &[PathBuf], keep: impl Fn(InputKind) -> bool) -> Ve
         for p in entries {
             if p.is_dir() {
                 walk(&p, keep, out);
-            } else if open_input(&p).is_ok_and(|i| keep(i.kind)) {
-                out.push(p);
+            } else {
+                match open_input(&p) {
+                    Ok(i) if keep(i.kind) => out.push(p),
+                    // Say what was left out of a directory, and why.
+                    Ok(i) if i.kind == InputKind::Unknown => {
+                        eprintln!("skipped {}: not a recognised input", p.display())
+                    }
+                    Ok(i) => eprintln!(
+                        "skipped {}: {:?} input, not read by this command",
+                        p.display(),
+                        i.kind
+                    ),
+                    Err(e) => eprintln!("skipped {}: {e:#}", p.display()),
+                }
             }
         }
     }

@@ -5,6 +5,7 @@ use crate::usage::tempdir;
 
 #[test]
 fn roles_sum_to_wire_bytes_on_every_corpus_capture() {
+    needs_corpus!();
     let files: Vec<String> = corpus_captures()
         .iter()
         .map(|p| p.display().to_string())
@@ -45,6 +46,7 @@ fn roles_sum_to_wire_bytes_on_every_corpus_capture() {
 
 #[test]
 fn tables_are_written() {
+    needs_corpus!();
     let dir = tempdir().join("out");
     let f = corpus().join("zeek/rdp-to-ssl.pcap");
     let out = run(&[
@@ -82,6 +84,7 @@ fn tables_are_written() {
 
 #[test]
 fn inferred_inventory_round_trips() {
+    needs_corpus!();
     let dir = tempdir();
     let inv = dir.join("inferred.toml");
     let f = corpus().join("zeek/smb3_multichannel.pcap");
@@ -115,6 +118,7 @@ fn inferred_inventory_round_trips() {
 
 #[test]
 fn smb_sessions_table_lists_multichannel() {
+    needs_corpus!();
     let dir = tempdir().join("smbtab");
     let f = corpus().join("zeek/smb3_multichannel.pcap");
     let out = run(&[

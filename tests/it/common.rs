@@ -16,6 +16,18 @@ pub fn corpus() -> PathBuf {
     repo().join("..").join("shared").join("corpus")
 }
 
+/// Whether `../shared/corpus` is there; when not, prints one line naming the test.
+pub fn corpus_present(test: &str, line: u32) -> bool {
+    let ok = corpus().is_dir();
+    if !ok {
+        eprintln!(
+            "skipped {test} (line {line}): needs the public corpus at {}, which is absent",
+            corpus().display()
+        );
+    }
+    ok
+}
+
 /// Runs the binary; fails the test instead of hanging if it takes over 10 minutes.
 pub fn run(args: &[&str]) -> Output {
     use std::io::Read;

@@ -11,6 +11,7 @@ fn epoch_to_ns(s: &str) -> i64 {
 
 #[test]
 fn inspect_matches_tshark_on_every_corpus_capture() {
+    needs_corpus!();
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("tests/expected/corpus.json")).unwrap(),
     )
@@ -59,6 +60,7 @@ fn inspect_matches_tshark_on_every_corpus_capture() {
 
 #[test]
 fn inspect_json_has_the_documented_shape() {
+    needs_corpus!();
     let f = corpus().join("zeek/smb3_multichannel.pcap");
     let (code, v) = run_json(&["inspect", "--json", f.to_str().unwrap()]);
     assert_eq!(code, 0);
@@ -97,6 +99,7 @@ fn inspect_json_has_the_documented_shape() {
 
 #[test]
 fn pcapng_interfaces_are_named() {
+    needs_corpus!();
     // tshark -r smb311-chained-patternv1-lznt1.pcapng.gz -T fields -e frame.interface_name
     // -e frame.interface_description gives \Device\NPF_{03819E39-...} "Ethernet"
     // (interface 1) for both frames: an Npcap device path, named by its description.
@@ -111,6 +114,7 @@ fn pcapng_interfaces_are_named() {
 
 #[test]
 fn tcp_anomalies_agree_with_tshark_where_definitions_meet() {
+    needs_corpus!();
     // tshark -r smb2-01/smb2-peter.pcap -Y tcp.analysis.retransmission | wc -l  -> 9
     let f = corpus().join("suricata-verify/smb2-01/smb2-peter.pcap");
     let (_, v) = run_json(&["inspect", "--json", f.to_str().unwrap()]);

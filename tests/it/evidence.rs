@@ -47,6 +47,7 @@ fn fixtures_make_one_timeline_and_fire_the_counter_rules() {
 
 #[test]
 fn public_event_logs_and_etl_read_without_error() {
+    needs_corpus!();
     let dirs = [
         "evtx-rs",
         "evtx-attack-samples",

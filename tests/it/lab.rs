@@ -133,18 +133,16 @@ fn clock_skew_is_estimated_and_applied() {
     let s = &v["skew"][0];
     let skew = s["skew_ns"].as_i64().unwrap();
     assert!((skew - 2_500_000_000).abs() < 1_000_000, "{s}");
-    let w: Vec<i64> = v["findings"]
+    // Both ends' windows align once the skew is applied, so the flow is one
+    // HVS001 with both interfaces (the merge needs starts within 2 s).
+    let f: Vec<&serde_json::Value> = v["findings"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|f| f["id"] == "HVS001")
-        .map(|f| f["window_start_ns"].as_i64().unwrap())
         .collect();
-    assert_eq!(w.len(), 2);
-    assert!(
-        (w[0] - w[1]).abs() <= 2_000_000_000,
-        "windows aligned: {w:?}"
-    );
+    assert_eq!(f.len(), 1, "windows aligned: {f:?}");
+    assert_eq!(f[0]["also"].as_array().map(Vec::len), Some(1), "{}", f[0]);
 }
 
 #[test]

@@ -51,6 +51,7 @@ fn mutate(src: &[u8], rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn mutated_corpus_never_panics_hangs_or_balloons() {
+    needs_corpus!();
     let sources: Vec<Vec<u8>> = corpus_captures()
         .iter()
         .filter(|p| {

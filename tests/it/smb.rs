@@ -4,6 +4,7 @@ use crate::common::*;
 
 #[test]
 fn multichannel_is_one_session_with_four_channels() {
+    needs_corpus!();
     // SOURCES.md (tshark 4.0.17): NEGOTIATE=8 SESSION_SETUP=120 TREE_CONNECT=2 CREATE=162 CLOSE=136
     // READ=74 WRITE=36 IOCTL=2 QUERY_DIRECTORY=8 QUERY_INFO=174 SET_INFO=128 OPLOCK_BREAK=1;
     // WRITE requests=18 bytes=1366632; FSCTL_QUERY_NETWORK_INTERFACE_INFO x2.
@@ -46,6 +47,7 @@ fn multichannel_is_one_session_with_four_channels() {
 
 #[test]
 fn encrypted_bytes_land_on_the_transform_session() {
+    needs_corpus!();
     // tshark -r smb3.pcap -Y smb2.header.transform: 44 frames; 44 x 52 + sum(msg_size) = 8362
     // bytes, all with smb2.tf.sesid 0x000048009400003d.
     let f = corpus().join("zeek/smb3.pcap");

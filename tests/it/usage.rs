@@ -15,6 +15,7 @@ fn help_teaches() {
 
 #[test]
 fn not_a_capture_exits_4_naming_the_file() {
+    needs_corpus!();
     let f = corpus().join("pal/SampleLog.blg");
     let out = run(&["inspect", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));
@@ -32,6 +33,7 @@ fn missing_file_exits_4() {
 
 #[test]
 fn truncated_file_is_partial_exit_3_with_offset() {
+    needs_corpus!();
     let src = std::fs::read(corpus().join("zeek/smb2.pcap")).unwrap();
     let dir = tempdir();
     let f = dir.join("cut.pcap");
@@ -68,6 +70,7 @@ pub fn tempdir() -> std::path::PathBuf {
 
 #[test]
 fn etl_without_packets_reads_cleanly_with_a_note() {
+    needs_corpus!();
     // dissect.etl 3.14 reads 36 buffers / 2042 records in HTTP_Server.etl, none of them packets.
     let f = corpus().join("microsoft-tx/HTTP_Server.etl");
     // No packet at all: nothing readable (exit 4), with the reason.
@@ -104,4 +107,175 @@ fn flow_table_cap_evicts_and_reports() {
         c["flows"].as_u64().unwrap() > 16,
         "more conversations than the cap: {c}"
     );
+}
+
+#[test]
+fn analyze_help_says_what_out_writes_report_html_first() {
+    let out = run(&["analyze", "--help"]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    let html = s.find("report.html").expect("--out names report.html");
+    for later in [
+        "report.md",
+        "findings.json",
+        "charts/",
+        "Parquet",
+        "summary.json",
+    ] {
+        let at = s
+            .find(later)
+            .unwrap_or_else(|| panic!("--out help lacks {later}: {s}"));
+        assert!(html < at, "report.html comes first: {s}");
+    }
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            s.contains("hvsleuth") && s.contains("analyze"),
+            "{shell}: {s}"
+        );
+    }
+    let out = run(&["man"]);
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.starts_with(".ie") || s.contains(".TH hvsleuth"), "{s}");
+    assert!(s.contains("analyze"));
+    let dir = tempdir().join("man1");
+    let out = run(&["man", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    for page in [
+        "hvsleuth.1",
+        "hvsleuth-analyze.1",
+        "hvsleuth-diff.1",
+        "hvsleuth-completions.1",
+    ] {
+        assert!(dir.join(page).is_file(), "{page}");
+    }
+    assert!(
+        !dir.join("hvsleuth-gen-bench.1").exists(),
+        "hidden commands get no page"
+    );
+}
+
+#[test]
+fn a_missing_input_says_no_such_file() {
+    for cmd in ["analyze", "inspect", "smb"] {
+        let out = run(&[cmd, "/nonexistent/x.pcap"]);
+        assert_eq!(out.status.code(), Some(4), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("/nonexistent/x.pcap") && err.contains("No such file or directory"),
+            "{cmd}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_directory_lists_what_it_skipped_and_why() {
+    let dir = repo().join("samples/restore-flood");
+    let out = run(&["inspect", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().any(|l| l.starts_with("skipped ")
+            && l.contains("perfmon-node1.csv")
+            && l.contains("not read by this command")),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains("timeline.txt") && l.contains("not a recognised input")),
+        "{err}"
+    );
+}
+
+#[test]
+fn smb_on_an_unreadable_file_prints_nothing_on_stdout() {
+    let dir = tempdir();
+    let f = dir.join("not-a-capture.pcap");
+    std::fs::write(&f, b"hello, this is text").unwrap();
+    for args in [
+        vec!["smb", f.to_str().unwrap()],
+        vec!["smb", "--json", f.to_str().unwrap()],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(4));
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!out.stderr.is_empty());
+    }
+}
+
+#[test]
+fn an_unwritable_out_still_prints_the_summary_first() {
+    let dir = tempdir();
+    let blocker = dir.join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let outdir = blocker.join("report");
+    let inv = repo().join("samples/inventory.toml");
+    let input = repo().join("samples/restore-flood");
+    let out = run(&[
+        "analyze",
+        input.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--out",
+        outdir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.starts_with("Verdict: CRITICAL HVS001"), "{s}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: writing") && err.contains("a-file/report"),
+        "{err}"
+    );
+}
+
+/// Colour only on a terminal (a pseudo-terminal from `script`), never with
+/// NO_COLOR, never when piped.
+#[test]
+fn colour_only_on_a_terminal_without_no_color() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: needs script(1) (util-linux) for a pseudo-terminal");
+        return;
+    }
+    let dir = repo().join("samples/restore-flood");
+    let inv = repo().join("samples/inventory.toml");
+    let cmd = format!(
+        "{} analyze {} --inventory {} --no-progress",
+        bin(),
+        dir.display(),
+        inv.display()
+    );
+    let tty = |no_color: bool| {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"]);
+        c.env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    };
+    let coloured = tty(false);
+    assert!(coloured.contains("\u{1b}[1;31mCRITICAL"), "{coloured}");
+    assert!(!tty(true).contains('\u{1b}'), "NO_COLOR");
+    let piped = run(&[
+        "analyze",
+        dir.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+    ]);
+    assert!(!String::from_utf8_lossy(&piped.stdout).contains('\u{1b}'));
 }

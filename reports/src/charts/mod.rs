@@ -23,7 +23,7 @@ use plotters::prelude::*;
 use rayon::prelude::*;
 
 use crate::escape::harden_svg;
-use crate::model::{DiffData, ReportData};
+use crate::model::{DiffData, InterfaceData, ReportData};
 
 pub use axis::{TimeAxis, time_axis};
 pub use plan::{ChartKind, ChartSpec, diff_plan, report_plan, slugify};
@@ -187,12 +187,45 @@ enum Source<'a> {
     Diff(&'a DiffData),
 }
 
+/// First bucket start and last bucket end over every interface of a report (ns).
+fn window_of(d: &ReportData) -> Option<(i64, i64)> {
+    let first = d
+        .interfaces
+        .iter()
+        .filter_map(|f| f.series.first())
+        .map(|x| x.0)
+        .min()?;
+    let last = d
+        .interfaces
+        .iter()
+        .filter_map(|f| f.series.last())
+        .map(|x| x.0)
+        .max()?;
+    Some((first, last.saturating_add(d.bucket_ns.max(1))))
+}
+
+/// The interface with zero points added at the window's first and last
+/// bucket, so its chart spans the window (one time axis for every chart).
+fn padded(f: &InterfaceData, window: Option<(i64, i64)>, bucket_ns: i64) -> InterfaceData {
+    let mut g = f.clone();
+    let Some((start, end)) = window else { return g };
+    let last = end.saturating_sub(bucket_ns.max(1));
+    if g.series.first().is_none_or(|x| x.0 > start) {
+        g.series.insert(0, (start, [0.0; 6]));
+    }
+    if g.series.last().is_none_or(|x| x.0 < last) {
+        g.series.push((last, [0.0; 6]));
+    }
+    g
+}
+
 fn render_spec(spec: &ChartSpec, src: Source<'_>, opts: &ChartOptions, formats: Formats) -> Chart {
     let res = match (&spec.kind, src) {
         (ChartKind::Interface(i), Source::Report(d)) => match d.interfaces.get(*i) {
             Some(iface) => render(
                 &stacked::Stacked::new(
-                    iface,
+                    // Every interface chart of a report on one time axis.
+                    &padded(iface, window_of(d), d.bucket_ns),
                     d.bucket_ns,
                     opts.width,
                     None,
@@ -218,8 +251,30 @@ fn render_spec(spec: &ChartSpec, src: Source<'_>, opts: &ChartOptions, formats: 
             render(&timeline::Timeline::new(&d.timeline, opts.width), formats)
         }
         (ChartKind::DiffInterface { before, after }, Source::Diff(d)) => {
-            let b = before.and_then(|i| d.before.interfaces.get(i));
-            let a = after.and_then(|i| d.after.interfaces.get(i));
+            // Both panels aligned at their capture's start, on one time scale
+            // (the longer capture's length).
+            let (wb, wa) = (window_of(&d.before), window_of(&d.after));
+            let span = match (wb, wa) {
+                (Some(x), Some(y)) => x.1.saturating_sub(x.0).max(y.1.saturating_sub(y.0)),
+                (Some(x), None) | (None, Some(x)) => x.1.saturating_sub(x.0),
+                (None, None) => 0,
+            };
+            let pb = before.and_then(|i| d.before.interfaces.get(i)).map(|f| {
+                padded(
+                    f,
+                    wb.map(|w| (w.0, w.0.saturating_add(span))),
+                    d.before.bucket_ns,
+                )
+            });
+            let pa = after.and_then(|i| d.after.interfaces.get(i)).map(|f| {
+                padded(
+                    f,
+                    wa.map(|w| (w.0, w.0.saturating_add(span))),
+                    d.after.bucket_ns,
+                )
+            });
+            let b = pb.as_ref();
+            let a = pa.as_ref();
             let mut chart = diff::DiffStacked::new(
                 b,
                 d.before.bucket_ns,

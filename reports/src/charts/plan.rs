@@ -35,6 +35,9 @@ pub struct ChartSpec {
     pub kind: ChartKind,
 }
 
+/// Series per heartbeat chart: the legend beside a 320 px chart holds six.
+pub const HEARTBEAT_SERIES: usize = 6;
+
 /// Lower-case ASCII letters and digits, everything else becomes `-` (runs
 /// collapsed, trimmed), at most 60 characters, never empty.
 pub fn slugify(s: &str) -> String {
@@ -109,12 +112,29 @@ pub fn report_plan(data: &ReportData) -> Vec<ChartSpec> {
             None => pairs.push((key, vec![i])),
         }
     }
-    for ((a, b), series) in pairs {
-        plan.push(ChartSpec {
-            slug: slugs.take(&format!("hb-{a}-{b}")),
-            title: format!("Heartbeat gaps {a} ↔ {b}"),
-            kind: ChartKind::Heartbeat { series },
+    // At most HEARTBEAT_SERIES series per chart, so the legend fits beside it
+    // and the colours stay apart: a pair with more is split, series sorted by
+    // network so a chart tends to hold one network's directions.
+    for ((a, b), mut series) in pairs {
+        series.sort_by(|x, y| {
+            let (hx, hy) = (&data.heartbeats[*x], &data.heartbeats[*y]);
+            (&hx.network, &hx.from).cmp(&(&hy.network, &hy.from))
         });
+        let parts = series.len().div_ceil(HEARTBEAT_SERIES).max(1);
+        for (k, chunk) in series.chunks(HEARTBEAT_SERIES).enumerate() {
+            let suffix = if parts > 1 {
+                format!(" ({}/{parts})", k + 1)
+            } else {
+                String::new()
+            };
+            plan.push(ChartSpec {
+                slug: slugs.take(&format!("hb-{a}-{b}")),
+                title: format!("Heartbeat gaps {a} ↔ {b}{suffix}"),
+                kind: ChartKind::Heartbeat {
+                    series: chunk.to_vec(),
+                },
+            });
+        }
     }
     let lm = Role::LiveMigration.index();
     if data.interfaces.iter().any(|f| {

@@ -103,10 +103,7 @@ pub(crate) struct Mark {
 pub(crate) fn marks_for(findings: &[Finding], f: &InterfaceData) -> Vec<Mark> {
     let mut v: Vec<&Finding> = findings
         .iter()
-        .filter(|x| {
-            x.node.as_deref() == Some(f.node.as_str())
-                && x.interface.as_deref() == Some(f.interface.as_str())
-        })
+        .filter(|x| x.is_at(&f.node, &f.interface))
         .filter(|x| x.window_start_ns.is_some() && x.window_end_ns.is_some())
         .collect();
     v.sort_by_key(|x| x.severity);

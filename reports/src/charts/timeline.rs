@@ -115,7 +115,11 @@ impl Draw for Timeline<'_> {
                     color.stroke_width(2),
                 )))
                 .map_err(perr)?;
-            let text = chart_label(&e.text, 36);
+            // The node first: which machine the event is about.
+            let text = match &e.node {
+                Some(n) => chart_label(&format!("{n}: {}", e.text), 40),
+                None => chart_label(&e.text, 40),
+            };
             let at = x * px_per_s;
             let width = 8.5 * text.chars().count() as f64;
             // Labels run right of the tick, or end at it near the right edge.

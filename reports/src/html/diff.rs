@@ -33,6 +33,47 @@ pub fn change_label(before: f64, after: f64) -> (String, &'static str) {
     }
 }
 
+/// How a change reads for the operator: "good" (green), "bad" (red) or ""
+/// (neutral). Bulk traffic (CSV redirected IO, storage, live migration) on an
+/// interface that carries management sessions is bad, so less of it is good;
+/// the same bulk traffic on its own network is neither. A peak that crosses
+/// the saturation line (90% of the link) is bad upward and good downward.
+/// More management, cluster or other traffic is not bad by itself.
+pub fn judge(deltas: &[RoleDelta], d: &RoleDelta) -> &'static str {
+    let sat = |p: u64| {
+        d.link_bps
+            .is_some_and(|l| l > 0 && p as f64 >= 0.9 * l as f64)
+    };
+    match (sat(d.peak_bps_before), sat(d.peak_bps_after)) {
+        (false, true) => return "bad",
+        (true, false) => return "good",
+        _ => {}
+    }
+    let bulk = matches!(
+        d.role,
+        crate::Role::RedirectedIo | crate::Role::Storage | crate::Role::LiveMigration
+    );
+    let management_here = deltas.iter().any(|x| {
+        x.node == d.node
+            && x.interface == d.interface
+            && x.role == crate::Role::Management
+            && (x.bytes_before > 0 || x.bytes_after > 0)
+    });
+    if bulk && management_here && d.avg_bps_before != d.avg_bps_after {
+        return if d.avg_bps_after < d.avg_bps_before {
+            "good"
+        } else {
+            "bad"
+        };
+    }
+    ""
+}
+
+/// Rate change label: `"+12.5%"`, `"−100%"`, `"new"`, `"±0"`.
+pub fn rate_change(d: &RoleDelta) -> String {
+    change_label(d.avg_bps_before, d.avg_bps_after).0
+}
+
 fn link_pct(v: u64, link: Option<u64>) -> String {
     percent(v as f64, link.unwrap_or(0) as f64)
 }
@@ -45,26 +86,33 @@ pub(crate) fn deltas_table(h: &mut String, deltas: &[RoleDelta]) {
     }
     h.push_str(
         "<div class=\"wrap\"><table><thead><tr><th>node / interface</th><th>role</th>\
-         <th class=\"num\">bytes before → after</th><th class=\"num\">change</th>\
-         <th class=\"num\">peak before → after</th><th class=\"num\">peak % of link before → after</th></tr></thead><tbody>",
+         <th class=\"num\">average rate before → after</th><th class=\"num\">change</th>\
+         <th class=\"num\">share of the interface before → after</th>\
+         <th class=\"num\">peak before → after</th><th class=\"num\">peak % of link before → after</th>\
+         <th class=\"num\">bytes before → after</th></tr></thead><tbody>",
     );
     for d in deltas {
-        let (chg, class) = change_label(d.bytes_before as f64, d.bytes_after as f64);
-        let (_, pclass) = change_label(d.peak_bps_before as f64, d.peak_bps_after as f64);
+        let class = judge(deltas, d);
         let _ = write!(
             h,
-            "<tr><td>{} / {}</td><td>{}{}</td><td class=\"num\">{} → {}</td><td class=\"num {class}\">{chg}</td>\
-             <td class=\"num {pclass}\">{} → {}</td><td class=\"num {pclass}\">{} → {}</td></tr>",
+            "<tr><td>{} / {}</td><td>{}{}</td><td class=\"num\">{} → {}</td><td class=\"num {class}\">{}</td>\
+             <td class=\"num\">{} → {}</td><td class=\"num\">{} → {}</td><td class=\"num {class}\">{} → {}</td>\
+             <td class=\"num muted\">{} → {}</td></tr>",
             escape(&d.node),
             escape(&d.interface),
             swatch(d.role),
             d.role.name(),
-            format_bytes(d.bytes_before),
-            format_bytes(d.bytes_after),
+            format_bps(d.avg_bps_before),
+            format_bps(d.avg_bps_after),
+            rate_change(d),
+            percent(d.share_before, 1.0),
+            percent(d.share_after, 1.0),
             format_bps(d.peak_bps_before as f64),
             format_bps(d.peak_bps_after as f64),
             link_pct(d.peak_bps_before, d.link_bps),
             link_pct(d.peak_bps_after, d.link_bps),
+            format_bytes(d.bytes_before),
+            format_bytes(d.bytes_after),
         );
     }
     h.push_str("</tbody></table></div>");
@@ -105,10 +153,21 @@ pub fn render_diff_html_with_charts(diff: &DiffData, charts: &[Chart]) -> String
     let _ = write!(
         h,
         "</dl><div class=\"counts\"><span class=\"badge status-new\">{} new</span>\
-         <span class=\"badge status-resolved\">{} resolved</span><span class=\"badge status-unchanged\">{} unchanged</span></div>",
+         <span class=\"badge status-resolved\">{} resolved</span><span class=\"badge status-changed\">{} changed</span>\
+         <span class=\"badge status-unchanged\">{} unchanged</span>\
+         <span class=\"badge status-unassessable\">{} not assessable</span></div>",
         diff.findings_new.len(),
         diff.findings_resolved.len(),
-        diff.findings_unchanged.len()
+        diff.findings_changed.len(),
+        diff.findings_unchanged.len(),
+        diff.findings_not_assessable.len()
+    );
+    let _ = write!(
+        h,
+        "<p class=\"muted\">Captures: before {}, after {}; rates are averages over each capture, \
+         so captures of different lengths compare.</p>",
+        crate::units::format_duration(diff.duration_ns.0),
+        crate::units::format_duration(diff.duration_ns.1)
     );
     role_legend(&mut h);
     h.push_str("</header>\n<section id=\"findings\"><h2>Findings</h2>");
@@ -123,18 +182,44 @@ pub fn render_diff_html_with_charts(diff: &DiffData, charts: &[Chart]) -> String
             finding(&mut h, f, Some(status));
         }
     }
+    for (before, after) in &diff.findings_changed {
+        let _ = write!(
+            h,
+            "<p class=\"changed\"><b>changed</b> {}: before “{}” ({}), after “{}” ({})</p>",
+            escape(&after.id),
+            escape(&before.title),
+            before.severity.name(),
+            escape(&after.title),
+            after.severity.name()
+        );
+        finding(&mut h, after, Some("changed"));
+    }
+    for (f, why) in &diff.findings_not_assessable {
+        let _ = write!(
+            h,
+            "<p class=\"muted\"><b>not assessable</b> {} {}: {}</p>",
+            escape(&f.id),
+            escape(&f.title),
+            escape(why)
+        );
+    }
     if diff.findings_new.is_empty()
         && diff.findings_resolved.is_empty()
         && diff.findings_unchanged.is_empty()
+        && diff.findings_changed.is_empty()
+        && diff.findings_not_assessable.is_empty()
     {
         h.push_str("<p class=\"muted\">No findings before or after.</p>");
     }
     h.push_str("</section>\n<section id=\"deltas\"><h2>Per-role changes</h2>");
-    h.push_str("<p class=\"muted\">Red: more than before; green: less.</p>");
+    h.push_str(
+        "<p class=\"muted\">Green: better for the operator (less CSV redirected IO, a peak back under 90% of the link); \
+         red: worse; uncoloured: a change that is neither by itself (more management traffic is not bad).</p>",
+    );
     deltas_table(&mut h, &diff.deltas);
     h.push_str("</section>\n<section id=\"charts\"><h2>Interfaces before and after</h2>");
     h.push_str(
-        "<p class=\"muted\">Each chart: before (top) and after (bottom) on the same y scale.</p>",
+        "<p class=\"muted\">Each chart: before (top) and after (bottom) on the same y scale and the same time scale, each aligned at its own capture's start (the clock labels are each capture's own).</p>",
     );
     for c in charts {
         let _ = write!(h, "<h3>{}</h3>", escape(&c.title));

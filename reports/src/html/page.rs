@@ -15,6 +15,8 @@ h3{font-size:17px;margin:22px 0 6px}
 .muted{color:var(--muted)}
 code,pre{font:13px/1.4 ui-monospace,"DejaVu Sans Mono",Consolas,monospace}
 code{background:var(--soft);padding:1px 5px;border-radius:4px;word-break:break-all}
+.verdict{font-size:15px;line-height:1.5;background:var(--soft);border-left:4px solid #d97706;padding:10px 14px;border-radius:4px;margin:12px 0}
+pre.fix+pre.fix{margin-top:6px}
 pre{background:#0f1720;color:#e6edf3;padding:10px 12px;border-radius:6px;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
 table{border-collapse:collapse;margin:6px 0 12px;font-size:14px}
 th,td{border-bottom:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top}
@@ -46,8 +48,8 @@ figure.chart svg{max-width:100%;height:auto;display:block}
 nav.toc{background:var(--soft);border-radius:6px;padding:8px 14px;margin:14px 0;font-size:14px}
 nav.toc a{margin-right:14px;color:inherit}
 details>summary{cursor:pointer;color:var(--muted)}
-.inc{color:#b71c1c;font-weight:600}.dec{color:#1b5e20;font-weight:600}
-.status-new{--sev:#b71c1c}.status-resolved{--sev:#2e7d32}.status-unchanged{--sev:#607d8b}
+.inc{color:#b71c1c;font-weight:600}.dec{color:#1b5e20;font-weight:600}.bad{color:#b71c1c;font-weight:600}.good{color:#1b5e20;font-weight:600}
+.status-new{--sev:#b71c1c}.status-resolved{--sev:#2e7d32}.status-unchanged{--sev:#607d8b}.status-changed{--sev:#d97706}.status-unassessable{--sev:#90a4ae}
 footer{margin-top:40px;color:var(--muted);font-size:13px}
 @media print{main{max-width:none}.finding{break-inside:avoid}figure.chart{break-inside:avoid}}
 "#;

@@ -153,12 +153,7 @@ pub(crate) fn finding(h: &mut String, f: &Finding, status: Option<&str>) {
         escape(&f.id),
         escape(&f.title)
     );
-    let place = match (&f.node, &f.interface) {
-        (Some(n), Some(i)) => format!("{n} / {i}"),
-        (Some(n), None) => n.clone(),
-        (None, Some(i)) => i.clone(),
-        (None, None) => "cluster-wide".into(),
-    };
+    let place = f.place();
     let _ = write!(
         h,
         "<div class=\"where\">{} · {}</div>",
@@ -181,14 +176,10 @@ pub(crate) fn finding(h: &mut String, f: &Finding, status: Option<&str>) {
         );
     }
     if !f.remediation.is_empty() {
-        h.push_str("<div class=\"lbl\">Remediation (PowerShell)</div><pre>");
-        for (i, r) in f.remediation.iter().enumerate() {
-            if i > 0 {
-                h.push('\n');
-            }
-            h.push_str(&escape(r));
+        h.push_str("<div class=\"lbl\">Remediation (PowerShell)</div>");
+        for r in &f.remediation {
+            let _ = write!(h, "<pre class=\"fix\">{}</pre>", escape(r));
         }
-        h.push_str("</pre>");
     }
     if let Some(n) = &f.note {
         let _ = write!(h, "<p class=\"note\">{}</p>", escape(n));
@@ -224,10 +215,7 @@ pub(crate) fn interfaces(h: &mut String, data: &ReportData, charts: &[Chart]) {
             let flagged: Vec<&Finding> = data
                 .findings
                 .iter()
-                .filter(|x| {
-                    x.node.as_deref() == Some(node)
-                        && x.interface.as_deref() == Some(f.interface.as_str())
-                })
+                .filter(|x| x.is_at(node, &f.interface))
                 .collect();
             let _ = write!(
                 h,

@@ -8,12 +8,19 @@ fn golden_ish_report() {
     let html = render_html(&data);
     assert!(html.starts_with("<!DOCTYPE html>"));
     // Findings come first, critical before high.
-    let crit = html
-        .find("CSV redirected IO saturates the management network")
-        .unwrap();
-    let high = html
-        .find("Cluster heartbeats late on the management network")
-        .unwrap();
+    let cards = html.find("<section id=\"findings\">").unwrap();
+    assert!(
+        html.find("<p class=\"verdict\">").unwrap() < cards,
+        "the verdict heads the page"
+    );
+    let crit = cards
+        + html[cards..]
+            .find("CSV redirected IO saturates the management network")
+            .unwrap();
+    let high = cards
+        + html[cards..]
+            .find("Cluster heartbeats late on the management network")
+            .unwrap();
     let node = html.find("Node HV01").unwrap();
     assert!(crit < high && high < node);
     assert!(html.contains("<span class=\"badge sev-critical\">critical</span>"));
@@ -80,6 +87,7 @@ fn hostile_strings_are_escaped_everywhere() {
             tshark_filter: Some(s.clone()),
             remediation: vec![s.clone()],
             note: Some(s.clone()),
+            also: Vec::new(),
         });
         data.heartbeats[0].network = s.clone();
         data.heartbeats[0].from = s.clone();
@@ -137,7 +145,7 @@ fn diff_page_shows_resolution() {
             .split("</tr>")
             .next()
             .unwrap()
-            .contains("class=\"num dec\">−100.0%")
+            .contains("class=\"num good\">−100.0%")
     );
     assert_eq!(h.matches("<svg").count(), 9);
     crate::testutil::check_xml(&h[h.find("<html").unwrap()..]).unwrap();

@@ -81,9 +81,12 @@ fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 // carried (issue 13 item 3), one channel per connection across captures
 // (issue 14 item 8).
 
-/// A scratch file path unique to this test process.
+/// A scratch file path unique to this call.
 fn scratch(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("hvsleuth-it-{}-{name}", std::process::id()))
+    // Unique per call too: tests run in parallel and cut the same samples.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("hvsleuth-it-{}-{n}-{name}", std::process::id()))
 }
 
 /// `editcap -s n` in Rust: every packet's captured length becomes at most `n`,

@@ -92,6 +92,7 @@ impl<'a> From<&'a DiffData> for DiffJson<'a> {
 }
 
 fn render_text(d: &DiffData) -> String {
+    use hvsleuth_reports::escape::terminal as t;
     use std::fmt::Write;
     let mut s = String::new();
     let list = |s: &mut String, title: &str, f: &[hvsleuth_reports::Finding]| {
@@ -101,9 +102,9 @@ fn render_text(d: &DiffData) -> String {
                 s,
                 "  {} {} [{} / {}]",
                 x.id,
-                x.title,
-                x.node.as_deref().unwrap_or("-"),
-                x.interface.as_deref().unwrap_or("-")
+                t(&x.title),
+                t(x.node.as_deref().unwrap_or("-")),
+                t(x.interface.as_deref().unwrap_or("-"))
             );
         }
     };
@@ -118,8 +119,8 @@ fn render_text(d: &DiffData) -> String {
         let _ = writeln!(
             s,
             "  {:<10} {:<12} {:<15} {:>10} -> {:<10} peak {} -> {}",
-            r.node,
-            r.interface,
+            t(&r.node),
+            t(&r.interface),
             r.role.name(),
             human_bytes(r.bytes_before),
             human_bytes(r.bytes_after),
@@ -136,7 +137,7 @@ fn render_text(d: &DiffData) -> String {
                 && r.bytes_before > 0
                 && r.bytes_after == 0
         })
-        .map(|r| format!("{} on {} / {}", r.role, r.node, r.interface))
+        .map(|r| format!("{} on {} / {}", r.role, t(&r.node), t(&r.interface)))
         .collect();
     if !gone.is_empty() {
         let _ = writeln!(s, "\nGone after the change: {}", gone.join("; "));

@@ -118,6 +118,7 @@ impl Summary {
     }
 
     pub fn render_text(&self) -> String {
+        use hvsleuth_reports::escape::terminal as t;
         use std::fmt::Write;
         let mut s = String::new();
         if self.findings.is_empty() {
@@ -126,8 +127,8 @@ impl Summary {
             let _ = writeln!(s, "Findings ({}):", self.findings.len());
             for f in &self.findings {
                 let place = match (&f.node, &f.interface) {
-                    (Some(n), Some(i)) => format!(" [{n} / {i}]"),
-                    (Some(n), None) => format!(" [{n}]"),
+                    (Some(n), Some(i)) => format!(" [{} / {}]", t(n), t(i)),
+                    (Some(n), None) => format!(" [{}]", t(n)),
                     _ => String::new(),
                 };
                 let _ = writeln!(
@@ -135,11 +136,11 @@ impl Summary {
                     "  {:<8} {} {}{place}",
                     format!("{:?}", f.severity).to_uppercase(),
                     f.id,
-                    f.title
+                    t(&f.title)
                 );
                 if let Some(fix) = f.remediation.first() {
                     let first = fix.lines().find(|l| !l.starts_with('#')).unwrap_or("");
-                    let _ = writeln!(s, "           fix: {first}");
+                    let _ = writeln!(s, "           fix: {}", t(first));
                 }
             }
             let _ = writeln!(s);
@@ -152,9 +153,9 @@ impl Summary {
             let _ = writeln!(
                 s,
                 "{} / {}  ({}#{}; {}; {} total, peak {})",
-                i.node,
-                i.interface,
-                i.capture,
+                t(&i.node),
+                t(&i.interface),
+                t(&i.capture),
                 i.capture_interface,
                 link,
                 human_bytes(i.wire_bytes),
@@ -190,8 +191,8 @@ impl Summary {
                 let _ = writeln!(
                     s,
                     "  {} / {}: counters {}, capture {} ({ratio})",
-                    r.node,
-                    r.interface,
+                    t(&r.node),
+                    t(&r.interface),
                     human_bytes(r.counter_bytes),
                     human_bytes(r.capture_bytes)
                 );
@@ -203,9 +204,9 @@ impl Summary {
                 let _ = writeln!(
                     s,
                     "  {} is {:+.3} ms from {} ({} segments{})",
-                    k.capture,
+                    t(&k.capture),
                     k.skew_ns as f64 / 1e6,
-                    k.reference,
+                    t(&k.reference),
                     k.samples,
                     k.one_way_delay_ns
                         .map(|d| format!(", one-way delay {:.3} ms", d as f64 / 1e6))
@@ -219,8 +220,8 @@ impl Summary {
                 let _ = writeln!(
                     s,
                     "  {} — {} (confidence {:.0}%)",
-                    f.fact,
-                    f.reason,
+                    t(&f.fact),
+                    t(&f.reason),
                     f.confidence * 100.0
                 );
             }

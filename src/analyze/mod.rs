@@ -137,8 +137,11 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     for r in read {
         match r {
             Ok(e) => {
+                for d in &e.damaged {
+                    eprintln!("warning: {d}");
+                }
+                evidence_ok.push((true, e.damaged.is_empty()));
                 evidence.merge(e);
-                evidence_ok.push((true, true));
             }
             Err(msg) => {
                 eprintln!("error: {msg}");
@@ -199,6 +202,12 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         Some(&smb_report),
     );
     let mut summary = summary::Summary::new(&model, inferred, findings);
+    summary.damaged_inputs = files
+        .iter()
+        .filter_map(|f| f.error.as_ref().map(|(m, _)| m.clone()))
+        .chain(evidence.damaged.iter().cloned())
+        .collect();
+    summary.partial = !summary.damaged_inputs.is_empty() || code != ExitCode::Ok;
     summary.skew = skews;
     summary.reconciliation = reconcile::reconcile(&model, &evidence);
     let inputs = captures

@@ -135,6 +135,7 @@ pub fn build(
             .iter()
             .map(|f| (f.fact.clone(), f.reason.clone(), f.confidence))
             .collect(),
+        damaged_inputs: summary.damaged_inputs.clone(),
     }
 }
 

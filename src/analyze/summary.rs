@@ -40,6 +40,10 @@ pub struct IfaceSummary {
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// Some input was damaged or unreadable: the analysis covers what could be read.
+    pub partial: bool,
+    /// What was damaged, one line per place (file, byte offset, what was lost).
+    pub damaged_inputs: Vec<String>,
     pub bucket_ns: i64,
     /// Findings, most severe first.
     pub findings: Vec<hvsleuth_reports::Finding>,
@@ -108,6 +112,8 @@ impl Summary {
             })
             .collect();
         Summary {
+            partial: false,
+            damaged_inputs: Vec::new(),
             bucket_ns: m.bucket_ns,
             findings,
             interfaces,
@@ -121,6 +127,16 @@ impl Summary {
         use hvsleuth_reports::escape::terminal as t;
         use std::fmt::Write;
         let mut s = String::new();
+        if self.partial {
+            let _ = writeln!(
+                s,
+                "PARTIAL ANALYSIS: some inputs were damaged or unreadable:"
+            );
+            for d in &self.damaged_inputs {
+                let _ = writeln!(s, "  {}", t(d));
+            }
+            let _ = writeln!(s);
+        }
         if self.findings.is_empty() {
             let _ = writeln!(s, "No findings.\n");
         } else {

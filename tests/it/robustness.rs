@@ -363,3 +363,82 @@ fn hostile_names_reach_no_terminal_or_spreadsheet_raw() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(!html.contains('\u{1b}') && !html.contains("<script>alert"));
 }
+
+// ---------------------------------------------------------------------------
+// Silent damage (issue 13 item 5) and reordering (item 4), end to end.
+
+/// Byte offset of the first Enhanced Packet Block of a little-endian pcapng.
+fn first_epb(f: &[u8]) -> usize {
+    let mut p = 0;
+    while u32::from_le_bytes(f[p..p + 4].try_into().unwrap()) != 6 {
+        p += u32::from_le_bytes(f[p + 4..p + 8].try_into().unwrap()) as usize;
+    }
+    p
+}
+
+#[test]
+fn damaged_pcapng_is_analysed_around_the_damage_and_said_partial() {
+    let dir = tempdir();
+    let mut f = hostile_pcapng("eth0", &smb_dialogue("share", "file.vhdx"));
+    // pcap-parser 0.17's overflow case: a PIB of length 8 before the packets.
+    let at = first_epb(&f);
+    f.splice(at..at, [0x01, 0x00, 0x00, 0x80, 0x08, 0x00, 0x00, 0x00]);
+    let cap = dir.join("node1.pcapng");
+    std::fs::write(&cap, &f).unwrap();
+    let c = cap.to_str().unwrap();
+    let (code, v) = run_json(&["inspect", "--json", c]);
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["captures"][0]["packets"], 6, "{v}");
+    let (code, v) = run_json(&["analyze", "--json", c]);
+    assert_eq!(code, 3);
+    assert_eq!(v["partial"], true, "{v}");
+    let d = v["damaged_inputs"][0].as_str().unwrap();
+    assert!(
+        d.contains("node1.pcapng") && d.contains(&format!("offset {at}")),
+        "{d}"
+    );
+    let out = dir.join("out");
+    let o = run(&["analyze", c, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("PARTIAL ANALYSIS"));
+    let sj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(sj["partial"], true);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Partial analysis") && html.contains("node1.pcapng"));
+}
+
+#[test]
+fn descending_segments_raise_no_hvs007() {
+    // 100,000 data segments highest sequence number first, none resent.
+    let payload = vec![0x61u8; 100];
+    let msgs: Vec<(bool, Vec<u8>)> = (0..100_000).map(|_| (true, payload.clone())).collect();
+    let mut f = hostile_pcapng("eth0", &msgs);
+    // Rewrite the sequence numbers: segment k gets the k-th highest.
+    let mut p = first_epb(&f);
+    let mut k = 0u32;
+    while p < f.len() {
+        let len = u32::from_le_bytes(f[p + 4..p + 8].try_into().unwrap()) as usize;
+        let seq = 1000 + (99_999 - k) * 100;
+        let tcp = p + 28 + 14 + 20;
+        f[tcp + 4..tcp + 8].copy_from_slice(&seq.to_be_bytes());
+        k += 1;
+        p += len;
+    }
+    let dir = tempdir();
+    let cap = dir.join("desc.pcapng");
+    std::fs::write(&cap, &f).unwrap();
+    let (code, v) = run_json(&["inspect", "--json", cap.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let tcp = &v["captures"][0]["tcp"];
+    assert_eq!(tcp["retransmissions"], 0, "{tcp}");
+    assert_eq!(tcp["late"], 99_999, "{tcp}");
+    let (_, v) = run_json(&["analyze", "--json", cap.to_str().unwrap()]);
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(!ids.contains(&"HVS007"), "{ids:?}");
+}

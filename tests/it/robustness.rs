@@ -442,3 +442,60 @@ fn descending_segments_raise_no_hvs007() {
         .collect();
     assert!(!ids.contains(&"HVS007"), "{ids:?}");
 }
+
+#[test]
+fn many_interfaces_give_a_bounded_report() {
+    // Issue 13 item 1 (report half): 10,000 interfaces wrote 20,002 chart
+    // files and a 60 MB page. Here 1,500 interfaces, one UDP packet each.
+    let n = 1500u32;
+    let mut f = Vec::new();
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    pcapng_block(&mut f, 0x0a0d_0d0a, &shb);
+    for i in 0..n {
+        let mut idb = vec![1, 0, 0, 0];
+        idb.extend_from_slice(&65535u32.to_le_bytes());
+        let name = format!("if{i}");
+        idb.extend_from_slice(&2u16.to_le_bytes());
+        idb.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        idb.extend_from_slice(name.as_bytes());
+        idb.resize(idb.len().div_ceil(4) * 4, 0);
+        idb.extend_from_slice(&[0; 4]);
+        pcapng_block(&mut f, 1, &idb);
+    }
+    for i in 0..n {
+        let [a, b] = (i as u16).to_be_bytes();
+        let mut fr = vec![2, 0, 0, 0, a, b, 2, 0, 0, 0, a, b, 8, 0];
+        fr.extend_from_slice(&[0x45, 0, 0, 28 + 8, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+        fr.extend_from_slice(&[10, 1, a, b, 10, 2, a, b]);
+        fr.extend_from_slice(&[0x13, 0x88, 0x13, 0x89, 0, 16, 0, 0]);
+        fr.extend_from_slice(&[0x42; 8]);
+        let ts = 1_700_000_000_000_000u64 + u64::from(i);
+        let mut epb = i.to_le_bytes().to_vec();
+        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ts as u32).to_le_bytes());
+        epb.extend_from_slice(&(fr.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(fr.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&fr);
+        epb.resize(epb.len().div_ceil(4) * 4, 0);
+        pcapng_block(&mut f, 6, &epb);
+    }
+    let dir = tempdir();
+    let cap = dir.join("many.pcapng");
+    std::fs::write(&cap, &f).unwrap();
+    let out = dir.join("out");
+    let o = run(&[
+        "analyze",
+        cap.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let charts = std::fs::read_dir(out.join("charts")).unwrap().count();
+    assert!(charts <= 2 * 30, "{charts} chart files");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.len() < 4 << 20, "report.html {} bytes", html.len());
+    assert!(html.contains("Only the 24 busiest of 1500 interfaces are charted"));
+    assert!(html.contains(">if1499<"), "every interface is still listed");
+}

@@ -99,6 +99,7 @@ impl<'a> From<&'a DiffData> for DiffJson<'a> {
 }
 
 fn render_text(d: &DiffData) -> String {
+    use hvsleuth_reports::escape::terminal as t;
     use std::fmt::Write;
     let mut s = String::new();
     let list = |s: &mut String, title: &str, f: &[hvsleuth_reports::Finding]| {
@@ -108,8 +109,8 @@ fn render_text(d: &DiffData) -> String {
                 s,
                 "  {} {} [{}] {}",
                 x.id,
-                x.title,
-                x.place(),
+                t(&x.title),
+                t(&x.place()),
                 hvsleuth_reports::units::utc_window(x.window_start_ns, x.window_end_ns)
             );
         }
@@ -153,8 +154,8 @@ fn render_text(d: &DiffData) -> String {
         let _ = writeln!(
             s,
             "  {:<10} {:<12} {:<15} {:>10} -> {:<10} ({}) share {:.0}% -> {:.0}%  peak {} -> {}{judged}",
-            r.node,
-            r.interface,
+            t(&r.node),
+            t(&r.interface),
             r.role.name(),
             human_bps(r.avg_bps_before as u64),
             human_bps(r.avg_bps_after as u64),
@@ -174,7 +175,7 @@ fn render_text(d: &DiffData) -> String {
                 && r.bytes_before > 0
                 && r.bytes_after == 0
         })
-        .map(|r| format!("{} on {} / {}", r.role, r.node, r.interface))
+        .map(|r| format!("{} on {} / {}", r.role, t(&r.node), t(&r.interface)))
         .collect();
     if !gone.is_empty() {
         let _ = writeln!(s, "\nGone after the change: {}", gone.join("; "));

@@ -15,7 +15,23 @@ pub enum ExitCode {
 }
 
 /// Writes `text` to stdout; a closed pipe (e.g. `| head`) is not an error worth a panic.
+/// Every control character other than newline and tab (ESC, CR, BEL, C1) and
+/// every bidi override is written as a visible `\uXXXX` escape: names taken
+/// from captures can never drive the terminal (retitle, clear, forge lines).
 pub fn print_stdout(text: &str) -> ExitCode {
+    use std::io::Write;
+    let text = hvsleuth_reports::escape::terminal_text(text);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::Ok,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Ok,
+        Err(_) => ExitCode::Error,
+    }
+}
+
+/// Writes text that escaped its capture-derived fields itself
+/// ([`hvsleuth_reports::escape::terminal`]) and carries its own colour codes.
+pub fn print_stdout_styled(text: &str) -> ExitCode {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {

@@ -285,12 +285,13 @@ fn render_text(r: &InspectReport) -> String {
         }
         let _ = writeln!(
             s,
-            "  conversations {} (evicted {})  tcp: retransmissions {} duplicates {} out-of-order {} gaps {}",
+            "  conversations {} (evicted {})  tcp: retransmissions {} duplicates {} out-of-order {} late {} gaps {}",
             c.flows,
             c.flows_evicted,
             c.tcp.retransmissions,
             c.tcp.duplicates,
             c.tcp.out_of_order,
+            c.tcp.late,
             c.tcp.gaps
         );
         if !c.top_flows.is_empty() {

@@ -65,7 +65,7 @@ pub fn run(args: &SmbArgs) -> ExitCode {
     for f in &files {
         if let Some((msg, partial)) = &f.error {
             let what = if *partial { "warning" } else { "error" };
-            eprintln!("{what}: {msg}");
+            eprintln!("{what}: {}", hvsleuth_reports::escape::terminal_text(msg));
         }
     }
     let code = ExitCode::from_outcomes(
@@ -90,6 +90,7 @@ pub fn run(args: &SmbArgs) -> ExitCode {
 }
 
 fn render_text(r: &SmbReport, top: usize) -> String {
+    use hvsleuth_reports::escape::terminal as t;
     use std::fmt::Write;
     let mut s = String::new();
     let cmds: Vec<String> = r
@@ -123,7 +124,7 @@ fn render_text(r: &SmbReport, top: usize) -> String {
             s,
             "\nsession {}  dialect {}  {}{}  read {}  written {}{}",
             x.session_id,
-            x.dialect.as_deref().unwrap_or("?"),
+            t(x.dialect.as_deref().unwrap_or("?")),
             if x.encrypted {
                 "ENCRYPTED"
             } else {
@@ -199,23 +200,27 @@ fn render_text(r: &SmbReport, top: usize) -> String {
                 "    {} -> {}  on {}  read {} written {}",
                 c.client,
                 c.server,
-                seen,
+                t(&seen),
                 human_bytes(c.read_bytes),
                 human_bytes(c.write_bytes)
             );
         }
-        for t in &x.trees {
+        for tr in &x.trees {
             let _ = writeln!(
                 s,
                 "  share {}  {}{}{}",
-                t.share,
-                t.share_type,
-                if t.capabilities.is_empty() {
+                t(&tr.share),
+                tr.share_type,
+                if tr.capabilities.is_empty() {
                     String::new()
                 } else {
-                    format!("  [{}]", t.capabilities.join(", "))
+                    format!("  [{}]", t(&tr.capabilities.join(", ")))
                 },
-                if t.encrypt_data { "  encrypt-data" } else { "" }
+                if tr.encrypt_data {
+                    "  encrypt-data"
+                } else {
+                    ""
+                }
             );
         }
         let mut files: Vec<_> = x.files.iter().collect();
@@ -227,7 +232,7 @@ fn render_text(r: &SmbReport, top: usize) -> String {
             let _ = writeln!(
                 s,
                 "  file {}{}  read {} written {}",
-                f.name,
+                t(&f.name),
                 if f.vm_storage { " (VM storage)" } else { "" },
                 human_bytes(f.read_bytes),
                 human_bytes(f.write_bytes)
@@ -265,7 +270,7 @@ fn render_text(r: &SmbReport, top: usize) -> String {
         );
     }
     for w in &r.witness {
-        let _ = writeln!(s, "witness {}: {}", w.kind, w.detail);
+        let _ = writeln!(s, "witness {}: {}", t(&w.kind), t(&w.detail));
     }
     s
 }

@@ -37,9 +37,9 @@ pub fn run(args: &TimelineArgs) -> ExitCode {
             s += &format!(
                 "{}  {:<11} {:<8} {}\n",
                 crate::inspect::format_utc(e.ts_ns),
-                e.source,
-                e.node.as_deref().unwrap_or("-"),
-                e.text
+                hvsleuth_reports::escape::terminal(&e.source),
+                hvsleuth_reports::escape::terminal(e.node.as_deref().unwrap_or("-")),
+                hvsleuth_reports::escape::terminal(&e.text)
             );
         }
         s

@@ -96,6 +96,9 @@ pub enum CaptureErrorKind {
     UnknownInterface(u32),
     #[error("read error: {0}")]
     Io(String),
+    /// Damage that reading went past (see [`ReadReport::skipped`]).
+    #[error("{0}")]
+    Skipped(String),
 }
 
 /// Damage found while reading; `offset` counts bytes of the decompressed stream.
@@ -117,6 +120,76 @@ pub struct ReadReport {
     pub bytes_parsed: u64,
     /// `None` when the whole file was read.
     pub error: Option<CaptureError>,
+    /// Damage that reading went past (a pcapng block skipped by its length
+    /// field or by resynchronising on the next sound block, an unusable
+    /// `if_tsresol`, saturated timestamps): the first [`MAX_SKIPPED`] of them.
+    pub skipped: Vec<CaptureError>,
+    /// How many damaged places were skipped in all (`skipped` holds the first ones).
+    pub skipped_count: u64,
+}
+
+/// How many skipped damaged places a [`ReadReport`] lists one by one.
+pub const MAX_SKIPPED: usize = 64;
+
+impl ReadReport {
+    fn skip(&mut self, e: CaptureError) {
+        self.skipped_count += 1;
+        if self.skipped.len() < MAX_SKIPPED {
+            self.skipped.push(e);
+        }
+    }
+
+    /// The file was not read completely: reading stopped early or skipped damage.
+    pub fn is_partial(&self) -> bool {
+        self.error.is_some() || self.skipped_count > 0
+    }
+}
+
+const SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+/// Block types a resynchronisation accepts: SHB, IDB, OPB, SPB, NRB, ISB,
+/// EPB, the obsolete big-endian OPB and PIB (systemd-journal and custom blocks
+/// are left to the next sound block).
+const NG_TYPES: [u32; 9] = [0x0a0d_0d0a, 1, 2, 3, 4, 5, 6, 0x0200_0000, 0x8000_0001];
+
+fn ng_u32(b: &[u8], be: bool) -> u32 {
+    let a = [b[0], b[1], b[2], b[3]];
+    if be {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+
+/// The length of the pcapng block at the start of `d` when its outer frame is
+/// sound (length >= 12, a multiple of 4, within `d` and [`MAX_RECORD`], the
+/// trailing copy equal), whatever its content.
+fn ng_outer(d: &[u8], be: bool) -> Option<usize> {
+    if d.len() < 12 {
+        return None;
+    }
+    let len = ng_u32(&d[4..8], be) as usize;
+    if len < 12 || len % 4 != 0 || len > d.len() || len > MAX_RECORD {
+        return None;
+    }
+    (ng_u32(&d[len - 4..len], be) as usize == len).then_some(len)
+}
+
+/// A block length no block can have (< 12 or not a multiple of 4). Checked
+/// before pcap-parser sees the block: pcap-parser 0.17.0 subtracts 12 from
+/// a Process Information Block's length of 4-11 without a check
+/// (`pcapng/block.rs:162`: overflow panic in debug builds, a 4 GiB read in release).
+fn ng_impossible_len(d: &[u8], be: bool) -> Option<u32> {
+    if d.len() < 8 || d.starts_with(&SHB_MAGIC) {
+        return None;
+    }
+    let len = ng_u32(&d[4..8], be);
+    (len < 12 || len % 4 != 0).then_some(len)
+}
+
+/// Offset (> 0) of the next block in `d` with a known type and a sound outer frame.
+fn ng_resync(d: &[u8], be: bool) -> Option<usize> {
+    (1..d.len().saturating_sub(11))
+        .find(|&p| NG_TYPES.contains(&ng_u32(&d[p..p + 4], be)) && ng_outer(&d[p..], be).is_some())
 }
 
 /// Largest single record we agree to buffer (a pcapng block or pcap record).
@@ -156,6 +229,8 @@ fn failed(gzip: bool, kind: CaptureErrorKind) -> ReadReport {
             compressed: gzip,
             kind,
         }),
+        skipped: Vec::new(),
+        skipped_count: 0,
     }
 }
 
@@ -168,16 +243,18 @@ struct TsConv {
 }
 
 impl TsConv {
+    /// Nanoseconds since the epoch; `None` when the value does not fit an
+    /// `i64` (beyond the year 2262), which the caller reports.
     #[inline]
-    fn to_ns(self, raw: u64) -> i64 {
-        let base = self.offset_s.saturating_mul(1_000_000_000);
+    fn to_ns(self, raw: u64) -> Option<i64> {
         let ns = match self.resolution {
             1_000_000_000 => raw as i128,
             1_000_000 => raw as i128 * 1000,
             0 => 0,
             r => raw as i128 * 1_000_000_000 / r as i128,
         };
-        base.saturating_add(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+        let t = i128::from(self.offset_s) * 1_000_000_000 + ns;
+        i64::try_from(t).ok()
     }
 }
 
@@ -187,6 +264,10 @@ struct NgState {
     ifaces: Vec<(InterfaceInfo, TsConv)>,
     big_endian: bool,
     last_ts: i64,
+    /// Damage noticed inside sound blocks (unusable `if_tsresol`, the first
+    /// saturated timestamp), for the reader to report.
+    notes: Vec<String>,
+    saturated: u64,
 }
 
 fn read_plain<R: Read + Send>(
@@ -201,6 +282,8 @@ fn read_plain<R: Read + Send>(
         packets: 0,
         bytes_parsed: 0,
         error: None,
+        skipped: Vec::new(),
+        skipped_count: 0,
     };
     let err = |offset: u64, kind| CaptureError {
         offset,
@@ -238,11 +321,73 @@ fn read_plain<R: Read + Send>(
         ifaces: Vec::new(),
         big_endian: false,
         last_ts: 0,
+        notes: Vec::new(),
+        saturated: 0,
     };
     let mut stalled = false;
 
     loop {
-        match reader.next() {
+        let is_ng = report.format == Some(CaptureFormat::PcapNg);
+        if is_ng && let Some(len) = ng_impossible_len(reader.data(), ng.big_endian) {
+            // Never handed to pcap-parser (see `ng_impossible_len`).
+            let d = reader.data();
+            let n = match ng_resync(d, ng.big_endian) {
+                Some(p) => p,
+                None if reader.reader_exhausted() => {
+                    report.error = Some(err(
+                        offset,
+                        CaptureErrorKind::Corrupt(format!("block length {len}")),
+                    ));
+                    return report;
+                }
+                // Nothing sound in the buffer: drop all but a possible block start.
+                None => d.len().saturating_sub(11).max(1),
+            };
+            report.skip(err(offset, CaptureErrorKind::Skipped(format!(
+                "pcapng block of impossible length {len}: {n} bytes skipped towards the next sound block"
+            ))));
+            offset += n as u64;
+            reader.consume(n);
+            if reader.data().len() < 12 && !reader.reader_exhausted() {
+                let _ = reader.refill();
+            }
+            continue;
+        }
+        let mut res = reader.next();
+        // A pcapng block whose outer frame is sound but whose content is
+        // damaged: skipped by its length field; a damaged frame: skipped to
+        // the next sound block; reading goes on.
+        let tag = match &res {
+            Err(PcapError::Incomplete(_)) if is_ng => 1,
+            Err(PcapError::NomError(..)) | Err(PcapError::OwnedNomError(..)) if is_ng => 2,
+            _ => 0,
+        };
+        if tag > 0 {
+            drop(res);
+            let d = reader.data();
+            let step = ng_outer(d, ng.big_endian)
+                .map(|n| (n, "by its length field"))
+                .or_else(|| {
+                    (tag == 2)
+                        .then(|| ng_resync(d, ng.big_endian))
+                        .flatten()
+                        .map(|p| (p, "to the next sound block"))
+                });
+            if let Some((n, how)) = step {
+                report.skip(err(
+                    offset,
+                    CaptureErrorKind::Skipped(format!(
+                        "damaged pcapng block: {n} bytes skipped {how}"
+                    )),
+                ));
+                offset += n as u64;
+                reader.consume(n);
+                continue;
+            }
+            // Not skippable: the usual handling below (same result again).
+            res = reader.next();
+        }
+        match res {
             Ok((len, block)) => {
                 stalled = false;
                 match block {
@@ -260,11 +405,17 @@ fn read_plain<R: Read + Send>(
                     }
                     PcapBlockOwned::NG(block) => {
                         report.format = Some(CaptureFormat::PcapNg);
-                        if let Err(kind) =
-                            ng_block(&block, &mut ng, default_name, sink, &mut report.packets)
-                        {
-                            report.error = Some(err(offset, kind));
-                            return report;
+                        let r = ng_block(&block, &mut ng, default_name, sink, &mut report.packets);
+                        for n in ng.notes.drain(..) {
+                            report.skip(err(offset, CaptureErrorKind::Skipped(n)));
+                        }
+                        if let Err(kind) = r {
+                            report.skip(err(
+                                offset,
+                                CaptureErrorKind::Skipped(format!(
+                                    "pcapng block of {len} bytes skipped: {kind}"
+                                )),
+                            ));
                         }
                     }
                 }
@@ -345,6 +496,8 @@ pub fn read_capture_slice(
         packets: 0,
         bytes_parsed: 0,
         error: None,
+        skipped: Vec::new(),
+        skipped_count: 0,
     };
     let err = |offset: usize, kind| CaptureError {
         offset: offset as u64,
@@ -413,29 +566,78 @@ pub fn read_capture_slice(
                 ifaces: Vec::new(),
                 big_endian: false,
                 last_ts: 0,
+                notes: Vec::new(),
+                saturated: 0,
             };
             while pos < data.len() {
                 let i = &data[pos..];
-                let parsed = if i.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+                let be = ng.big_endian;
+                if let Some(len) = ng_impossible_len(i, be) {
+                    // Never handed to pcap-parser (see `ng_impossible_len`).
+                    let Some(p) = ng_resync(i, be) else {
+                        report.error = Some(err(
+                            pos,
+                            CaptureErrorKind::Corrupt(format!("block length {len}")),
+                        ));
+                        break;
+                    };
+                    report.skip(err(pos, CaptureErrorKind::Skipped(format!(
+                        "pcapng block of impossible length {len}: {p} bytes skipped to the next sound block"
+                    ))));
+                    pos += p;
+                    continue;
+                }
+                let parsed = if i.starts_with(&SHB_MAGIC) {
                     parse_sectionheaderblock(i).map(|(r, shb)| (r, Block::SectionHeader(shb)))
-                } else if ng.big_endian {
+                } else if be {
                     parse_block_be(i)
                 } else {
                     parse_block_le(i)
                 };
                 match parsed {
                     Ok((rest, block)) => {
-                        if let Err(kind) =
-                            ng_block(&block, &mut ng, default_name, sink, &mut report.packets)
-                        {
-                            report.error = Some(err(pos, kind));
-                            break;
+                        let used = data.len() - rest.len() - pos;
+                        let r = ng_block(&block, &mut ng, default_name, sink, &mut report.packets);
+                        for n in ng.notes.drain(..) {
+                            report.skip(err(pos, CaptureErrorKind::Skipped(n)));
                         }
-                        pos = data.len() - rest.len();
+                        if let Err(kind) = r {
+                            report.skip(err(
+                                pos,
+                                CaptureErrorKind::Skipped(format!(
+                                    "pcapng block of {used} bytes skipped: {kind}"
+                                )),
+                            ));
+                        }
+                        pos += used;
                     }
                     Err(e) => {
-                        report.error = Some(fail(pos, e));
-                        break;
+                        // A block whose outer frame is sound is skipped by its
+                        // length; otherwise reading resumes at the next sound
+                        // block; a block cut by the end of the file stops it.
+                        let whole = ng_outer(i, be);
+                        let incomplete = matches!(e, NomErr::Incomplete(_));
+                        let kind = fail(pos, e).kind;
+                        let step =
+                            whole
+                                .map(|n| (n, "skipped by its length field"))
+                                .or_else(|| {
+                                    (!incomplete)
+                                        .then(|| ng_resync(i, be))
+                                        .flatten()
+                                        .map(|p| (p, "skipped to the next sound block"))
+                                });
+                        let Some((n, how)) = step else {
+                            report.error = Some(err(pos, kind));
+                            break;
+                        };
+                        report.skip(err(
+                            pos,
+                            CaptureErrorKind::Skipped(format!(
+                                "damaged pcapng block ({kind}): {n} bytes {how}"
+                            )),
+                        ));
+                        pos += n;
                     }
                 }
                 if pos - last_progress >= INITIAL_BUFFER {
@@ -541,8 +743,23 @@ fn ng_block(
                 speed_bps: idb.if_speed().and_then(|r| r.ok()),
                 snaplen: idb.snaplen,
             };
+            let resolution = match idb.ts_resolution() {
+                Some(r) if r > 0 => r,
+                _ => {
+                    let t = idb.if_tsresol;
+                    let what = if t & 0x80 != 0 {
+                        format!("2^-{}", t & 0x7f)
+                    } else {
+                        format!("10^-{t}")
+                    };
+                    ng.notes.push(format!(
+                        "interface {index}: if_tsresol {what} cannot be represented; its timestamps are read as microseconds"
+                    ));
+                    1_000_000
+                }
+            };
             let conv = TsConv {
-                resolution: idb.ts_resolution().unwrap_or(0),
+                resolution,
                 offset_s: idb.ts_offset(),
             };
             sink.interface(&info);
@@ -649,8 +866,20 @@ fn emit_ng(
         return Err(CaptureErrorKind::UnknownInterface(if_id));
     };
     let data = &body[..(caplen as usize).min(body.len())];
-    let ts_ns = match raw_ts {
-        Some(raw) => conv.to_ns(raw),
+    let ts_ns = match raw_ts.map(|raw| conv.to_ns(raw)) {
+        Some(Some(t)) => t,
+        Some(None) => {
+            // Kept at the last good time, so the timeline stays ordered; counted and reported.
+            ng.saturated += 1;
+            if ng.saturated == 1 {
+                ng.notes.push(format!(
+                    "interface {}: a timestamp beyond the year 2262 (raw {}); such packets keep the previous time",
+                    info.index,
+                    raw_ts.unwrap_or(0)
+                ));
+            }
+            ng.last_ts
+        }
         None => ng.last_ts,
     };
     ng.last_ts = ts_ns;
@@ -815,11 +1044,146 @@ mod tests {
             resolution: 1 << 10,
             offset_s: 2,
         };
-        assert_eq!(c.to_ns(1024), 3_000_000_000);
+        assert_eq!(c.to_ns(1024), Some(3_000_000_000));
         let c = TsConv {
             resolution: 1_000_000,
             offset_s: 0,
         };
-        assert_eq!(c.to_ns(1), 1000);
+        assert_eq!(c.to_ns(1), Some(1000));
+        assert_eq!(c.to_ns(u64::MAX), None);
+    }
+
+    fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+        let len = 12 + body.len().div_ceil(4) * 4;
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.extend_from_slice(body);
+        out.resize(out.len() + (len - 12 - body.len()), 0);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+
+    fn shb() -> Vec<u8> {
+        let mut v = Vec::new();
+        let mut b = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+        b.extend_from_slice(&[1, 0, 0, 0]);
+        b.extend_from_slice(&(-1i64).to_le_bytes());
+        block(&mut v, 0x0a0d_0d0a, &b);
+        v
+    }
+
+    /// An IDB, optionally with an `if_tsresol` option.
+    fn idb(out: &mut Vec<u8>, tsresol: Option<u8>) {
+        let mut b = vec![1, 0, 0, 0];
+        b.extend_from_slice(&65535u32.to_le_bytes());
+        if let Some(t) = tsresol {
+            b.extend_from_slice(&[9, 0, 1, 0, t, 0, 0, 0]);
+        }
+        b.extend_from_slice(&[0; 4]);
+        block(out, 1, &b);
+    }
+
+    fn epb(out: &mut Vec<u8>, ts: u64, caplen: u32, data: &[u8]) {
+        let mut b = 0u32.to_le_bytes().to_vec();
+        b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        b.extend_from_slice(&(ts as u32).to_le_bytes());
+        b.extend_from_slice(&caplen.to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(data);
+        block(out, 6, &b);
+    }
+
+    /// Both readers: (report, packets).
+    fn both(f: &[u8]) -> [(ReadReport, Collect); 2] {
+        let mut a = Collect::default();
+        let ra = read_capture(f, "t", &mut a);
+        let mut b = Collect::default();
+        let rb = read_capture_slice(f, "t", &mut b);
+        [(ra, a), (rb, b)]
+    }
+
+    /// The minimal file that makes pcap-parser 0.17.0 subtract with overflow
+    /// (`pcapng/block.rs:162`): a section header, then a Process Information
+    /// Block (type 0x80000001) whose length field says 8.
+    pub(crate) fn pib_overflow_minimal() -> Vec<u8> {
+        let mut f = shb();
+        f.extend_from_slice(&[0x01, 0x00, 0x00, 0x80, 0x08, 0x00, 0x00, 0x00]);
+        f
+    }
+
+    #[test]
+    fn pib_of_length_4_to_11_is_guarded_and_reading_resumes() {
+        // The minimal file: no panic, reported as damage.
+        for (r, c) in both(&pib_overflow_minimal()) {
+            assert!(c.pkts.is_empty());
+            assert!(r.is_partial(), "{r:?}");
+        }
+        // 1 packet, the bad PIB (lengths 4..=11), 5 more: all 6 read.
+        for len in 4u32..=11 {
+            let mut f = shb();
+            idb(&mut f, None);
+            epb(&mut f, 1, 4, b"abcd");
+            f.extend_from_slice(&0x8000_0001u32.to_le_bytes());
+            f.extend_from_slice(&len.to_le_bytes());
+            for k in 0..5 {
+                epb(&mut f, 2 + k, 4, b"efgh");
+            }
+            for (r, c) in both(&f) {
+                assert_eq!(c.pkts.len(), 6, "len {len}: {r:?}");
+                assert_eq!((r.error.clone(), r.skipped_count), (None, 1), "len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_block_is_skipped_by_its_length_and_reading_resumes() {
+        // An EPB whose caplen exceeds its block (impossible), then 10 good ones.
+        let mut f = shb();
+        idb(&mut f, None);
+        epb(&mut f, 1, 4, b"abcd");
+        epb(&mut f, 2, 60_000, b"xxxx");
+        for k in 0..10 {
+            epb(&mut f, 3 + k, 4, b"efgh");
+        }
+        // A frame of impossible length (13) in the middle: resynchronised.
+        f.extend_from_slice(&6u32.to_le_bytes());
+        f.extend_from_slice(&13u32.to_le_bytes());
+        f.extend_from_slice(&[0xee; 9]);
+        epb(&mut f, 20, 4, b"ijkl");
+        for (r, c) in both(&f) {
+            assert_eq!(c.pkts.len(), 12, "{r:?}");
+            assert_eq!(r.error, None);
+            assert_eq!(r.skipped_count, 2, "{:?}", r.skipped);
+            assert!(r.is_partial());
+            let off = (shb().len() + 24 + 36) as u64;
+            assert_eq!(r.skipped[0].offset, off, "{:?}", r.skipped);
+        }
+    }
+
+    #[test]
+    fn unusable_tsresol_and_saturated_timestamps_are_reported() {
+        for t in [0x80 | 127u8, 100u8] {
+            let mut f = shb();
+            idb(&mut f, Some(t));
+            epb(&mut f, 5_000_000, 4, b"abcd");
+            for (r, c) in both(&f) {
+                // Read as microseconds (the pcapng default), not all zero.
+                assert_eq!(c.pkts[0].1, 5_000_000_000);
+                assert_eq!(r.skipped_count, 1, "{r:?}");
+                assert!(r.skipped[0].to_string().contains("if_tsresol"));
+            }
+        }
+        let mut f = shb();
+        idb(&mut f, Some(9));
+        epb(&mut f, 1_000_000_000, 4, b"abcd");
+        epb(&mut f, u64::MAX, 4, b"abcd");
+        epb(&mut f, u64::MAX - 1, 4, b"abcd");
+        for (r, c) in both(&f) {
+            assert_eq!(
+                c.pkts[1].1, 1_000_000_000,
+                "saturated keeps the previous time"
+            );
+            assert_eq!(r.skipped_count, 1, "{r:?}");
+            assert!(r.skipped[0].to_string().contains("2262"));
+        }
     }
 }

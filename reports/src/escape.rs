@@ -18,6 +18,64 @@ fn push_visible(out: &mut String, c: char) {
     let _ = write!(out, "\\u{{{:x}}}", c as u32);
 }
 
+/// One name (share, file, interface, event text) for a terminal line: every
+/// control character (newline, CR, tab and ESC included: no forged lines, no
+/// escape sequences) and bidi override becomes a visible `\u{..}` escape.
+pub fn terminal(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| is_hidden(c) || c == '\n' || c == '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_hidden(c) || c == '\n' || c == '\t' {
+            push_visible(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A whole text or JSON document for stdout: newlines and tabs stay, every
+/// other control character (ESC, CR, BEL, C1 such as U+009B CSI) and bidi
+/// override becomes `\uXXXX`, which is also a valid escape inside a JSON
+/// string (serde_json already escapes C0 there, but not C1 or bidi). The
+/// last line of defence behind [`terminal`] on each field.
+pub fn terminal_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| is_hidden(c) && c != '\t';
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if bad(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A CSV cell that a spreadsheet must not run as a formula (OWASP "CSV
+/// Injection"): a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a
+/// leading `'`, which spreadsheets show as text. Control characters
+/// (newline, CR, tab, ESC...) and bidi overrides become visible `\u{..}`
+/// escapes, so a `cat` of the file cannot drive the terminal either. Quoting
+/// of `,` and `"` is the CSV writer's job.
+pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    let formula = matches!(s.chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r'));
+    if !formula && !s.chars().any(|c| is_hidden(c) || c == '\n' || c == '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    if formula {
+        out.push('\'');
+    }
+    out.push_str(&terminal(s));
+    std::borrow::Cow::Owned(out)
+}
+
 /// Escapes text for HTML or XML (element content and quoted attribute values).
 ///
 /// `& < > " '` become entities; `=` becomes `&#61;` so that the text of an
@@ -150,6 +208,38 @@ mod tests {
         assert_eq!(escape("x\u{202E}gpj.exe"), "x\\u{202e}gpj.exe");
         assert_eq!(escape("\u{7f}\u{85}"), "\\u{7f}\\u{85}");
         assert_eq!(escape("Ünïcødé ok"), "Ünïcødé ok");
+    }
+
+    #[test]
+    fn terminal_escapes_sequences_and_line_breaks() {
+        let evil = "a\x1b]0;pwned\x07b\r\nforged\u{9b}2J\u{202e}";
+        let t = terminal(evil);
+        assert!(!t.chars().any(|c| c.is_control()), "{t}");
+        assert_eq!(
+            t,
+            "a\\u{1b}]0;pwned\\u{7}b\\u{d}\\u{a}forged\\u{9b}2J\\u{202e}"
+        );
+        let doc = terminal_text("line1\n\tx\x1b[2J\r\u{9b}\n");
+        assert_eq!(doc, "line1\n\tx\\u001b[2J\\u000d\\u009b\n");
+        // The JSON form stays valid JSON.
+        let js = serde_json::to_string(&serde_json::json!({"n": "x\u{9b}\u{202e}y"})).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&terminal_text(&js)).unwrap();
+        assert_eq!(v["n"], "x\u{9b}\u{202e}y");
+        assert!(matches!(terminal("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        for bad in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)"] {
+            let c = csv_cell(bad);
+            assert!(c.starts_with('\''), "{c}");
+            assert_eq!(&c[1..], bad);
+        }
+        assert_eq!(csv_cell("\tx"), "'\\u{9}x");
+        assert_eq!(csv_cell("\r=x"), "'\\u{d}=x");
+        assert_eq!(csv_cell("a\x1b]0;t\x07\nb"), "a\\u{1b}]0;t\\u{7}\\u{a}b");
+        assert_eq!(csv_cell("node1"), "node1");
+        assert_eq!(csv_cell(""), "");
     }
 
     #[test]

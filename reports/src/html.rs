@@ -34,6 +34,16 @@ pub fn render_html_with_charts(data: &ReportData, charts: &[Chart]) -> String {
     );
     page::head(&mut h, &data.title);
     sections::header(&mut h, data);
+    if !data.damaged_inputs.is_empty() {
+        h.push_str(
+            "<section id=\"partial\" class=\"partial\"><h2>Partial analysis</h2>\
+             <p>Some inputs were damaged: everything readable was analysed, the rest is missing from every figure below.</p><ul>",
+        );
+        for d in &data.damaged_inputs {
+            let _ = write!(h, "<li>{}</li>", crate::escape::escape(d));
+        }
+        h.push_str("</ul></section>\n");
+    }
     if let Some(v) = crate::verdict::verdict(&data.findings) {
         let _ = writeln!(
             h,

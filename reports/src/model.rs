@@ -157,6 +157,10 @@ pub struct ReportData {
     pub timeline: Vec<TimelineEvent>,
     /// Inferred facts: (fact, reason, confidence 0..1).
     pub inferred: Vec<(String, String, f32)>,
+    /// Damaged inputs (file, offset, what was lost): when not empty the
+    /// analysis is partial, and the page says so first.
+    #[serde(default)]
+    pub damaged_inputs: Vec<String>,
 }
 
 /// Before/after comparison of two analyses.

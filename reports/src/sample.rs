@@ -270,6 +270,7 @@ pub fn synthetic_report_with(constrained: bool) -> ReportData {
                 0.8,
             ),
         ],
+        damaged_inputs: Vec::new(),
     }
 }
 

@@ -144,8 +144,11 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     for r in read {
         match r {
             Ok(e) => {
+                for d in &e.damaged {
+                    eprintln!("warning: {d}");
+                }
+                evidence_ok.push((true, e.damaged.is_empty()));
                 evidence.merge(e);
-                evidence_ok.push((true, true));
             }
             Err(msg) => {
                 eprintln!("error: {msg}");
@@ -224,6 +227,12 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         Some(&smb_report),
     );
     let mut summary = summary::Summary::new(&model, inferred, findings);
+    summary.damaged_inputs = files
+        .iter()
+        .filter_map(|f| f.error.as_ref().map(|(m, _)| m.clone()))
+        .chain(evidence.damaged.iter().cloned())
+        .collect();
+    summary.partial = !summary.damaged_inputs.is_empty() || code != ExitCode::Ok;
     summary.skew = skews;
     summary.reconciliation = reconcile::reconcile(&model, &evidence);
     let inputs = captures
@@ -325,14 +334,22 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
             failed.push(format!("error: {e:#}"));
         }
     }
+    let colour = !args.json && summary::colour_stdout();
     let text = if args.json {
         serde_json::to_string_pretty(&summary)
             .map(|s| s + "\n")
             .unwrap_or_default()
     } else {
-        summary.render_text_styled(summary::colour_stdout())
+        summary.render_text_styled(colour)
     };
-    if crate::exit::print_stdout(&text) == ExitCode::Error {
+    // With colour, the summary escaped every capture-derived field itself and
+    // its own SGR codes must reach the terminal.
+    let printed = if colour {
+        crate::exit::print_stdout_styled(&text)
+    } else {
+        crate::exit::print_stdout(&text)
+    };
+    if printed == ExitCode::Error {
         return ExitCode::Error;
     }
     if !failed.is_empty() {

@@ -145,6 +145,7 @@ pub fn build(
                 (fact, f.reason.clone(), f.confidence)
             })
             .collect(),
+        damaged_inputs: summary.damaged_inputs.clone(),
     }
 }
 

@@ -40,6 +40,10 @@ pub struct IfaceSummary {
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// Some input was damaged or unreadable: the analysis covers what could be read.
+    pub partial: bool,
+    /// What was damaged, one line per place (file, byte offset, what was lost).
+    pub damaged_inputs: Vec<String>,
     pub bucket_ns: i64,
     /// Findings, most severe first.
     pub findings: Vec<hvsleuth_reports::Finding>,
@@ -108,6 +112,8 @@ impl Summary {
             })
             .collect();
         Summary {
+            partial: false,
+            damaged_inputs: Vec::new(),
             bucket_ns: m.bucket_ns,
             findings,
             interfaces,
@@ -122,6 +128,7 @@ impl Summary {
     /// (indented by [`FIX_INDENT`]), then the interfaces. `colour` adds ANSI
     /// colour to severities (only for a terminal, see [`colour_stdout`]).
     pub fn render_text_styled(&self, colour: bool) -> String {
+        use hvsleuth_reports::escape::terminal as t;
         use std::fmt::Write;
         let paint = |sev: hvsleuth_reports::Severity, text: &str| -> String {
             if !colour {
@@ -137,6 +144,16 @@ impl Summary {
             format!("\x1b[{code}m{text}\x1b[0m")
         };
         let mut s = String::new();
+        if self.partial {
+            let _ = writeln!(
+                s,
+                "PARTIAL ANALYSIS: some inputs were damaged or unreadable:"
+            );
+            for d in &self.damaged_inputs {
+                let _ = writeln!(s, "  {}", t(d));
+            }
+            let _ = writeln!(s);
+        }
         if self.findings.is_empty() {
             let _ = writeln!(s, "No findings.\n");
         } else {
@@ -146,7 +163,7 @@ impl Summary {
                 } else {
                     "Verdict:"
                 };
-                let _ = writeln!(s, "{head} {v}\n");
+                let _ = writeln!(s, "{head} {}\n", t(&v));
             }
             let _ = writeln!(s, "Findings ({}):", self.findings.len());
             for f in &self.findings {
@@ -156,17 +173,17 @@ impl Summary {
                     "  {} {} {} [{}] {}",
                     paint(f.severity, &sev),
                     f.id,
-                    f.title,
-                    f.place(),
+                    t(&f.title),
+                    t(&f.place()),
                     hvsleuth_reports::units::utc_window(f.window_start_ns, f.window_end_ns)
                 );
                 if let Some(fix) = f.remediation.first() {
                     let mut lines = fix.lines();
                     if let Some(first) = lines.next() {
-                        let _ = writeln!(s, "{FIX_HEAD}{first}");
+                        let _ = writeln!(s, "{FIX_HEAD}{}", t(first));
                     }
                     for l in lines {
-                        let _ = writeln!(s, "{FIX_INDENT}{l}");
+                        let _ = writeln!(s, "{FIX_INDENT}{}", t(l));
                     }
                 }
             }
@@ -180,9 +197,9 @@ impl Summary {
             let _ = writeln!(
                 s,
                 "{} / {}  ({}#{}; {}; {} total, peak {})",
-                i.node,
-                i.interface,
-                i.capture,
+                t(&i.node),
+                t(&i.interface),
+                t(&i.capture),
                 i.capture_interface,
                 link,
                 human_bytes(i.wire_bytes),
@@ -218,8 +235,8 @@ impl Summary {
                 let _ = writeln!(
                     s,
                     "  {} / {}: counters {}, capture {} ({ratio})",
-                    r.node,
-                    r.interface,
+                    t(&r.node),
+                    t(&r.interface),
                     human_bytes(r.counter_bytes),
                     human_bytes(r.capture_bytes)
                 );
@@ -231,9 +248,9 @@ impl Summary {
                 let _ = writeln!(
                     s,
                     "  {} is {:+.3} ms from {} ({} segments{})",
-                    k.capture,
+                    t(&k.capture),
                     k.skew_ns as f64 / 1e6,
-                    k.reference,
+                    t(&k.reference),
                     k.samples,
                     k.one_way_delay_ns
                         .map(|d| format!(", one-way delay {:.3} ms", d as f64 / 1e6))
@@ -249,7 +266,7 @@ impl Summary {
                 conflicts.len()
             );
             for f in conflicts {
-                let _ = writeln!(s, "  ! {} — {}", f.fact, f.reason);
+                let _ = writeln!(s, "  ! {} — {}", t(&f.fact), t(&f.reason));
             }
         }
         if !self.inferred.is_empty() {
@@ -258,8 +275,8 @@ impl Summary {
                 let _ = writeln!(
                     s,
                     "  {} — {} (confidence {:.0}%)",
-                    f.fact,
-                    f.reason,
+                    t(&f.fact),
+                    t(&f.reason),
                     f.confidence * 100.0
                 );
             }

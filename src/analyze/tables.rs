@@ -89,10 +89,32 @@ pub fn groups(m: &Model) -> PolarsResult<DataFrame> {
     ])
 }
 
+/// A copy of `df` whose text cells cannot start a spreadsheet formula
+/// ([`hvsleuth_reports::escape::csv_cell`]); Parquet keeps the raw values.
+fn csv_safe(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let cols = df
+        .columns()
+        .iter()
+        .map(|c| -> PolarsResult<Column> {
+            if c.dtype() != &DataType::String {
+                return Ok(c.clone());
+            }
+            let ca = c
+                .str()?
+                .apply_into_string_amortized(|v: &str, buf: &mut String| {
+                    buf.push_str(&hvsleuth_reports::escape::csv_cell(v));
+                });
+            Ok(ca.with_name(c.name().clone()).into_column())
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    DataFrame::new_infer_height(cols)
+}
+
 fn write(dir: &Path, name: &str, df: &mut DataFrame) -> Result<()> {
     let csv = dir.join(format!("{name}.csv"));
     let mut f = File::create(&csv).with_context(|| format!("{}", csv.display()))?;
-    anyhow::Context::with_context(CsvWriter::new(&mut f).finish(df), || {
+    let mut safe = anyhow::Context::with_context(csv_safe(df), || format!("{}", csv.display()))?;
+    anyhow::Context::with_context(CsvWriter::new(&mut f).finish(&mut safe), || {
         format!("{}", csv.display())
     })?;
     let pq = dir.join(format!("{name}.parquet"));

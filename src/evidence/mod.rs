@@ -59,6 +59,8 @@ pub struct Evidence {
     pub events: Vec<TimelineEvent>,
     /// Remarks and damage, one line each, naming the file.
     pub notes: Vec<String>,
+    /// Damage that lost data (the input is partial), one line each, naming the file.
+    pub damaged: Vec<String>,
 }
 
 impl Evidence {
@@ -66,6 +68,7 @@ impl Evidence {
         self.counters.extend(o.counters);
         self.events.extend(o.events);
         self.notes.extend(o.notes);
+        self.damaged.extend(o.damaged);
     }
 }
 
@@ -144,7 +147,7 @@ pub fn read(path: &Path, kind: InputKind, evtx_threads: usize) -> Result<Evidenc
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        ev.notes.push(format!(
+                        ev.damaged.push(format!(
                             "{name}: reading stopped at byte {}: {e}",
                             r.consumed()
                         ));
@@ -153,6 +156,10 @@ pub fn read(path: &Path, kind: InputKind, evtx_threads: usize) -> Result<Evidenc
                 }
             }
             let st = r.stats();
+            if st.bad_rows > 0 {
+                ev.damaged
+                    .push(format!("{name}: {} bad perfmon rows skipped", st.bad_rows));
+            }
             let unknown = counters.iter().filter(|c| c.class.role.is_none()).count();
             ev.notes.push(format!(
                 "{name}: perfmon, {} counters ({unknown} not classified, kept), {} rows, {} missing samples, {} bad rows",
@@ -175,6 +182,18 @@ pub fn read(path: &Path, kind: InputKind, evtx_threads: usize) -> Result<Evidenc
                 rep.records - rep.untracked - rep.unparsed_records,
                 rep.errors
             ));
+            if rep.errors > 0 {
+                ev.damaged.push(format!(
+                    "{name}: {} unreadable chunks/records skipped ({})",
+                    rep.errors,
+                    rep.error_samples.first().map(String::as_str).unwrap_or("")
+                ));
+            }
+            if let Some((off, len)) = rep.partial_chunk {
+                ev.damaged.push(format!(
+                    "{name}: the file ends inside a chunk: the {len} bytes from byte offset {off} (a partial chunk) were not read"
+                ));
+            }
         }
         InputKind::EventXml => {
             let st = read_event_xml(open()?, |e| ev.events.extend(win_event(e, "eventlog")))

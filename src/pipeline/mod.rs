@@ -215,9 +215,7 @@ fn read_packets_inner(
                 }),
                 gzip: r.gzip,
                 packets: r.packets,
-                error: r
-                    .error
-                    .map(|e| (e.offset, format!("{}: {e}", path.display()))),
+                error: capture_damage(path, &r),
                 notes: Vec::new(),
                 ..PacketRead::default()
             })
@@ -282,6 +280,23 @@ fn read_packets_inner(
             path.display()
         )),
     }
+}
+
+/// Where a capture read stopped or what it skipped, as (offset, message):
+/// either makes the input partial.
+fn capture_damage(path: &Path, r: &hvsleuth_parsers::capture::ReadReport) -> Option<(u64, String)> {
+    let mut parts: Vec<String> = r.skipped.iter().map(|e| e.to_string()).collect();
+    if r.skipped_count > r.skipped.len() as u64 {
+        parts.push(format!(
+            "and {} more damaged places",
+            r.skipped_count - r.skipped.len() as u64
+        ));
+    }
+    if let Some(e) = &r.error {
+        parts.push(e.to_string());
+    }
+    let offset = r.skipped.first().or(r.error.as_ref())?.offset;
+    Some((offset, format!("{}: {}", path.display(), parts.join("; "))))
 }
 
 /// A short display name for a file (its file name).

@@ -12,9 +12,14 @@ fn byte_at(x: u32) -> u8 {
     (x.wrapping_mul(2_654_435_761) >> 24) as u8
 }
 
-/// Follows each direction's sequence position (set by the harness on sync).
+/// Follows each direction's sequence position (set by the harness on sync)
+/// and, like the reassembler, its non-wrapping stream offset (0 = the
+/// sequence number the direction synced on), which decides whether a SYN
+/// takes a sequence number: a 32-bit comparison with the first sequence
+/// number goes wrong once the stream has carried 2^32 bytes.
 struct Check {
     pos: [Option<u32>; 2],
+    off: [i64; 2],
     ended: [bool; 2],
 }
 
@@ -27,12 +32,14 @@ impl StreamHandler for Check {
             assert_eq!(*b, byte_at(p.wrapping_add(k as u32)), "wrong byte");
         }
         self.pos[i] = Some(p.wrapping_add(data.len() as u32));
+        self.off[i] += data.len() as i64;
     }
     fn gap(&mut self, dir: Direction, len: u64) {
         let i = dir.index();
         assert!(!self.ended[i], "gap after end");
         let p = self.pos[i].expect("gap before sync");
         self.pos[i] = Some(p.wrapping_add(len as u32));
+        self.off[i] += len as i64;
     }
     fn end(&mut self, dir: Direction) {
         assert!(!self.ended[dir.index()], "ended twice");
@@ -52,6 +59,7 @@ fuzz_target!(|data: &[u8]| {
     let mut conn = TcpConnection::new();
     let mut h = Check {
         pos: [None; 2],
+        off: [0; 2],
         ended: [false; 2],
     };
     let mut n = TcpCounters::default();
@@ -81,14 +89,21 @@ fuzz_target!(|data: &[u8]| {
         let syn = flags & tcp_flags::SYN != 0;
         if syn && flags & tcp_flags::ACK == 0 && conn.is_closed() {
             h.pos = [None; 2];
+            h.off = [0; 2];
             h.ended = [false; 2];
             isn = [None; 2];
         }
-        let (first, syn_start) = *isn[dir.index()].get_or_insert((seq, syn));
-        if h.pos[dir.index()].is_none() {
-            h.pos[dir.index()] = Some(seq.wrapping_add(u32::from(syn)));
+        let i = dir.index();
+        let (_, syn_start) = *isn[i].get_or_insert((seq, syn));
+        if h.pos[i].is_none() {
+            h.pos[i] = Some(seq.wrapping_add(u32::from(syn)));
+            h.off[i] = i64::from(syn);
         }
-        let data_seq = seq.wrapping_add(u32::from(syn && syn_start && seq == first));
+        // The segment's stream offset, mapped as the reassembler maps it
+        // (signed 32-bit distance from the next expected byte).
+        let pos = h.pos[i].unwrap_or(seq);
+        let seg_off = h.off[i] + i64::from(seq.wrapping_sub(pos) as i32);
+        let data_seq = seq.wrapping_add(u32::from(syn && syn_start && seg_off == 0));
         payload.clear();
         payload.extend((0..cap).map(|k| byte_at(data_seq.wrapping_add(k as u32))));
         let v = TcpView {

@@ -40,6 +40,27 @@ pub struct EvtxReport {
     pub errors: u64,
     /// The first [`MAX_ERROR_SAMPLES`] error messages.
     pub error_samples: Vec<String>,
+    /// A file cut inside a chunk: (offset, bytes) of the partial 64 KiB chunk
+    /// at its end, whose records the evtx crate does not read.
+    pub partial_chunk: Option<(u64, u64)>,
+}
+
+/// Size of the evtx file header and of each chunk.
+const EVTX_HEADER: u64 = 4096;
+const EVTX_CHUNK: u64 = 65536;
+
+/// Where a file of `len` bytes ends inside a chunk.
+fn partial_chunk(len: u64) -> Option<(u64, u64)> {
+    let body = len.checked_sub(EVTX_HEADER)?;
+    let rest = body % EVTX_CHUNK;
+    (rest > 0).then_some((len - rest, rest))
+}
+
+impl EvtxReport {
+    /// Records or chunks were lost (errors, or a partial chunk at the end).
+    pub fn is_partial(&self) -> bool {
+        self.errors > 0 || self.partial_chunk.is_some()
+    }
 }
 
 impl EvtxReport {
@@ -81,7 +102,10 @@ pub fn read_evtx_path(
 ) -> Result<EvtxReport, EvtxOpenError> {
     let parser =
         evtx::EvtxParser::from_path(path).map_err(|e| EvtxOpenError::Open(e.to_string()))?;
-    drive(parser, threads, select, f)
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut rep = drive(parser, threads, select, f)?;
+    rep.partial_chunk = partial_chunk(len);
+    Ok(rep)
 }
 
 /// Reads an .evtx image held in memory.
@@ -91,9 +115,12 @@ pub fn read_evtx_bytes(
     select: Select,
     f: impl FnMut(WinEvent),
 ) -> Result<EvtxReport, EvtxOpenError> {
+    let len = bytes.len() as u64;
     let parser =
         evtx::EvtxParser::from_buffer(bytes).map_err(|e| EvtxOpenError::Open(e.to_string()))?;
-    drive(parser, threads, select, f)
+    let mut rep = drive(parser, threads, select, f)?;
+    rep.partial_chunk = partial_chunk(len);
+    Ok(rep)
 }
 
 /// What a worker made of one record.

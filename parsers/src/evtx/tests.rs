@@ -204,6 +204,21 @@ fn damaged_evtx_reports_and_continues() {
 }
 
 #[test]
+fn truncated_evtx_reports_its_partial_chunk() {
+    // Issue 13: a cut .evtx lost the records of its partial last chunk with
+    // no message. Now the lost tail is reported (offset, bytes).
+    let mut bytes = std::fs::read(format!("{CORPUS}{}", FILES[0].0)).unwrap();
+    let whole = read_evtx_bytes(bytes.clone(), 1, Select::All, |_| {}).unwrap();
+    assert_eq!(whole.partial_chunk, None, "{whole:?}");
+    bytes.truncate(4096 + 65536 + 30_000);
+    let mut n = 0u64;
+    let rep = read_evtx_bytes(bytes, 1, Select::All, |_| n += 1).unwrap();
+    assert_eq!(rep.partial_chunk, Some((4096 + 65536, 30_000)));
+    assert!(rep.is_partial());
+    assert!(n < whole.records, "{n}");
+}
+
+#[test]
 fn xml_export_fixture() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -45,7 +45,20 @@ pub(super) struct HalfStream {
     /// End offset of the last out-of-window segment: the next one starting
     /// exactly there makes us resynchronise (see [`SegmentKind::OutOfWindow`]).
     oow_end: Option<i64>,
+    /// Lowest offset whose bytes may have been seen: everything below was
+    /// never captured. 0 for a mid-stream start (bytes before the first
+    /// segment are unseen), `i64::MIN` after a SYN (nothing lies before it).
+    seen_lo: i64,
+    /// The most recent holes given up as gaps (`[start, end)` offsets, empty
+    /// when start == end): their bytes were never seen, so a segment carrying
+    /// them later is late, not a retransmission.
+    holes: [(u64, u64); HOLES],
+    holes_pos: u8,
 }
+
+/// How many given-up holes a direction remembers to tell late segments from
+/// retransmissions.
+const HOLES: usize = 2;
 
 impl HalfStream {
     pub fn buffered_bytes(&self) -> usize {
@@ -66,14 +79,62 @@ impl HalfStream {
         }
     }
 
-    fn gap<H: StreamHandler>(&mut self, dir: Direction, to: u64, h: &mut H, c: &mut TcpCounters) {
+    /// Gives up the bytes up to `to`: a hole (never seen) or, for a
+    /// snaplen-cut tail (`hole == false`), bytes seen but not captured.
+    fn gap_kind<H: StreamHandler>(
+        &mut self,
+        dir: Direction,
+        to: u64,
+        hole: bool,
+        h: &mut H,
+        c: &mut TcpCounters,
+    ) {
         if to > self.next_off {
             let len = to - self.next_off;
+            if hole {
+                self.remember_hole(self.next_off, to);
+            }
             h.gap(dir, len);
             c.gaps += 1;
             c.gap_bytes += len;
             self.advance_to(to);
         }
+    }
+
+    fn gap<H: StreamHandler>(&mut self, dir: Direction, to: u64, h: &mut H, c: &mut TcpCounters) {
+        self.gap_kind(dir, to, true, h, c);
+    }
+
+    fn remember_hole(&mut self, from: u64, to: u64) {
+        let last = (usize::from(self.holes_pos) + HOLES - 1) % HOLES;
+        if self.holes[last].1 == from && self.holes[last].0 < from {
+            self.holes[last].1 = to;
+            return;
+        }
+        self.holes[usize::from(self.holes_pos)] = (from, to);
+        self.holes_pos = ((usize::from(self.holes_pos) + 1) % HOLES) as u8;
+    }
+
+    /// Whether `[start, end)` (entirely before the next expected byte)
+    /// carries bytes never seen: before the first captured segment, or in a
+    /// given-up hole. The unseen region shrinks by what this segment brings.
+    fn carries_unseen(&mut self, start: i64, end: i64) -> bool {
+        if start < self.seen_lo {
+            self.seen_lo = start;
+            return true;
+        }
+        for hole in &mut self.holes {
+            let (lo, hi) = (hole.0 as i64, hole.1 as i64);
+            if lo < hi && start < hi && end > lo {
+                if end >= hi {
+                    hole.1 = start.max(lo) as u64;
+                } else if start <= lo {
+                    hole.0 = end as u64;
+                }
+                return true;
+            }
+        }
+        false
     }
 
     /// Delivers the part of a range at or after `next_off`, its cut tail as a gap.
@@ -204,6 +265,7 @@ impl HalfStream {
             self.syn_start = syn_flag;
             self.next_seq = tcp.seq;
             self.next_off = 0;
+            self.seen_lo = if syn_flag { i64::MIN } else { 0 };
             if !syn_flag {
                 c.midstream += 1;
             }
@@ -248,6 +310,10 @@ impl HalfStream {
         let d_end = d0 + i64::from(len);
         let end = d_end + i64::from(fin);
         if end <= n0 {
+            if self.carries_unseen(start, end) {
+                c.late += 1;
+                return SegmentKind::Late;
+            }
             c.retransmissions += 1;
             return SegmentKind::Retransmission;
         }

@@ -21,7 +21,14 @@
 //! - **Mid-stream start**: with no SYN seen, the first segment of a direction
 //!   (even a pure ACK) fixes its next expected sequence number; no gap is
 //!   reported for the unknown bytes before it ([`TcpCounters::midstream`]).
-//!   A segment that then arrives with older bytes counts as a retransmission.
+//!   A segment that then arrives with older bytes is *late*
+//!   ([`TcpCounters::late`]), not a retransmission: those bytes were never seen.
+//! - **Retransmission vs reordering**: a retransmission re-sends sequence
+//!   space already seen (delivered or buffered); a segment that brings bytes
+//!   never seen is out of order (ahead of a hole), a hole filler, or late
+//!   (behind the stream: before the capture's first segment, or in one of the
+//!   last two holes given up). 100,000 segments in descending order are thus
+//!   99,999 late segments and no retransmission, as tshark says.
 //! - **Overlaps**: the first copy of a byte wins; a later copy of an already
 //!   delivered or buffered byte is never delivered again.
 //! - **Buffer cap**: when a segment ahead of a hole does not fit
@@ -111,7 +118,7 @@ impl Default for ReassemblyConfig {
 /// Anomaly and volume counts of reassembly, summed over whatever the caller
 /// passes them for (a flow, an interface, a role). Each segment is counted in
 /// at most one of `duplicates`, `keep_alives`, `retransmissions`, `overlaps`,
-/// `out_of_order`, `out_of_window`, `after_close`.
+/// `out_of_order`, `late`, `out_of_window`, `after_close`.
 ///
 /// Compared with tshark's `tcp.analysis.*` flags (packet-tcp.c,
 /// `tcp_analyze_sequence_number`):
@@ -156,6 +163,13 @@ pub struct TcpCounters {
     /// Segments that arrived ahead of a hole (beyond the next expected byte),
     /// and were buffered or, if the cap forced it, delivered after a gap.
     pub out_of_order: u64,
+    /// Segments behind the next expected byte whose bytes were never seen
+    /// (before the first captured segment of a mid-stream direction, or in a
+    /// hole given up earlier): reordering, not a retransmission. Not
+    /// delivered (the stream has moved past them). tshark flags them
+    /// `out_of_order` when they come within an RTT (3 ms without one) of the
+    /// highest segment, else `retransmission`.
+    pub late: u64,
     /// In-order segments that brought new bytes while later data was waiting
     /// in the buffer: the late segment that (partly) closes a hole.
     pub hole_fills: u64,
@@ -187,6 +201,7 @@ impl AddAssign for TcpCounters {
             keep_alives,
             overlaps,
             out_of_order,
+            late,
             hole_fills,
             gaps,
             gap_bytes,
@@ -203,6 +218,7 @@ impl AddAssign for TcpCounters {
         self.keep_alives += keep_alives;
         self.overlaps += overlaps;
         self.out_of_order += out_of_order;
+        self.late += late;
         self.hole_fills += hole_fills;
         self.gaps += gaps;
         self.gap_bytes += gap_bytes;
@@ -227,6 +243,8 @@ pub enum SegmentKind {
     Overlap,
     /// Starts beyond the next expected byte ([`TcpCounters::out_of_order`]).
     OutOfOrder,
+    /// Behind the stream, with bytes never seen ([`TcpCounters::late`]).
+    Late,
     /// Everything in it was already received ([`TcpCounters::retransmissions`]).
     Retransmission,
     /// An exact copy of a recent segment ([`TcpCounters::duplicates`]).

@@ -229,8 +229,11 @@ fn rst_gives_up_holes_and_ends_both_directions() {
 fn mid_stream_start_syncs_on_first_segment() {
     let mut t = T::new();
     assert_eq!(t.seg(A, 123_456, ACK, b"abc"), SegmentKind::InOrder);
+    // Bytes before the first captured segment were never seen: late, not resent.
+    assert_eq!(t.seg(A, 123_450, ACK, b"older!"), SegmentKind::Late);
+    // Its second copy is a retransmission.
     assert_eq!(
-        t.seg(A, 123_450, ACK, b"older!"),
+        t.seg_full(A, 123_450, 1, ACK, b"older!", 0),
         SegmentKind::Retransmission
     );
     assert_eq!(t.seg(A, 123_459, ACK, b"def"), SegmentKind::InOrder);
@@ -290,8 +293,60 @@ fn cap_overflow_gives_up_the_first_hole() {
     );
     assert_eq!(t.c.buffered_bytes(), 0);
     assert_eq!((t.n.ooo_overflow, t.n.gaps), (2, 4));
-    // The late hole fillers are now old.
+    // The fillers of the last two holes given up come late: never seen, so
+    // not retransmissions...
+    assert_eq!(t.seg(A, 17, ACK, b"qr"), SegmentKind::Late);
+    assert_eq!(t.seg(A, 21, ACK, b"uvw"), SegmentKind::Late);
+    // ... but their second copies are.
+    assert_eq!(
+        t.seg_full(A, 17, 1, ACK, b"qr", 0),
+        SegmentKind::Retransmission
+    );
+    // Only the last two holes are remembered (compact state): an older one's
+    // filler is taken for a retransmission.
     assert_eq!(t.seg(A, 3, ACK, b"cd"), SegmentKind::Retransmission);
+    assert_eq!((t.n.late, t.n.retransmissions), (2, 2));
+}
+
+/// Segments of `size` bytes covering `[base, base + n * size)`, sent highest first.
+fn descending(t: &mut T, base: u32, n: u32, size: u32) {
+    let payload = vec![b'd'; size as usize];
+    for i in (0..n).rev() {
+        t.seg(A, base.wrapping_add(i * size), ACK, &payload);
+    }
+}
+
+#[test]
+fn descending_order_is_reordering_not_retransmission() {
+    // Issue 13: 100,000 segments delivered highest first, none resent, gave
+    // 97,951 "retransmissions". Mid-stream: everything before the first
+    // segment is unseen, so every later one is late.
+    let mut t = T::new();
+    descending(&mut t, 4_000_000_000, 100_000, 100);
+    assert_eq!(
+        (t.n.retransmissions, t.n.duplicates, t.n.overlaps),
+        (0, 0, 0)
+    );
+    assert_eq!(t.n.late, 99_999);
+    // The same after a SYN: the buffer cap gives up the hole below the
+    // segment that overflowed it, and the rest fill that hole late.
+    let mut t = T::new();
+    t.seg(A, 99, SYN, b"");
+    descending(&mut t, 100, 100_000, 100);
+    assert_eq!(
+        (t.n.retransmissions, t.n.duplicates, t.n.overlaps),
+        (0, 0, 0)
+    );
+    assert!(t.n.ooo_overflow >= 1, "{:?}", t.n);
+    assert_eq!(t.n.out_of_order + t.n.late, 100_000, "{:?}", t.n);
+    // Resending all of it now is 100,000 retransmissions.
+    let mut t2 = T::new();
+    descending(&mut t2, 0, 1000, 10);
+    t2.n = TcpCounters::default();
+    for i in 0..1000u32 {
+        t2.seg_full(A, i * 10, 7, ACK, &[b'd'; 10], 0);
+    }
+    assert_eq!(t2.n.retransmissions, 1000, "{:?}", t2.n);
 }
 
 #[test]

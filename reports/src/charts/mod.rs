@@ -26,7 +26,10 @@ use crate::escape::harden_svg;
 use crate::model::{DiffData, InterfaceData, ReportData};
 
 pub use axis::{TimeAxis, time_axis};
-pub use plan::{ChartKind, ChartSpec, diff_plan, report_plan, slugify};
+pub use plan::{
+    ChartKind, ChartSpec, MAX_CHARTED_INTERFACES, charted_interfaces, diff_plan, report_plan,
+    slugify,
+};
 pub use share::role_bytes;
 
 /// Heartbeat thresholds and sizes.

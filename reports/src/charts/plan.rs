@@ -80,12 +80,37 @@ impl Slugs {
     }
 }
 
+/// At most this many interfaces get a chart and a detail block: the busiest
+/// by wire bytes. The rest are one table row each (the page says so), so a
+/// capture with 10,000 interfaces writes a bounded report.
+pub const MAX_CHARTED_INTERFACES: usize = 24;
+
+/// Per interface of `data`: whether it is among the [`MAX_CHARTED_INTERFACES`]
+/// busiest (ties: first listed).
+pub fn charted_interfaces(data: &ReportData) -> Vec<bool> {
+    let n = data.interfaces.len();
+    let mut keep = vec![true; n];
+    if n > MAX_CHARTED_INTERFACES {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| (std::cmp::Reverse(data.interfaces[i].wire_bytes), i));
+        keep = vec![false; n];
+        for &i in &order[..MAX_CHARTED_INTERFACES] {
+            keep[i] = true;
+        }
+    }
+    keep
+}
+
 /// The charts of a report, in display order: one per interface, role share,
 /// one per heartbeat node pair, live migration, timeline.
 pub fn report_plan(data: &ReportData) -> Vec<ChartSpec> {
     let mut slugs = Slugs::default();
     let mut plan = Vec::new();
+    let charted = charted_interfaces(data);
     for (i, f) in data.interfaces.iter().enumerate() {
+        if !charted[i] {
+            continue;
+        }
         plan.push(ChartSpec {
             slug: slugs.take(&format!("{}-{}", f.node, f.interface)),
             title: format!("{} / {}", f.node, f.interface),

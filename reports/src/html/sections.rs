@@ -200,6 +200,8 @@ pub(crate) fn anchor(f: &Finding) -> String {
 
 /// Per node → per interface: chart and role table.
 pub(crate) fn interfaces(h: &mut String, data: &ReportData, charts: &[Chart]) {
+    let charted = crate::charts::charted_interfaces(data);
+    let rest = charted.iter().filter(|c| !**c).count();
     for (ni, node) in node_order(&data.interfaces).into_iter().enumerate() {
         let _ = writeln!(
             h,
@@ -210,7 +212,7 @@ pub(crate) fn interfaces(h: &mut String, data: &ReportData, charts: &[Chart]) {
             .interfaces
             .iter()
             .enumerate()
-            .filter(|(_, f)| f.node == node)
+            .filter(|(i, f)| f.node == node && charted[*i])
         {
             let flagged: Vec<&Finding> = data
                 .findings
@@ -262,6 +264,36 @@ pub(crate) fn interfaces(h: &mut String, data: &ReportData, charts: &[Chart]) {
             h.push_str("</div>\n");
         }
         h.push_str("</section>\n");
+    }
+    if rest > 0 {
+        let _ = write!(
+            h,
+            "<section id=\"other-interfaces\"><h2>Other interfaces</h2><p class=\"muted\">Only the {} busiest of \
+             {} interfaces are charted; the other {rest} are listed here, busiest first.</p>\
+             <div class=\"wrap\"><table><thead><tr><th>node</th><th>interface</th><th>capture</th>\
+             <th class=\"num\">bytes</th></tr></thead><tbody>",
+            crate::charts::MAX_CHARTED_INTERFACES,
+            data.interfaces.len()
+        );
+        let mut others: Vec<&InterfaceData> = data
+            .interfaces
+            .iter()
+            .zip(&charted)
+            .filter(|(_, c)| !**c)
+            .map(|(f, _)| f)
+            .collect();
+        others.sort_by_key(|f| std::cmp::Reverse(f.wire_bytes));
+        for f in others {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+                escape(&f.node),
+                escape(&f.interface),
+                escape(&f.capture),
+                format_bytes(f.wire_bytes)
+            );
+        }
+        h.push_str("</tbody></table></div></section>\n");
     }
 }
 

@@ -171,7 +171,10 @@ fn date_or(ns: Option<i64>, fallback: &Option<String>) -> Option<String> {
     ns.map(utc_date).or_else(|| fallback.clone())
 }
 
-fn interface_roles(m: &Model) -> PolarsResult<(DataFrame, Vec<Option<String>>, Vec<Option<i64>>)> {
+/// A table with its per-row node and time (ns) for partitioning.
+type Keyed = (DataFrame, Vec<Option<String>>, Vec<Option<i64>>);
+
+fn interface_roles(m: &Model) -> PolarsResult<Keyed> {
     let mut df = tables::interface_roles(m)?;
     let ns = to_micros(&mut df, "bucket_start")?;
     let node = strings(&df, "node")?;

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use plotters::style::{FontStyle, register_font};
 
-static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+pub(crate) static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 static REGISTERED: OnceLock<bool> = OnceLock::new();
 

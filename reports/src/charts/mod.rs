@@ -11,6 +11,7 @@ mod font;
 mod heartbeat;
 mod migration;
 mod plan;
+mod pngtext;
 mod share;
 mod stacked;
 mod timeline;
@@ -127,7 +128,8 @@ pub(crate) fn render<D: Draw>(
         let png = if formats.png {
             let mut buf = vec![0u8; w as usize * h as usize * 3];
             {
-                let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+                let root = pngtext::GlyphFix::new(BitMapBackend::with_buffer(&mut buf, (w, h)))
+                    .into_drawing_area();
                 d.draw(&root)?;
                 root.present().map_err(perr)?;
             }

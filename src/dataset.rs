@@ -42,7 +42,6 @@ use crate::analyze::tables;
 pub const SCHEMA_VERSION: u32 = 1;
 /// What Hive writes for a missing partition value.
 const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
-const NS_PER_DAY: i64 = 86_400_000_000_000;
 
 /// Everything one incident contributes.
 pub struct Incident<'a> {
@@ -113,18 +112,7 @@ pub fn escape_partition(v: &str) -> String {
 
 /// `YYYY-MM-DD` (UTC) of a Unix-ns time.
 pub fn utc_date(ns: i64) -> String {
-    let days = ns.div_euclid(NS_PER_DAY);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!("{:04}-{m:02}-{d:02}", if m <= 2 { y + 1 } else { y })
+    hvsleuth_reports::units::utc_date(ns)
 }
 
 /// Rows of one table with their partition values (in partition order).

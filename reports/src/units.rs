@@ -115,6 +115,13 @@ fn split_ns(ns: i64) -> (i64, i64, i64) {
     (secs.div_euclid(86_400), secs.rem_euclid(86_400), sub)
 }
 
+/// `"2013-07-23"`: the UTC date of a Unix-ns time (dataset partitions).
+pub fn utc_date(ns: i64) -> String {
+    let (days, _, _) = split_ns(ns);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// `"2013-07-23 14:05:09.123Z"` (UTC, milliseconds).
 pub fn utc_datetime(ns: i64) -> String {
     let (days, sod, sub) = split_ns(ns);

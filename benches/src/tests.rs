@@ -433,11 +433,13 @@ fn check_scale(overlap: bool) {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn scale_sequential() {
     check_scale(false);
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn scale_overlap() {
     check_scale(true);
 }

@@ -1004,6 +1004,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
     fn slice_reader_agrees_with_stream_reader() {
         let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/");
         for f in [

@@ -469,6 +469,7 @@ mod tests {
 
     /// Every frame of every corpus capture decodes as the reference does.
     #[test]
+    #[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
     fn agrees_with_reference_on_corpus() {
         struct Check(u64);
         impl crate::capture::PacketSink for Check {

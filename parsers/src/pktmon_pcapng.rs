@@ -325,6 +325,7 @@ mod tests {
     /// demikernel/PktMon.cap (`pktmon etl2pcap` of PktMon.etl): 114 frames
     /// (tshark), 38 on the wire: the same figures as the ETL decode.
     #[test]
+    #[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
     fn demikernel_cap_gives_38_packets() {
         #[derive(Default)]
         struct Keep(Vec<Vec<u8>>);

@@ -139,6 +139,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
     fn corpus_blg() {
         for f in ["microsoft-tx/BasicPerfCounters.blg", "pal/SampleLog.blg"] {
             let path = format!("{}/../../shared/corpus/{f}", env!("CARGO_MANIFEST_DIR"));
@@ -196,6 +197,7 @@ mod tests {
     /// microsoft-tx/HTTP_Server.etl, microsoft-tx/KernelNetwork.etl,
     /// etl-parser/lxcore_kernel.etl.
     #[test]
+    #[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
     fn etl_heads() {
         let hex = |s: &str| -> Vec<u8> {
             let s: String = s.split_whitespace().collect();

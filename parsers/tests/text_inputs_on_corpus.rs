@@ -27,6 +27,7 @@ fn corpus_files() -> Vec<PathBuf> {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn text_readers_survive_every_corpus_file() {
     let files = corpus_files();
     assert!(files.len() > 20, "corpus present");

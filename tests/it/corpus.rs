@@ -144,6 +144,7 @@ fn tcp_anomalies_agree_with_tshark_where_definitions_meet() {
 /// tests/expected/pktmon.json (tshark on the pcapng, Microsoft's etl2txt on
 /// the ETL; see regen_pktmon.py). Both demikernel files give 38 packets.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn pktmon_files_match_their_peers() {
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("tests/expected/pktmon.json")).unwrap(),

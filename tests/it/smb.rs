@@ -145,6 +145,7 @@ fn contains_ci(hay: &[u8], needle: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn smb_key_decrypts_a_corpus_capture_and_no_key_is_printed() {
     // KEYS.md: smb311-aes-256-gcm, session 56dc03ab00000000; tshark shows the
     // tree \\172.31.9.163\IPC$ and TREE_CONNECT=2 (tests/expected/smb_encrypted.json).
@@ -317,6 +318,7 @@ fn smb_cut(src: &str, n: usize) -> serde_json::Value {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn snaplen_cut_headers_decode_like_tshark() {
     // tests/expected/snaplen.json, from tests/expected/regen_snaplen.py (editcap -s N,
     // tshark's smb2.cmd per command). At 96 bytes an IPv4 + TCP-timestamp frame
@@ -358,6 +360,7 @@ fn snaplen_cut_headers_decode_like_tshark() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn snaplen_cut_write_bytes_from_the_stream() {
     // restore-flood: node3 wrote 3 MiB per session (timeline.txt), 1 MiB WRITEs.
     // At 160 bytes tshark sees one WRITE Length (1 MiB) and the IPv4 responses'

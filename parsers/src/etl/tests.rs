@@ -56,6 +56,7 @@ fn provider_count(r: &EtlReport, g: Guid) -> u64 {
 // events of lxcore_kernel.etl. Timestamps: dissect.etl's FILETIME for the
 // second record (FILETIME - 116444736000000000) * 100 = Unix ns.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn corpus_http_server() {
     let (r, c) = read_file("microsoft-tx/HTTP_Server.etl");
     assert_eq!(r.error, None);
@@ -87,6 +88,7 @@ fn corpus_http_server() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn corpus_kernel_network() {
     let (r, _) = read_file("microsoft-tx/KernelNetwork.etl");
     assert_eq!(r.error, None);
@@ -99,6 +101,7 @@ fn corpus_kernel_network() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn corpus_lxcore() {
     let (r, _) = read_file("etl-parser/lxcore_kernel.etl");
     assert_eq!(r.error, None);
@@ -112,6 +115,7 @@ fn corpus_lxcore() {
 /// Timestamps of the first events agree with dissect.etl (which scales with
 /// floats: allow 1 µs).
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn corpus_timestamps_match_dissect() {
     struct Ts(Vec<i64>);
     for (rel, want) in [
@@ -279,6 +283,7 @@ fn check_against_pcap(
 /// 3439110 fragment bytes = 2594719 + 844391 (every 3rd packet, `tshark ...
 /// -e frame.number -e frame.len`, frames 1, 4, 7, ...).
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn ndis_capture_matches_pcap_packet_for_packet() {
     let pkts = pcap_packets("zeek/smb3_multichannel.pcap");
     assert_eq!(pkts.len(), 1448);
@@ -336,6 +341,7 @@ fn ndis_capture_matches_pcap_packet_for_packet() {
 
 /// An odd QPC frequency and the system-time clock convert within one tick.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn ndis_capture_other_clocks() {
     let pkts = pcap_packets("zeek/smb2readwrite.pcap");
     for (clock, tol) in [
@@ -353,6 +359,7 @@ fn ndis_capture_other_clocks() {
 /// pktmon: each packet logged at three components with one PktGroupId;
 /// components 1 and 2 belong to interface 9, component 3 is unknown.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn pktmon_capture_counts_each_packet_once() {
     let pkts = pcap_packets("zeek/20-fids.pcap");
     assert_eq!(pkts.len(), 500); // capinfos: 500 packets
@@ -420,6 +427,7 @@ fn pktmon_capture_counts_each_packet_once() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn gzip_compressed_etl() {
     use std::io::Write;
     let pkts = pcap_packets("zeek/smb2readwrite.pcap");
@@ -435,6 +443,7 @@ fn gzip_compressed_etl() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn truncated_file_keeps_earlier_buffers() {
     let pkts = pcap_packets("zeek/smb2readwrite.pcap");
     let (etl, _) = ndis_capture(&pkts, WClock::Qpc(10_000_000), true);
@@ -448,6 +457,7 @@ fn truncated_file_keeps_earlier_buffers() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn not_etl_inputs() {
     let mut c = Collect::default();
     for bad in [
@@ -476,6 +486,7 @@ fn not_etl_inputs() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn corrupt_record_skips_rest_of_buffer() {
     let pkts = pcap_packets("zeek/smb2readwrite.pcap");
     let (mut etl, _) = ndis_capture(&pkts[..20], WClock::Qpc(10_000_000), true);
@@ -494,6 +505,7 @@ fn corrupt_record_skips_rest_of_buffer() {
 /// VMSwitch fragments (event 1003) get an interface per switch port; the
 /// same packet seen again at the NIC's layer counts once.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn vmswitch_fragments() {
     use ndis::kw;
     let pkts = pcap_packets("zeek/smb2readwrite.pcap");
@@ -579,6 +591,7 @@ fn interfaces_are_bounded() {
 
 /// Without a usable logfile header the file still reads, with a warning.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn missing_logfile_header() {
     let pkts = pcap_packets("zeek/smb2readwrite.pcap");
     let (mut etl, _) = ndis_capture(&pkts[..10], WClock::SystemTime, false);
@@ -634,6 +647,7 @@ mod props {
 
         /// A reader handing out arbitrary small pieces gives the same result.
         #[test]
+        #[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
         fn chunked_reads(sizes in proptest::collection::vec(1usize..5000, 1..50)) {
             struct Chunks<'a> { data: &'a [u8], sizes: Vec<usize>, i: usize }
             impl Read for Chunks<'_> {
@@ -655,6 +669,7 @@ mod props {
         }
 
         #[test]
+        #[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
         fn mutated_capture_never_panics(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..64)) {
             let mut f = sample().to_vec();
             let n = f.len();
@@ -835,6 +850,7 @@ fn nic_index(i: &InterfaceInfo) -> u32 {
 /// the same packet events per component with the same sizes, one packet
 /// per PktGroupId/PktNumber, on the NIC the component table gives.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn pktmon_vpn_capture_matches_etl2txt() {
     let want = etl2txt("pktmon/pktmon-vpn-capture/PktMon.txt");
     assert_eq!(want.events, 3646);
@@ -887,6 +903,7 @@ fn pktmon_vpn_capture_matches_etl2txt() {
 /// replies, the .cap beside it shows each request twice and each reply four
 /// times: 114 frames), 98 bytes each, on one NIC.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn pktmon_demikernel_gives_38_packets() {
     let (r, c) = read_two_pass("pktmon/demikernel/PktMon.etl");
     assert_eq!(r.error, None);
@@ -906,6 +923,7 @@ fn pktmon_demikernel_gives_38_packets() {
 /// gdn/PktMon.etl: a pktmon session with counters and filters (TCP 80, 443)
 /// but no packet events: read without error, nothing delivered.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn pktmon_gdn_has_no_packet_events() {
     let (r, c) = read_two_pass("pktmon/gdn/PktMon.etl");
     assert_eq!(r.error, None);
@@ -922,6 +940,7 @@ fn pktmon_gdn_has_no_packet_events() {
 /// Compressed buffers written by our encoder read back packet for packet;
 /// a damaged one is reported with its offset and the next buffers still read.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn compressed_buffers_round_trip_and_damage_is_local() {
     let pkts = pcap_packets("zeek/20-fids.pcap");
     let start = (pkts[0].0 / 100 - 10_000_000) * 100;

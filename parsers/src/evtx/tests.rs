@@ -74,6 +74,7 @@ const FILES: &[(&str, u64, u32, usize, &str, &str)] = &[
 ];
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn corpus_counts_match_evtx_dump() {
     for &(file, records, top_id, top_n, first, last) in FILES {
         let mut ids: HashMap<u32, usize> = HashMap::new();
@@ -100,6 +101,7 @@ fn corpus_counts_match_evtx_dump() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn evtx_fields() {
     let mut first = None;
     read_evtx_path(
@@ -121,6 +123,7 @@ fn evtx_fields() {
 /// The prefilter reads the same provider and ID as the full extraction on
 /// every corpus record (43,060 records by six providers' templates).
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn peek_agrees_with_full_parse_on_corpus() {
     let mut checked = 0;
     for &(file, ..) in FILES {
@@ -136,6 +139,7 @@ fn peek_agrees_with_full_parse_on_corpus() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn tracked_selection() {
     let fc = r#"<Event xmlns="x"><System><Provider Name="Microsoft-Windows-FailoverClustering" Guid="{1}"/><EventID Qualifiers="">5121</EventID><TimeCreated SystemTime="2026-03-10T13:00:40Z"/><Computer>n1</Computer></System><EventData><Data Name="VolumeName">V</Data></EventData></Event>"#;
     let Extracted::Event(e) = extract(fc.as_bytes(), Select::Tracked) else {
@@ -189,6 +193,7 @@ fn tracked_selection() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn damaged_evtx_reports_and_continues() {
     let mut bytes = std::fs::read(format!("{CORPUS}{}", FILES[0].0)).unwrap();
     // Corrupt the second chunk's header (file header 4 KiB, chunks 64 KiB).
@@ -204,6 +209,7 @@ fn damaged_evtx_reports_and_continues() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn truncated_evtx_reports_its_partial_chunk() {
     // Issue 13: a cut .evtx lost the records of its partial last chunk with
     // no message. Now the lost tail is reported (offset, bytes).
@@ -328,6 +334,7 @@ mod props {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn mutated_evtx_corpus_never_panics() {
     // Deterministic byte flips across a small real file (a cheap stand-in for fuzzing).
     let orig = std::fs::read(format!("{CORPUS}{}", FILES[4].0)).unwrap();

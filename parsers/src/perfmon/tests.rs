@@ -88,6 +88,7 @@ fn times() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn errors() {
     assert!(matches!(
         PerfmonReader::new(&b""[..]),

@@ -176,6 +176,7 @@ fn commands_string(c: &BTreeMap<String, u64>) -> String {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn commands_and_bytes_match_tshark() {
     let mut failures = Vec::new();
     for &(file, cmds, write, read) in EXPECTED {
@@ -200,6 +201,7 @@ fn commands_and_bytes_match_tshark() {
 /// -V`): IfIndex 8, RSS, 1 Gbit/s, fe80::582f:92c0:c9c1:9ba1 (port 0), then IfIndex 8, RSS,
 /// 1 Gbit/s, 172.17.0.189.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn multichannel_one_session_four_channels() {
     let r = run("zeek/smb3_multichannel.pcap");
     let rep = r.model.report();
@@ -252,6 +254,7 @@ fn multichannel_one_session_four_channels() {
 /// -e smb2.header.transform.msg_size`: (session, frames, sum of OriginalMessageSize);
 /// our encrypted bytes are session-message lengths = 52 * frames + sum.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn encrypted_bytes_on_transform_session() {
     let cases: &[(&str, &str, u64, u64, Option<&str>)] = &[
         (
@@ -332,6 +335,7 @@ fn encrypted_bytes_on_transform_session() {
 /// must find the frames (44 encrypted + 2 TREE_CONNECT, figures above) and
 /// at most resynchronise, never lose them.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn midstream_resynchronises() {
     let r = run("suricata-verify/smb3-02-midstream/input.pcap");
     let rep = r.model.report();
@@ -356,6 +360,7 @@ fn midstream_resynchronises() {
 /// the first client segment is one 202-byte message (transform, msg_size 146), the first
 /// server segment one 192-byte message (msg_size 136).
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn midstream_gap_resynchronises_on_real_data() {
     let r = run_with(
         "suricata-verify/smb3-02-midstream/input.pcap",
@@ -400,6 +405,7 @@ fn midstream_gap_resynchronises_on_real_data() {
 /// smb3_negotiate_context.pcap's SMB1 NEGOTIATE offers "SMB 2.002"/"SMB 2.???"
 /// (`tshark -r F -Y 'smb.cmd==0x72' -T fields -e smb.dialect.name`).
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn smb1_negotiate_recognised() {
     let r = run("zeek/cifs_negotiate_lanman.pcap");
     let rep = r.model.report();
@@ -415,6 +421,7 @@ fn smb1_negotiate_recognised() {
 /// 3.1.1 negotiate contexts (smb3_negotiate_context.pcap): PREAUTH_INTEGRITY
 /// SHA-512 and ENCRYPTION contexts (`tshark -r F -Y 'smb2.cmd==0' -V`).
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn negotiate_contexts_decoded() {
     use super::events::Body;
     let r = run("zeek/smb3_negotiate_context.pcap");
@@ -448,6 +455,7 @@ fn negotiate_contexts_decoded() {
 /// LZNT1, LZ77, LZ77+Huffman and Pattern_V1: all three READs of the second
 /// file are counted, as tshark does.
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn compressed_frames_counted() {
     let r = run("wireshark/smb311-chained-patternv1-lznt1.pcapng.gz");
     let rep = r.model.report();

@@ -126,6 +126,7 @@ fn assert_dirs(out: &Outcome, expected: &[(&str, u64)]) {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn smb3_multichannel_matches_tshark() {
     // tshark 4.0: 4 TCP conversations, all with SYN, ended by RST; no
     // retransmission, out of order or lost segment (tcp.analysis.* = 0 except
@@ -163,6 +164,7 @@ fn smb3_multichannel_matches_tshark() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn smb2_async_read_matches_tshark() {
     // tshark: one conversation, no tcp.analysis flags at all.
     let out = reassemble("suricata-verify/smb2-async-read/input.pcap", 1024);
@@ -178,6 +180,7 @@ fn smb2_async_read_matches_tshark() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn smb2_peter_retransmissions_not_double_counted() {
     // tshark: 9 tcp.analysis.retransmission (all "spurious": the data had been
     // seen and acknowledged). 445 -> 56746 sums 368,006 bytes in all, 354,974
@@ -198,6 +201,7 @@ fn smb2_peter_retransmissions_not_double_counted() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn rdp_out_of_order_segments_are_reordered() {
     // tshark: 9 tcp.analysis.lost_segment ("previous segment not captured"),
     // 9 tcp.analysis.out_of_order (the late segments that fill the holes); no
@@ -220,6 +224,7 @@ fn rdp_out_of_order_segments_are_reordered() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn tiny_flow_table_evicts_and_still_counts_every_byte() {
     // With room for one connection the 4 interleaved connections of the file
     // evict one another; a re-created connection starts mid-stream, so no

@@ -83,6 +83,7 @@ fn figures(r: &Run) -> serde_json::Value {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn corpus_captures_decrypt_like_tshark() {
     let exp = expected();
     let rows = keys_md();
@@ -138,6 +139,7 @@ fn corpus_captures_decrypt_like_tshark() {
 }
 
 #[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn wrong_key_is_counted_not_decoded() {
     let file = "wireshark/smb311-aes-128-gcm.pcap.gz";
     let r = run_with(

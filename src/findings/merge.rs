@@ -141,6 +141,7 @@ fn into_quarantine(mut out: Vec<Finding>) -> Vec<Finding> {
 /// Adds `f`'s place to `g` and the evidence figures that differ, labelled with the place.
 fn absorb(g: &mut Finding, f: Finding) {
     let place = place_of(&f);
+    name_every_node(g, &f);
     if let Some(node) = f.node.clone() {
         g.also.push(Place {
             node,
@@ -184,6 +185,47 @@ fn absorb(g: &mut Finding, f: Finding) {
         g.summary.push_str(" The same was seen on ");
     }
     g.summary.push_str(&place);
+}
+
+/// A fix block that is the same command for each node but starts with
+/// `# on NODE:` names every node it now covers (`# on node1, node3:`).
+fn name_every_node(g: &mut Finding, f: &Finding) {
+    let (Some(gn), Some(fnode)) = (g.node.as_deref(), f.node.as_deref()) else {
+        return;
+    };
+    if gn == fnode {
+        return;
+    }
+    let body = |b: &str| {
+        b.split_once('\n')
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_default()
+    };
+    for fb in &f.remediation {
+        let Some(frest) = fb.strip_prefix(&format!("# on {fnode}")) else {
+            continue;
+        };
+        let Some((_, ftail)) = frest.split_once(':') else {
+            continue;
+        };
+        let ftail = ftail.split('\n').next().unwrap_or_default();
+        for gb in &mut g.remediation {
+            let Some((head, _)) = gb.split_once('\n') else {
+                continue;
+            };
+            let Some((nodes, gtail)) = head.strip_prefix("# on ").and_then(|h| h.split_once(':'))
+            else {
+                continue;
+            };
+            if gtail != ftail || body(gb) != body(fb) || nodes.split(", ").any(|n| n == fnode) {
+                continue;
+            }
+            if nodes.split(", ").any(|n| n == gn) {
+                *gb = format!("# on {nodes}, {fnode}:{gtail}\n{}", body(gb));
+            }
+            break;
+        }
+    }
 }
 
 fn silence_entry(f: &Finding) -> (i64, i64, String) {
@@ -279,6 +321,31 @@ mod tests {
             note: None,
             also: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_per_node_fix_names_every_node_it_covers() {
+        let s = 1_000_000_000;
+        let fix = |n: &str| {
+            vec![format!(
+                "# on {n}: NIC errors\nGet-NetAdapterStatistics -Name \"mgmt\""
+            )]
+        };
+        let mut a = f("HVS007", "t", "node1", Some("mgmt"), (0, 30 * s));
+        a.remediation = fix("node1");
+        let mut b = f("HVS007", "t", "node3", Some("mgmt"), (0, 30 * s));
+        b.remediation = fix("node3");
+        let mut c = f("HVS007", "t", "node2", Some("mgmt"), (0, 30 * s));
+        c.remediation = vec!["# on node2: something else\nGet-NetAdapter".into()];
+        let v = merge(vec![a, b, c]);
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v[0].remediation,
+            vec![
+                "# on node1, node3: NIC errors\nGet-NetAdapterStatistics -Name \"mgmt\""
+                    .to_string()
+            ]
+        );
     }
 
     #[test]

@@ -19,14 +19,7 @@ pub enum ExitCode {
 /// every bidi override is written as a visible `\uXXXX` escape: names taken
 /// from captures can never drive the terminal (retitle, clear, forge lines).
 pub fn print_stdout(text: &str) -> ExitCode {
-    use std::io::Write;
-    let text = hvsleuth_reports::escape::terminal_text(text);
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => ExitCode::Ok,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Ok,
-        Err(_) => ExitCode::Error,
-    }
+    print_stdout_styled(&hvsleuth_reports::escape::terminal_text(text))
 }
 
 /// Writes text that escaped its capture-derived fields itself

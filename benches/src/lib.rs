@@ -16,6 +16,7 @@ mod readdr;
 mod rng;
 mod scale;
 pub mod smb;
+pub mod synflood;
 pub mod writer;
 
 #[cfg(test)]

@@ -24,6 +24,25 @@ enum Command {
     /// Multiply a capture into a large one by re-addressing flows and shifting time
     /// (benchmarks; tshark reads the output without malformed packets).
     Scale(ScaleArgs),
+    /// Write a pcap of N one-SYN TCP conversations from distinct clients: the
+    /// flow-state memory benchmark (benches/memory.sh). 1M flows = 70 MB.
+    SynFlood(SynFloodArgs),
+}
+
+#[derive(Debug, Args)]
+struct SynFloodArgs {
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1_000_000)]
+    flows: u64,
+    /// Distinct server ports (1 = all to 445).
+    #[arg(long, default_value_t = 1)]
+    server_ports: u16,
+    /// Microseconds between SYNs.
+    #[arg(long, default_value_t = 10)]
+    gap_us: i64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
@@ -66,6 +85,22 @@ struct ScaleArgs {
 
 fn main() {
     let cli = Cli::parse();
+    if let Command::SynFlood(a) = &cli.command {
+        let o = hvsleuth_bench::synflood::SynFloodOpts {
+            flows: a.flows,
+            server_ports: a.server_ports,
+            gap_ns: a.gap_us.saturating_mul(1000),
+            seed: a.seed,
+        };
+        match hvsleuth_bench::synflood::syn_flood(&a.out, &o) {
+            Ok((p, b)) => println!("{{\"packets\": {p}, \"bytes\": {b}}}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let r = match cli.command {
         Command::GenBench(a) => hvsleuth_bench::gen_bench(&hvsleuth_bench::BenchOpts {
             out: a.out,
@@ -81,6 +116,7 @@ fn main() {
             size_bytes: a.size,
             overlap: a.overlap,
         }),
+        Command::SynFlood(_) => unreachable!("handled above"),
     };
     match r {
         Ok(s) => println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default()),

@@ -44,11 +44,17 @@ pub fn syn_flood(out: &Path, o: &SynFloodOpts) -> io::Result<(u64, u64)> {
     for i in 0..o.flows {
         // Client i: a distinct (address, port) pair for every flow.
         let host = (i / 50_000) as u32;
-        let client = (0x0a00_0000u32 | (host & 0x00ff_ffff)).to_be_bytes();
+        let client = (0x0a00_0001u32 + (host & 0x00ff_fffe)).to_be_bytes();
         let cport = 10_000 + (i % 50_000) as u16;
-        let sport = if ports == 1 { 445 } else { 1 + (rng.below(u64::from(ports)) as u16) };
+        let sport = if ports == 1 {
+            445
+        } else {
+            1 + (rng.below(u64::from(ports)) as u16)
+        };
         let ip = &mut f[14..34];
-        ip.copy_from_slice(&[0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        ip.copy_from_slice(&[
+            0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ]);
         ip[4..6].copy_from_slice(&(i as u16).to_be_bytes());
         ip[12..16].copy_from_slice(&client);
         ip[16..20].copy_from_slice(&server);

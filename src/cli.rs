@@ -180,8 +180,9 @@ pub struct CommonArgs {
     /// Never show a progress bar (it is shown only when stderr is a terminal).
     #[arg(long, global = true)]
     pub no_progress: bool,
-    /// Most conversations tracked at once per capture; beyond it the least recently
-    /// seen are evicted (counted and reported).
+    /// Most conversations tracked at once, one budget for all the captures read in
+    /// parallel (about 300 bytes each: 1,000,000 fit in ~300 MB); beyond it the
+    /// least recently seen are evicted (their bytes still counted; evictions reported).
     #[arg(long, default_value_t = 1_000_000, value_name = "N", global = true)]
     pub max_flows: usize,
     /// Decrypt an SMB 3 session: SESSIONID:SESSIONKEY or SESSIONID:S2CKEY:C2SKEY

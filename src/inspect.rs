@@ -12,6 +12,7 @@ use crate::exit::ExitCode;
 use crate::pipeline::scan::{Scan, ScanConfig};
 use crate::pipeline::{ProgressSink, expand_inputs, is_packet_input, read_packets};
 use crate::progress::bytes_bar;
+use hvsleuth_parsers::flowtable::FlowBudget;
 use hvsleuth_parsers::tcp::TcpCounters;
 
 #[derive(Debug, Serialize)]
@@ -32,6 +33,9 @@ pub struct CaptureReport {
     pub interfaces: Vec<IfaceReport>,
     pub flows: u64,
     pub flows_evicted: u64,
+    /// Of `flows_evicted`, those forced by the flow budget shared with the
+    /// captures read at the same time (`--max-flows` is one budget for all).
+    pub flows_evicted_for_budget: u64,
     pub tcp: TcpCounters,
     pub ip_fragments: u64,
     pub non_ip_packets: u64,
@@ -76,11 +80,17 @@ pub struct ErrorReport {
 }
 
 /// Scans one capture file. Errors become a report with `error` set.
-pub fn inspect_file(path: &Path, args: &InspectArgs, bar: &ProgressBar) -> CaptureReport {
+pub fn inspect_file(
+    path: &Path,
+    args: &InspectArgs,
+    budget: &std::sync::Arc<FlowBudget>,
+    bar: &ProgressBar,
+) -> CaptureReport {
     let mut scan = Scan::new(ScanConfig {
         max_flows: args.common.max_flows,
         top_keep: args.top,
         apps: false,
+        flow_budget: Some(std::sync::Arc::clone(budget)),
         ..ScanConfig::default()
     });
     let read = read_packets(path, &mut ProgressSink::new(&mut scan, bar));
@@ -129,7 +139,7 @@ fn build_report(
             proto: k.proto.name(),
             a: k.a.to_string(),
             b: k.b.to_string(),
-            bytes: v.bytes,
+            bytes: v.bytes(),
             packets: v.packets,
         })
         .collect();
@@ -164,7 +174,8 @@ fn build_report(
         interfaces,
         flows: scan.flows_seen,
         flows_evicted: scan.flows_evicted(),
-        tcp: scan.tcp,
+        flows_evicted_for_budget: scan.flows_evicted_for_budget(),
+        tcp: scan.tcp_totals(),
         ip_fragments: scan.ip_fragments,
         non_ip_packets: scan.non_ip,
         top_flows,
@@ -187,9 +198,11 @@ pub fn run(args: &InspectArgs) -> ExitCode {
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
     let bar = bytes_bar(total, args.common.no_progress);
+    // One flow budget for the files read in parallel.
+    let budget = FlowBudget::new(args.common.max_flows);
     let captures: Vec<CaptureReport> = inputs
         .par_iter()
-        .map(|p| inspect_file(p, args, &bar))
+        .map(|p| inspect_file(p, args, &budget, &bar))
         .collect();
     bar.finish_and_clear();
     for c in &captures {
@@ -285,9 +298,10 @@ fn render_text(r: &InspectReport) -> String {
         }
         let _ = writeln!(
             s,
-            "  conversations {} (evicted {})  tcp: retransmissions {} duplicates {} out-of-order {} late {} gaps {}",
+            "  conversations {} (evicted {}, {} for the shared flow budget)  tcp: retransmissions {} duplicates {} out-of-order {} late {} gaps {}",
             c.flows,
             c.flows_evicted,
+            c.flows_evicted_for_budget,
             c.tcp.retransmissions,
             c.tcp.duplicates,
             c.tcp.out_of_order,

@@ -345,7 +345,9 @@ impl<V> FlowTable<V> {
     /// Removes `key` (e.g. a closed connection), returning its value.
     pub fn remove(&mut self, key: &ConvKey) -> Option<V> {
         let i = self.find(key)?;
-        self.take_slot(i).map(|s| s.value)
+        let v = self.take_slot(i).map(|s| s.value);
+        self.maybe_compact();
+        v
     }
 
     /// Frees slot `i` (index entry, slab slot, credit).
@@ -465,6 +467,44 @@ impl<V> FlowTable<V> {
         }
         self.scratch = order;
         self.scratch.clear();
+        self.maybe_compact();
+    }
+
+    /// Gives the memory of freed slots back when they are more than an
+    /// eighth of the live entries (and more than a few thousand): a table
+    /// that shrank for the shared budget must not keep the pages of its
+    /// largest size, or the tables together would hold the sum of their
+    /// peaks. Live entries move to the front, the slab is cut and the index
+    /// rebuilt: O(len), after at least len / 8 removals.
+    fn maybe_compact(&mut self) {
+        if self.free.len() <= (self.len / 8).max(4096) {
+            return;
+        }
+        let mut w = 0;
+        for i in 0..self.slots.len() {
+            if self.slots[i].is_some() {
+                self.slots.swap(w, i);
+                w += 1;
+            }
+        }
+        self.slots.truncate(w);
+        self.slots.shrink_to_fit();
+        self.free = Vec::new();
+        self.index.clear();
+        self.index.shrink_to_fit(|_| 0);
+        // Empty: the rehash callback is never called here.
+        self.index.reserve(w, |_| 0);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        for (i, s) in slots.iter().enumerate() {
+            if let Some(s) = s {
+                self.index
+                    .insert_unique(hasher.hash_one(&s.key), i as u32, |&j| {
+                        slots[j as usize]
+                            .as_ref()
+                            .map_or(0, |s| hasher.hash_one(&s.key))
+                    });
+            }
+        }
     }
 }
 
@@ -695,5 +735,25 @@ mod tests {
             }
         }
         assert!(t.slots.len() <= 1_000, "slab grew to {}", t.slots.len());
+    }
+
+    #[test]
+    fn a_shrunken_table_gives_its_slab_back() {
+        let mut t: FlowTable<u32> = FlowTable::new(1_000_000, 100);
+        for i in 0..100_000u32 {
+            t.get_or_insert_with(wide_key(i), i64::from(i), || i, &mut |_, _| {});
+        }
+        // All but the last 10,000 go idle.
+        t.expire_idle(90_100, &mut |_, _| {});
+        assert_eq!(t.len(), 10_000);
+        assert!(
+            t.slots.len() <= 10_000 + 4096,
+            "slab kept {}",
+            t.slots.len()
+        );
+        for i in 90_000..100_000u32 {
+            assert_eq!(t.get_mut(&wide_key(i)).copied(), Some(i));
+        }
+        assert!(t.get_mut(&wide_key(5)).is_none());
     }
 }

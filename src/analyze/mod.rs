@@ -49,6 +49,8 @@ pub fn scan_all(
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
     let bar = bytes_bar(total, no_progress);
+    // One flow budget for the files read in parallel.
+    let cfg = &cfg.shared_budget();
     // One SMB model per file, merged in file order afterwards: no lock shared
     // by the threads on every SMB message, and the same result whatever order
     // the files finish in.
@@ -234,6 +236,15 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         .collect();
     summary.partial = !summary.damaged_inputs.is_empty() || code != ExitCode::Ok;
     summary.skew = skews;
+    summary.flow_evictions = files
+        .iter()
+        .filter(|f| f.scan.flows_evicted() > 0)
+        .map(|f| summary::FlowEvictions {
+            input: f.name.clone(),
+            evicted: f.scan.flows_evicted(),
+            for_shared_budget: f.scan.flows_evicted_for_budget(),
+        })
+        .collect();
     summary.reconciliation = reconcile::reconcile(&model, &evidence);
     let inputs = captures
         .iter()

@@ -54,6 +54,20 @@ pub struct Summary {
     pub skew: Vec<super::skew::Skew>,
     /// Per node and interface: perfmon NIC bytes against captured bytes.
     pub reconciliation: Vec<super::reconcile::Reconciled>,
+    /// Captures whose conversation table was full (`--max-flows`, one budget
+    /// for the captures read in parallel): evicted conversations keep their
+    /// bytes, but one seen again restarts reassembly mid-stream.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flow_evictions: Vec<FlowEvictions>,
+}
+
+/// Conversations one capture had to evict before their idle timeout.
+#[derive(Debug, Serialize)]
+pub struct FlowEvictions {
+    pub input: String,
+    pub evicted: u64,
+    /// Of them, forced by the budget shared with other captures.
+    pub for_shared_budget: u64,
 }
 
 impl Summary {
@@ -120,6 +134,7 @@ impl Summary {
             inferred,
             skew: Vec::new(),
             reconciliation: Vec::new(),
+            flow_evictions: Vec::new(),
         }
     }
 
@@ -153,6 +168,17 @@ impl Summary {
                 let _ = writeln!(s, "  {}", t(d));
             }
             let _ = writeln!(s);
+        }
+        for e in &self.flow_evictions {
+            let _ = writeln!(
+                s,
+                "note: {}: {} conversations evicted from a full flow table ({} for the budget shared \
+                 with captures read at the same time); their bytes are counted, reassembly restarts \
+                 if they are seen again (raise --max-flows)\n",
+                t(&e.input),
+                e.evicted,
+                e.for_shared_budget
+            );
         }
         if self.findings.is_empty() {
             let _ = writeln!(s, "No findings.\n");

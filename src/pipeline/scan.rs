@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use hvsleuth_parsers::capture::{InterfaceInfo, Packet, PacketSink};
 use hvsleuth_parsers::decode::{Transport, decode, tcp_flags};
 use hvsleuth_parsers::flow::{ConvKey, Direction, Endpoint, L4Proto};
-use hvsleuth_parsers::flowtable::FlowTable;
+use hvsleuth_parsers::flowtable::{FlowBudget, FlowTable};
 use hvsleuth_parsers::tcp::{ReassemblyConfig, TcpConnection, TcpCounters};
 
 use hvsleuth_parsers::smb::model::SmbModel;
@@ -43,6 +43,26 @@ pub struct ScanConfig {
     pub apps: bool,
     /// SMB 3 decryption keys (`--smb-key` and friends).
     pub smb_keys: Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>>,
+    /// The flow budget shared with the other captures scanned at the same
+    /// time (see [`ScanConfig::shared_budget`]); `None`: `max_flows` is this
+    /// scan's own.
+    pub flow_budget: Option<std::sync::Arc<FlowBudget>>,
+}
+
+impl ScanConfig {
+    /// This configuration with one flow budget of `max_flows` for every scan
+    /// made from it (captures read in parallel share it: the memory bound is
+    /// the budget, not a table per file times the threads).
+    pub fn shared_budget(&self) -> ScanConfig {
+        ScanConfig {
+            flow_budget: Some(
+                self.flow_budget
+                    .clone()
+                    .unwrap_or_else(|| FlowBudget::new(self.max_flows)),
+            ),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for ScanConfig {
@@ -57,6 +77,7 @@ impl Default for ScanConfig {
             max_buffered: 256 << 20,
             apps: true,
             smb_keys: None,
+            flow_budget: None,
         }
     }
 }
@@ -65,23 +86,32 @@ impl Default for ScanConfig {
 #[derive(Debug, Clone, Default)]
 pub struct FlowStats {
     pub packets: u64,
-    pub bytes: u64,
     pub first_ts_ns: i64,
     pub last_ts_ns: i64,
     /// Bytes per direction (index: [`Direction::index`]).
     pub dir_bytes: [u64; 2],
 }
 
-/// A conversation's live state.
+impl FlowStats {
+    /// Wire bytes both ways.
+    pub fn bytes(&self) -> u64 {
+        self.dir_bytes[0].saturating_add(self.dir_bytes[1])
+    }
+}
+
+/// A conversation's live state. Kept small (a unit test holds it to its
+/// size): a million of them must fit in a few hundred MB. Reassembly
+/// anomaly counts are not kept per flow: they go straight into the flow's
+/// group (or the scan's totals when there are no groups).
 #[derive(Debug, Default)]
 struct FlowState {
     stats: FlowStats,
     tcp: Option<TcpConnection>,
-    tcp_counters: TcpCounters,
     /// The direction that goes from client to server.
     to_server: Option<Direction>,
-    /// Group per capture interface (a flow may be seen on several; usually one).
-    group: Option<(u32, usize)>,
+    /// Capture interface and group of the flow (a flow may be seen on
+    /// several interfaces; usually one).
+    group: Option<(u32, u32)>,
     app: App,
 }
 
@@ -144,8 +174,9 @@ pub struct Scan {
     pub ip_fragments: u64,
     pub non_ip: u64,
     pub unsupported_link: u64,
-    /// TCP reassembly counters summed over all connections.
-    pub tcp: TcpCounters,
+    /// TCP reassembly counters of connections without a group (all of them
+    /// when the scan has no groups); [`Scan::tcp_totals`] sums everything.
+    tcp_direct: TcpCounters,
     /// Conversations ever seen (a conversation evicted and seen again counts twice).
     pub flows_seen: u64,
     /// Largest finished (evicted) conversations, kept for top lists.
@@ -184,6 +215,7 @@ pub struct Scan {
     flows: FlowTable<FlowState>,
     /// Evictions of flow tables already drained by [`Scan::finish`].
     evicted_earlier: u64,
+    budget_evicted_earlier: u64,
     /// Out-of-order bytes buffered by live connections.
     buffered: usize,
     next_expiry_ns: i64,
@@ -253,7 +285,7 @@ fn guess_to_server(key: &ConvKey, dir: Direction, flags: Option<u8>) -> Directio
 macro_rules! finisher {
     ($s:ident) => {
         Finished::new(
-            &mut $s.tcp,
+            &mut $s.tcp_direct,
             &mut $s.finished_top,
             $s.cfg.top_keep,
             $s.groups.as_mut(),
@@ -268,7 +300,14 @@ impl Scan {
     pub fn new(cfg: ScanConfig) -> Scan {
         let smb_keys = cfg.smb_keys.clone();
         Scan {
-            flows: FlowTable::new(cfg.max_flows.max(16), cfg.idle_timeout_ns),
+            flows: match &cfg.flow_budget {
+                Some(b) => FlowTable::with_budget(
+                    cfg.max_flows.max(16),
+                    cfg.idle_timeout_ns,
+                    std::sync::Arc::clone(b),
+                ),
+                None => FlowTable::new(cfg.max_flows.max(16), cfg.idle_timeout_ns),
+            },
             groups: cfg.bucket_ns.map(|b| Groups::new(b, cfg.max_groups)),
             cfg,
             interfaces: Vec::new(),
@@ -281,7 +320,7 @@ impl Scan {
             ip_fragments: 0,
             non_ip: 0,
             unsupported_link: 0,
-            tcp: TcpCounters::default(),
+            tcp_direct: TcpCounters::default(),
             flows_seen: 0,
             finished_top: Vec::new(),
             heartbeats: std::collections::BTreeMap::new(),
@@ -299,13 +338,32 @@ impl Scan {
             next_outbound: None,
             seg_samples: FastMap::default(),
             evicted_earlier: 0,
+            budget_evicted_earlier: 0,
             buffered: 0,
             next_expiry_ns: i64::MIN,
         }
     }
 
+    /// TCP reassembly counters summed over all connections (complete after
+    /// [`Scan::finish`]).
+    pub fn tcp_totals(&self) -> TcpCounters {
+        let mut t = self.tcp_direct;
+        if let Some(g) = &self.groups {
+            for g in &g.groups {
+                t += g.tcp;
+            }
+        }
+        t
+    }
+
     pub fn flows_evicted(&self) -> u64 {
         self.evicted_earlier + self.flows.evictions()
+    }
+
+    /// Of [`Scan::flows_evicted`], those the shared flow budget forced
+    /// (other captures scanned at the same time held the rest of it).
+    pub fn flows_evicted_for_budget(&self) -> u64 {
+        self.budget_evicted_earlier + self.flows.budget_evictions()
     }
 
     /// Ends the scan: flushes every live conversation.
@@ -315,6 +373,7 @@ impl Scan {
             FlowTable::new(16, self.cfg.idle_timeout_ns),
         );
         self.evicted_earlier += table.evictions();
+        self.budget_evicted_earlier += table.budget_evictions();
         let mut sink = finisher!(self);
         table.drain(&mut |k, v| sink.take(k, v));
     }
@@ -322,7 +381,7 @@ impl Scan {
     /// The `n` largest conversations by bytes (live and finished).
     pub fn top_flows(&self, n: usize) -> Vec<(ConvKey, FlowStats)> {
         let mut all = self.finished_top.clone();
-        all.sort_unstable_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
+        all.sort_unstable_by(|a, b| b.1.bytes().cmp(&a.1.bytes()).then(a.0.cmp(&b.0)));
         all.truncate(n);
         all
     }
@@ -395,9 +454,12 @@ impl<'a> Finished<'a> {
         if let Some(conn) = v.tcp.as_mut() {
             *self.buffered = self.buffered.saturating_sub(conn.buffered_bytes());
             let to_server = v.to_server.unwrap_or(Direction::AtoB);
-            let facts = match (self.groups.as_deref_mut(), v.group) {
-                (Some(g), Some((_, id))) => Some(&mut g.groups[id].app),
-                _ => None,
+            let (facts, counters) = match (self.groups.as_deref_mut(), v.group) {
+                (Some(g), Some((_, id))) => {
+                    let g = &mut g.groups[id as usize];
+                    (Some(&mut g.app), &mut g.tcp)
+                }
+                _ => (None, &mut *self.tcp),
             };
             let mut h = AppHandler {
                 app: &mut v.app,
@@ -407,17 +469,13 @@ impl<'a> Finished<'a> {
                 client: k.source(to_server),
                 server: k.source(to_server.reverse()),
             };
-            conn.finish(&mut h, &mut v.tcp_counters);
+            conn.finish(&mut h, counters);
             h.finish_smb();
-        }
-        *self.tcp += v.tcp_counters;
-        if let (Some(g), Some((_, id))) = (self.groups.as_deref_mut(), v.group) {
-            g.groups[id].tcp += v.tcp_counters;
         }
         self.top.push((k, v.stats));
         if self.top.len() > self.keep * 4 + 64 {
             self.top
-                .sort_unstable_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
+                .sort_unstable_by(|a, b| b.1.bytes().cmp(&a.1.bytes()).then(a.0.cmp(&b.0)));
             self.top.truncate(self.keep);
         }
     }
@@ -539,6 +597,7 @@ impl PacketSink for Scan {
             if self.next_expiry_ns != i64::MIN {
                 let mut sink = finisher!(self);
                 self.flows.expire_idle(ts, &mut |k, v| sink.take(k, v));
+                self.flows.rebalance(&mut |k, v| sink.take(k, v));
             }
             self.next_expiry_ns = ts.saturating_add(60 * 1_000_000_000);
         }
@@ -553,14 +612,13 @@ impl PacketSink for Scan {
             flow.to_server = Some(guess_to_server(&key, dir, tcp.map(|t| t.flags)));
         }
         flow.stats.packets += 1;
-        flow.stats.bytes += wire;
         flow.stats.dir_bytes[dir.index()] += wire;
         flow.stats.last_ts_ns = ts;
         let to_server = flow.to_server.unwrap_or(Direction::AtoB);
 
         let gid = if let Some(groups) = self.groups.as_mut() {
             let gid = match flow.group {
-                Some((iface, id)) if iface == p.iface => id,
+                Some((iface, id)) if iface == p.iface => id as usize,
                 _ => {
                     let server = key.source(to_server.reverse());
                     let client = key.source(to_server);
@@ -579,7 +637,8 @@ impl PacketSink for Scan {
                     if flow.group.is_none() {
                         groups.groups[id].flows += 1;
                     }
-                    flow.group = Some((p.iface, id));
+                    // Group ids are below `max_groups` (fits 32 bits).
+                    flow.group = Some((p.iface, id as u32));
                     id
                 }
             };
@@ -628,9 +687,12 @@ impl PacketSink for Scan {
             }
             let conn = flow.tcp.get_or_insert_with(TcpConnection::new);
             let before = conn.buffered_bytes();
-            let facts = match (self.groups.as_mut(), gid) {
-                (Some(g), Some(id)) => Some(&mut g.groups[id].app),
-                _ => None,
+            let (facts, counters) = match (self.groups.as_mut(), gid) {
+                (Some(g), Some(id)) => {
+                    let g = &mut g.groups[id];
+                    (Some(&mut g.app), &mut g.tcp)
+                }
+                _ => (None, &mut self.tcp_direct),
             };
             let mut h = AppHandler {
                 app: &mut flow.app,
@@ -640,19 +702,12 @@ impl PacketSink for Scan {
                 client,
                 server,
             };
-            conn.segment(
-                dir,
-                ts,
-                &t,
-                &self.cfg.reassembly,
-                &mut h,
-                &mut flow.tcp_counters,
-            );
+            conn.segment(dir, ts, &t, &self.cfg.reassembly, &mut h, counters);
             let after = conn.buffered_bytes();
             self.buffered = (self.buffered + after).saturating_sub(before);
             if after > before && self.buffered > self.cfg.max_buffered {
                 // Global reassembly budget exceeded: give up this connection's holes now.
-                conn.finish(&mut h, &mut flow.tcp_counters);
+                conn.finish(&mut h, counters);
                 self.buffered = self.buffered.saturating_sub(after);
                 self.budget_flushes += 1;
             }
@@ -706,11 +761,23 @@ mod tests {
             scan.budget_flushes > 0,
             "buffered {} tcp {:?}",
             scan.buffered,
-            scan.tcp
+            scan.tcp_totals()
         );
         scan.finish();
         assert_eq!(scan.buffered, 0);
         assert_eq!(scan.flows_seen, 200);
+    }
+
+    #[test]
+    fn flow_state_stays_compact() {
+        // A million live flows must fit in a few hundred MB (issue 13): the
+        // table's slot is key + last-seen time + this state.
+        let flow = std::mem::size_of::<FlowState>();
+        let tcp = std::mem::size_of::<TcpConnection>();
+        let key = std::mem::size_of::<ConvKey>();
+        eprintln!("FlowState {flow} B, TcpConnection {tcp} B, ConvKey {key} B");
+        assert!(flow <= 320, "FlowState {flow} B (TcpConnection {tcp} B)");
+        assert!(flow + key + 8 <= 376);
     }
 
     #[test]

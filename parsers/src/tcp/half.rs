@@ -14,20 +14,36 @@ use crate::decode::{TcpView, tcp_flags};
 use crate::flow::Direction;
 
 /// What identifies an exact copy of a segment (SPAN/mirror duplicates): the
-/// whole TCP header state that matters, not only `seq`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Sig {
-    seq: u32,
-    ack: u32,
-    len: u32,
-    flags: u8,
-    window: u16,
+/// whole TCP header state that matters, not only `seq`. Kept as 8 bytes:
+/// the sequence number exactly, and a 32-bit mix of acknowledgement number,
+/// length, flags and window (16 bytes a signature would cost a million live
+/// flows 128 MB). Two segments with the same sequence number whose other
+/// fields differ look alike with probability 2^-32; 0 marks an empty slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Sig(u64);
+
+impl Sig {
+    fn new(seq: u32, ack: u32, len: u32, flags: u8, window: u16) -> Sig {
+        let x = (u64::from(ack) << 32 | u64::from(len))
+            ^ (u64::from(window) << 8 | u64::from(flags)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // splitmix64's finaliser: every input bit reaches the low 32 bits.
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let mix = (z as u32).max(1);
+        Sig(u64::from(seq) << 32 | u64::from(mix))
+    }
 }
+
+/// "No offset" in the `u64`/`i64` offset fields (`Option` would double them).
+const NO_OFF: u64 = u64::MAX;
+const NO_END: i64 = i64::MIN;
 
 /// How many recent segments of a direction the duplicate filter remembers.
 const RECENT: usize = 4;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct HalfStream {
     /// A first segment (SYN or not) has fixed the sequence space.
     synced: bool,
@@ -36,15 +52,15 @@ pub(super) struct HalfStream {
     next_seq: u32,
     next_off: u64,
     /// Offset of the FIN, once seen.
-    fin_off: Option<u64>,
+    fin_off: u64,
     /// `end()` was reported: nothing more is delivered.
     ended: bool,
     ooo: OooBuffer,
-    recent: [Option<Sig>; RECENT],
-    recent_pos: usize,
+    recent: [Sig; RECENT],
+    recent_pos: u8,
     /// End offset of the last out-of-window segment: the next one starting
     /// exactly there makes us resynchronise (see [`SegmentKind::OutOfWindow`]).
-    oow_end: Option<i64>,
+    oow_end: i64,
     /// Lowest offset whose bytes may have been seen: everything below was
     /// never captured. 0 for a mid-stream start (bytes before the first
     /// segment are unseen), `i64::MIN` after a SYN (nothing lies before it).
@@ -52,7 +68,9 @@ pub(super) struct HalfStream {
     /// The most recent holes given up as gaps (`[start, end)` offsets, empty
     /// when start == end): their bytes were never seen, so a segment carrying
     /// them later is late, not a retransmission.
-    holes: [(u64, u64); HOLES],
+    /// Kept as starts and lengths (24 bytes, not 32: a million flows).
+    hole_start: [u64; HOLES],
+    hole_len: [u32; HOLES],
     holes_pos: u8,
 }
 
@@ -60,7 +78,34 @@ pub(super) struct HalfStream {
 /// retransmissions.
 const HOLES: usize = 2;
 
+impl Default for HalfStream {
+    fn default() -> Self {
+        HalfStream {
+            synced: false,
+            syn_start: false,
+            next_seq: 0,
+            next_off: 0,
+            fin_off: NO_OFF,
+            ended: false,
+            ooo: OooBuffer::default(),
+            recent: [Sig::default(); RECENT],
+            recent_pos: 0,
+            oow_end: NO_END,
+            seen_lo: 0,
+            hole_start: [0; HOLES],
+            hole_len: [0; HOLES],
+            holes_pos: 0,
+        }
+    }
+}
+
 impl HalfStream {
+    /// Offset of the FIN, once seen.
+    #[inline]
+    fn fin(&self) -> Option<u64> {
+        (self.fin_off != NO_OFF).then_some(self.fin_off)
+    }
+
     pub fn buffered_bytes(&self) -> usize {
         self.ooo.bytes()
     }
@@ -107,12 +152,34 @@ impl HalfStream {
 
     fn remember_hole(&mut self, from: u64, to: u64) {
         let last = (usize::from(self.holes_pos) + HOLES - 1) % HOLES;
-        if self.holes[last].1 == from && self.holes[last].0 < from {
-            self.holes[last].1 = to;
-            return;
+        let (lo, hi) = self.hole(last);
+        if hi == from && lo < from {
+            // Extend the last hole while its length fits 32 bits (a hole of
+            // 4 GiB or more is remembered as a new one).
+            if let Ok(len) = u32::try_from(to - lo) {
+                self.hole_len[last] = len;
+                return;
+            }
         }
-        self.holes[usize::from(self.holes_pos)] = (from, to);
-        self.holes_pos = ((usize::from(self.holes_pos) + 1) % HOLES) as u8;
+        let i = usize::from(self.holes_pos);
+        self.set_hole(i, from, to);
+        self.holes_pos = ((i + 1) % HOLES) as u8;
+    }
+
+    /// Hole `i` as `[start, end)` offsets.
+    #[inline]
+    fn hole(&self, i: usize) -> (u64, u64) {
+        let lo = self.hole_start[i];
+        (lo, lo + u64::from(self.hole_len[i]))
+    }
+
+    /// Stores `[from, to)` as hole `i` (a hole longer than 32 bits keeps its
+    /// last 4 GiB: the part a late segment can still be in).
+    #[inline]
+    fn set_hole(&mut self, i: usize, from: u64, to: u64) {
+        let len = to.saturating_sub(from).min(u64::from(u32::MAX));
+        self.hole_start[i] = to - len;
+        self.hole_len[i] = len as u32;
     }
 
     /// Whether `[start, end)` (entirely before the next expected byte)
@@ -123,13 +190,14 @@ impl HalfStream {
             self.seen_lo = start;
             return true;
         }
-        for hole in &mut self.holes {
-            let (lo, hi) = (hole.0 as i64, hole.1 as i64);
+        for i in 0..HOLES {
+            let (lo, hi) = self.hole(i);
+            let (lo, hi) = (lo as i64, hi as i64);
             if lo < hi && start < hi && end > lo {
                 if end >= hi {
-                    hole.1 = start.max(lo) as u64;
+                    self.set_hole(i, lo as u64, start.max(lo) as u64);
                 } else if start <= lo {
-                    hole.0 = end as u64;
+                    self.set_hole(i, end as u64, hi as u64);
                 }
                 return true;
             }
@@ -147,7 +215,7 @@ impl HalfStream {
         c: &mut TcpCounters,
     ) {
         // Nothing is delivered past a FIN (a hostile segment may straddle it).
-        let end = r.end().min(self.fin_off.unwrap_or(u64::MAX));
+        let end = r.end().min(self.fin_off);
         if end <= self.next_off {
             return;
         }
@@ -202,7 +270,7 @@ impl HalfStream {
     }
 
     fn maybe_end<H: StreamHandler>(&mut self, dir: Direction, h: &mut H) {
-        if let Some(f) = self.fin_off
+        if let Some(f) = self.fin()
             && !self.ended
             && self.next_off >= f
         {
@@ -232,13 +300,13 @@ impl HalfStream {
             return;
         }
         while let Some((off, pc)) = self.ooo.pop_first() {
-            if self.fin_off.is_some_and(|f| off >= f) {
+            if self.fin().is_some_and(|f| off >= f) {
                 break;
             }
             self.gap(dir, off, h, c);
             self.deliver_piece(dir, pc.ts_ns, off, &pc, h, c);
         }
-        if let Some(f) = self.fin_off {
+        if let Some(f) = self.fin() {
             self.gap(dir, f, h, c);
             self.maybe_end(dir, h);
         }
@@ -289,19 +357,13 @@ impl HalfStream {
         if len == 0 && !syn && !fin {
             return SegmentKind::ControlOnly;
         }
-        let sig = Sig {
-            seq: tcp.seq,
-            ack: tcp.ack,
-            len,
-            flags: tcp.flags,
-            window: tcp.window,
-        };
-        if self.recent.contains(&Some(sig)) {
+        let sig = Sig::new(tcp.seq, tcp.ack, len, tcp.flags, tcp.window);
+        if self.recent.contains(&sig) {
             c.duplicates += 1;
             return SegmentKind::Duplicate;
         }
-        self.recent[self.recent_pos] = Some(sig);
-        self.recent_pos = (self.recent_pos + 1) % RECENT;
+        self.recent[usize::from(self.recent_pos)] = sig;
+        self.recent_pos = (self.recent_pos + 1) % RECENT as u8;
         if tcp.missing > 0 {
             c.truncated += 1;
         }
@@ -317,15 +379,15 @@ impl HalfStream {
             c.retransmissions += 1;
             return SegmentKind::Retransmission;
         }
-        let beyond_fin = self.fin_off.is_some_and(|f| d0 >= f as i64 && len > 0);
+        let beyond_fin = self.fin().is_some_and(|f| d0 >= f as i64 && len > 0);
         if self.ended || beyond_fin {
             c.after_close += 1;
             return SegmentKind::AfterClose;
         }
         let max_ahead = i64::from(cfg.max_ahead.min(i32::MAX as u32));
         if d0 - n0 > max_ahead {
-            if self.oow_end != Some(start) {
-                self.oow_end = Some(end);
+            if self.oow_end != start || self.oow_end == NO_END {
+                self.oow_end = end;
                 c.out_of_window += 1;
                 return SegmentKind::OutOfWindow;
             }
@@ -334,9 +396,9 @@ impl HalfStream {
             c.resyncs += 1;
             self.flush_to(dir, start as u64, h, c);
         }
-        self.oow_end = None;
-        if fin && self.fin_off.is_none() {
-            self.fin_off = Some(d_end as u64);
+        self.oow_end = NO_END;
+        if fin && self.fin().is_none() {
+            self.fin_off = d_end as u64;
         }
 
         let mut arrived_ahead = false;

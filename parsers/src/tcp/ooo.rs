@@ -56,9 +56,17 @@ impl<'a> Range<'a> {
     }
 }
 
+/// The pieces waiting ahead of holes. Allocated only while something waits:
+/// an idle or in-order direction costs one pointer (most of a million
+/// live flows never buffer anything).
 #[derive(Debug, Default)]
 pub(super) struct OooBuffer {
-    pieces: BTreeMap<u64, Piece>,
+    inner: Option<Box<Pieces>>,
+}
+
+#[derive(Debug, Default)]
+struct Pieces {
+    map: BTreeMap<u64, Piece>,
     /// Captured bytes held (the quantity the cap limits).
     bytes: usize,
 }
@@ -66,29 +74,35 @@ pub(super) struct OooBuffer {
 impl OooBuffer {
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.pieces.is_empty()
+        self.inner.as_ref().is_none_or(|p| p.map.is_empty())
     }
     #[inline]
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.inner.as_ref().map_or(0, |p| p.bytes)
     }
     #[inline]
     pub fn pieces(&self) -> usize {
-        self.pieces.len()
+        self.inner.as_ref().map_or(0, |p| p.map.len())
     }
     /// Offset of the first stored byte.
     pub fn first_start(&self) -> Option<u64> {
-        self.pieces.keys().next().copied()
+        self.inner.as_ref()?.map.keys().next().copied()
     }
 
     /// Calls `f(from, to)` for every sub-range of `[s, e)` that no stored piece covers.
     fn uncovered(&self, s: u64, e: u64, mut f: impl FnMut(u64, u64)) {
+        let Some(pieces) = self.inner.as_ref().map(|p| &p.map) else {
+            if s < e {
+                f(s, e);
+            }
+            return;
+        };
         let mut p = s;
-        if let Some((k, pc)) = self.pieces.range(..=p).next_back() {
+        if let Some((k, pc)) = pieces.range(..=p).next_back() {
             p = p.max(k + pc.len());
         }
         while p < e {
-            let next = self.pieces.range(p..).next().map(|(k, pc)| (*k, pc.len()));
+            let next = pieces.range(p..).next().map(|(k, pc)| (*k, pc.len()));
             match next {
                 Some((k, len)) if k < e => {
                     if k > p {
@@ -121,10 +135,14 @@ impl OooBuffer {
         // holes first (bounded by the number of stored pieces + 1).
         let mut holes = Vec::new();
         self.uncovered(r.start, r.end(), |a, b| holes.push((a, b)));
+        if holes.is_empty() {
+            return;
+        }
+        let inner = self.inner.get_or_insert_with(Box::default);
         for (a, b) in holes {
             let (data, missing) = r.sub(a, b);
-            self.bytes += data.len();
-            self.pieces.insert(
+            inner.bytes += data.len();
+            inner.map.insert(
                 a,
                 Piece {
                     ts_ns,
@@ -136,21 +154,24 @@ impl OooBuffer {
     }
 
     pub fn clear(&mut self) {
-        self.pieces.clear();
-        self.bytes = 0;
+        self.inner = None;
     }
 
     /// Removes and returns the first piece.
     pub fn pop_first(&mut self) -> Option<(u64, Piece)> {
-        let (k, pc) = self.pieces.pop_first()?;
-        self.bytes -= pc.data.len();
+        let inner = self.inner.as_mut()?;
+        let (k, pc) = inner.map.pop_first()?;
+        inner.bytes -= pc.data.len();
+        if inner.map.is_empty() {
+            self.inner = None;
+        }
         Some((k, pc))
     }
 
     /// Removes and returns the first piece if it starts at or before `next`.
     pub fn pop_ready(&mut self, next: u64) -> Option<(u64, Piece)> {
-        match self.pieces.first_key_value() {
-            Some((k, _)) if *k <= next => self.pop_first(),
+        match self.first_start() {
+            Some(k) if k <= next => self.pop_first(),
             _ => None,
         }
     }

@@ -44,7 +44,7 @@ pub fn syn_flood(out: &Path, o: &SynFloodOpts) -> io::Result<(u64, u64)> {
     for i in 0..o.flows {
         // Client i: a distinct (address, port) pair for every flow.
         let host = (i / 50_000) as u32;
-        let client = (0x0a00_0001u32 + (host & 0x00ff_fffe)).to_be_bytes();
+        let client = (0x0a00_0001u32 + host % 0x00ff_fffe).to_be_bytes();
         let cport = 10_000 + (i % 50_000) as u16;
         let sport = if ports == 1 {
             445

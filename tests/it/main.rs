@@ -19,6 +19,7 @@ mod evidence;
 mod findings;
 mod generated;
 mod lab;
+mod memory;
 mod robustness;
 mod smb;
 mod usage;

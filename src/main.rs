@@ -15,6 +15,7 @@ mod inspect;
 mod inventory;
 mod pipeline;
 mod progress;
+mod shard;
 mod smbcmd;
 mod timeline;
 
@@ -25,6 +26,7 @@ fn main() {
     let code = match cli.command {
         cli::Command::Inspect(args) => inspect::run(&args),
         cli::Command::Analyze(args) => analyze::run(&args),
+        cli::Command::Scan(args) => shard::run(&args),
         cli::Command::Smb(args) => smbcmd::run(&args),
         cli::Command::Timeline(args) => timeline::run(&args),
         cli::Command::Diff(args) => diffcmd::run_diff(&args),

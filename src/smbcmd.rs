@@ -28,7 +28,7 @@ pub fn collect(
     let (files, smb) = scan_all(inputs, &cfg, no_progress);
     let mut report = smb.report();
     for f in &files {
-        for (client, server, w) in &f.scan.apps.witness {
+        for (client, server, w) in &f.scan.witness {
             report.witness.push(WitnessEvent {
                 kind: witness_kind(&w.kind),
                 detail: format!(

@@ -27,39 +27,51 @@ use crate::pipeline::{
     ProgressSink, display_name, expand_inputs, is_packet_input, open_input, read_packets,
 };
 use crate::progress::bytes_bar;
+use crate::shard::{ScanOutput, Shard, ShardBody};
 
-/// One input file after the scanner's pass.
+/// One input file after the scanner's pass: what the global stage uses of it.
 pub struct FileScan {
     pub name: String,
-    pub scan: Scan,
+    pub scan: ScanOutput,
     /// Why reading stopped early (message with offset), and whether anything was read.
     pub error: Option<(String, bool)>,
     pub notes: Vec<String>,
 }
 
 /// Scans every packet input in parallel (rayon, one file per task) with a
-/// progress bar over their total size; one SMB session model serves all files.
-pub fn scan_all(
-    paths: &[PathBuf],
-    cfg: &ScanConfig,
-    no_progress: bool,
-) -> (Vec<FileScan>, SmbModel) {
+/// progress bar over their total size; each file keeps its own SMB model.
+pub fn scan_files(paths: &[PathBuf], cfg: &ScanConfig, no_progress: bool) -> Vec<FileScan> {
     let total: u64 = paths
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
     let bar = bytes_bar(total, no_progress);
-    // One SMB model per file, merged in file order afterwards: no lock shared
-    // by the threads on every SMB message, and the same result whatever order
-    // the files finish in.
-    let mut files: Vec<FileScan> = paths.par_iter().map(|p| scan_file(p, cfg, &bar)).collect();
+    let files: Vec<FileScan> = paths.par_iter().map(|p| scan_file(p, cfg, &bar)).collect();
     bar.finish_and_clear();
+    files
+}
+
+/// The per-file SMB models joined in file order (one model per file, merged
+/// afterwards: no lock shared by the threads on every SMB message, and the
+/// same result whatever order the files finish in).
+pub fn merge_smb(files: &mut [FileScan]) -> SmbModel {
     let mut smb = SmbModel::new();
-    for f in &mut files {
+    for f in files {
         if let Some(m) = f.scan.smb_model.take() {
             smb.merge(m);
         }
     }
+    smb
+}
+
+/// [`scan_files`], then one SMB session model for all files.
+pub fn scan_all(
+    paths: &[PathBuf],
+    cfg: &ScanConfig,
+    no_progress: bool,
+) -> (Vec<FileScan>, SmbModel) {
+    let mut files = scan_files(paths, cfg, no_progress);
+    let smb = merge_smb(&mut files);
     (files, smb)
 }
 
@@ -75,7 +87,7 @@ pub fn scan_file(path: &Path, cfg: &ScanConfig, bar: &ProgressBar) -> FileScan {
     };
     FileScan {
         name: display_name(path),
-        scan,
+        scan: ScanOutput::from(scan),
         error,
         notes,
     }
@@ -104,28 +116,55 @@ pub struct AnalyzeOptions<'a> {
     pub smb_keys: Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>>,
 }
 
-/// Reads the inputs (files or directories) and attributes and judges them.
+/// The scan's time bucket for a chart bucket: findings judge a 1 s signal
+/// whatever the chart bucket, so a bucket of whole seconds is scanned at 1 s
+/// and merged for the charts.
+pub fn scan_bucket(bucket_ns: i64) -> i64 {
+    const SECOND: i64 = 1_000_000_000;
+    if bucket_ns > SECOND && bucket_ns % SECOND == 0 {
+        SECOND
+    } else {
+        bucket_ns
+    }
+}
+
+/// Reads the inputs (files or directories) and attributes and judges them:
+/// the scan stage (one shard per input) then the merge stage, in one process.
 /// `Err` carries the exit code when there is nothing to analyse.
 pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
     let all = expand_inputs(paths, |k| k != InputKind::Unknown);
+    let shards = scan_inputs(&all, o);
+    merge(shards, o)
+}
+
+/// The scan stage: every input read on its own (captures in parallel, one
+/// per task; event logs one after another with the evtx crate's own threads;
+/// other evidence in parallel), one shard each, captures first, then the
+/// other inputs, each in the order given.
+pub fn scan_inputs(all: &[PathBuf], o: &AnalyzeOptions<'_>) -> Vec<Shard> {
     let (captures, others): (Vec<PathBuf>, Vec<PathBuf>) = all
-        .into_iter()
+        .iter()
+        .cloned()
         .partition(|p| open_input(p).is_ok_and(|i| is_packet_input(i.kind)));
     // .evtx files one after another on this thread, each with the evtx
     // crate's own parallelism; every other evidence file in parallel (one
     // thread each). Nesting the evtx pool inside ours deadlocked.
     let kind_of = |p: &PathBuf| open_input(p).map(|i| i.kind).unwrap_or(InputKind::Unknown);
-    let (evtx, rest): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        others.iter().partition(|p| kind_of(p) == InputKind::Evtx);
-    let mut read: Vec<Result<crate::evidence::Evidence, String>> = evtx
-        .iter()
-        .map(|p| crate::evidence::read(p, InputKind::Evtx, 0))
-        .collect();
-    let parallel: Vec<Result<crate::evidence::Evidence, String>> = rest
+    let kinds: Vec<InputKind> = others.iter().map(kind_of).collect();
+    let mut read: Vec<Option<Result<crate::evidence::Evidence, String>>> =
+        (0..others.len()).map(|_| None).collect();
+    for (i, p) in others.iter().enumerate() {
+        if kinds[i] == InputKind::Evtx {
+            read[i] = Some(crate::evidence::read(p, InputKind::Evtx, 0));
+        }
+    }
+    let parallel: Vec<(usize, Result<crate::evidence::Evidence, String>)> = others
         .par_iter()
-        .map(|p| {
-            let kind = kind_of(p);
-            if crate::evidence::is_evidence(kind) {
+        .enumerate()
+        .filter(|(i, _)| kinds[*i] != InputKind::Evtx)
+        .map(|(i, p)| {
+            let kind = kinds[i];
+            let r = if crate::evidence::is_evidence(kind) {
                 crate::evidence::read(p, kind, 1)
             } else if let Err(e) = open_input(p) {
                 // "cannot open: No such file or directory (os error 2)"
@@ -135,13 +174,67 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
                     "{}: not a recognised input (capture, ETL, perfmon CSV, event log, cluster.log)",
                     p.display()
                 ))
-            }
+            };
+            (i, r)
         })
         .collect();
-    read.extend(parallel);
+    for (i, r) in parallel {
+        read[i] = Some(r);
+    }
+    let cfg = scan_config(o);
+    let files = scan_files(&captures, &cfg, o.no_progress);
+    let mut shards: Vec<Shard> = captures
+        .iter()
+        .zip(files)
+        .map(|(p, f)| Shard::capture(p, &cfg, f))
+        .collect();
+    for ((p, kind), r) in others.iter().zip(kinds).zip(read) {
+        let r = r.unwrap_or_else(|| Err(format!("{}: not read", p.display())));
+        shards.push(Shard::evidence(p, &cfg, kind == InputKind::Evtx, r));
+    }
+    shards
+}
+
+/// The scanner's configuration for an analysis.
+pub fn scan_config(o: &AnalyzeOptions<'_>) -> ScanConfig {
+    ScanConfig {
+        max_flows: o.max_flows,
+        bucket_ns: Some(scan_bucket(o.bucket_ns)),
+        smb_keys: o.smb_keys.clone(),
+        ..ScanConfig::default()
+    }
+}
+
+/// The merge stage: topology, skew, attribution, findings and the summary
+/// from the shards (captures first, then the other inputs, as
+/// [`scan_inputs`] orders them). `Err` carries the exit code when there is
+/// nothing to analyse.
+pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
+    let mut files: Vec<FileScan> = Vec::new();
+    let mut capture_inputs: Vec<String> = Vec::new();
+    let mut other_inputs: Vec<String> = Vec::new();
+    // Event logs were read first, then the other evidence: merged in that order.
+    let mut evtx_read: Vec<Result<crate::evidence::Evidence, String>> = Vec::new();
+    let mut rest_read: Vec<Result<crate::evidence::Evidence, String>> = Vec::new();
+    for sh in shards {
+        match sh.body {
+            ShardBody::Capture(f) => {
+                capture_inputs.push(sh.manifest.input);
+                files.push(f);
+            }
+            ShardBody::Evidence(r) => {
+                other_inputs.push(sh.manifest.input);
+                if sh.manifest.evtx {
+                    evtx_read.push(r);
+                } else {
+                    rest_read.push(r);
+                }
+            }
+        }
+    }
     let mut evidence = crate::evidence::Evidence::default();
     let mut evidence_ok = Vec::new();
-    for r in read {
+    for r in evtx_read.into_iter().chain(rest_read) {
         match r {
             Ok(e) => {
                 for d in &e.damaged {
@@ -159,7 +252,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     for n in &evidence.notes {
         eprintln!("note: {n}");
     }
-    if captures.is_empty() && evidence.counters.is_empty() && evidence.events.is_empty() {
+    if files.is_empty() && evidence.counters.is_empty() && evidence.events.is_empty() {
         if !evidence_ok.iter().any(|&(readable, _)| readable) {
             eprintln!("error: nothing to analyse among the inputs");
             return Err(ExitCode::NothingReadable);
@@ -168,21 +261,8 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         // empty result, not an error.
         eprintln!("note: the inputs were read but hold no packets, counters or tracked events");
     }
-    // Findings judge a 1 s signal whatever the chart bucket: a bucket of
-    // whole seconds is scanned at 1 s and merged for the charts.
-    const SECOND: i64 = 1_000_000_000;
-    let scan_bucket = if o.bucket_ns > SECOND && o.bucket_ns % SECOND == 0 {
-        SECOND
-    } else {
-        o.bucket_ns
-    };
-    let cfg = ScanConfig {
-        max_flows: o.max_flows,
-        bucket_ns: Some(scan_bucket),
-        smb_keys: o.smb_keys.clone(),
-        ..ScanConfig::default()
-    };
-    let (files, smb) = scan_all(&captures, &cfg, o.no_progress);
+    let scan_bucket = scan_bucket(o.bucket_ns);
+    let smb = merge_smb(&mut files);
     for f in &files {
         for n in &f.notes {
             eprintln!("note: {n}");
@@ -235,11 +315,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     summary.partial = !summary.damaged_inputs.is_empty() || code != ExitCode::Ok;
     summary.skew = skews;
     summary.reconciliation = reconcile::reconcile(&model, &evidence);
-    let inputs = captures
-        .iter()
-        .chain(&others)
-        .map(|p| p.display().to_string())
-        .collect();
+    let inputs = capture_inputs.into_iter().chain(other_inputs).collect();
     Ok(Analysis {
         model,
         summary,
@@ -248,6 +324,20 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         smb: smb_report,
         code,
     })
+}
+
+/// `analyze INPUTS` (scan + merge) or `analyze --from SHARDS` (merge).
+fn analyze_or_merge(args: &AnalyzeArgs, o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
+    if args.from.is_empty() {
+        return analyze(&args.inputs, o);
+    }
+    match crate::shard::read_for_merge(&args.from, scan_bucket(o.bucket_ns)) {
+        Ok(shards) => merge(shards, o),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Err(ExitCode::Error)
+        }
+    }
 }
 
 pub fn run(args: &AnalyzeArgs) -> ExitCode {
@@ -269,7 +359,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         evidence,
         smb,
         code,
-    } = match analyze(&args.inputs, &opts) {
+    } = match analyze_or_merge(args, &opts) {
         Ok(a) => a,
         Err(code) => return code,
     };

@@ -334,8 +334,14 @@ pub fn read(dir: &Path) -> Result<Shard> {
     Ok(Shard { manifest: m, body })
 }
 
-/// The shard directories named by `paths`: each a shard, or a directory of
-/// shards (its subdirectories holding a manifest.json).
+/// The file in a directory of shards that lists them in scan order.
+pub const ORDER_FILE: &str = "_order.json";
+
+/// The shard directories named by `paths`, in order: each a shard, or a
+/// directory of shards (its subdirectories holding a manifest.json), taken
+/// in the order `scan` listed them in its `_order.json` (inputs in the
+/// order scanned; shards of later runs after those of earlier ones), then
+/// any others by name.
 pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
@@ -353,20 +359,48 @@ pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                     && d.join("manifest.json").is_file()
             })
             .collect();
-        v.sort();
         if v.is_empty() {
             bail!(
                 "{}: no shards in it (made by `hvsleuth scan --out`)",
                 p.display()
             );
         }
+        let order = read_order(p);
+        let rank = |d: &PathBuf| {
+            let name = d.file_name().map(|n| n.to_string_lossy().into_owned());
+            name.and_then(|n| order.iter().position(|o| *o == n))
+                .unwrap_or(usize::MAX)
+        };
+        v.sort_by_cached_key(|d| (rank(d), d.clone()));
         out.extend(v);
     }
     Ok(out)
 }
 
-/// Reads the shards for a merge: ordered by input path (as a directory of
-/// inputs is walked), captures first; each must have been scanned with
+fn read_order(root: &Path) -> Vec<String> {
+    std::fs::read(root.join(ORDER_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Adds `names` (shard directory names, in scan order) to the directory's
+/// order: names already listed keep their place, new ones go last.
+fn update_order(root: &Path, names: &[String]) -> Result<()> {
+    let mut order = read_order(root);
+    for n in names {
+        if !order.contains(n) {
+            order.push(n.clone());
+        }
+    }
+    let tmp = root.join(format!(".{ORDER_FILE}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&order)?)?;
+    std::fs::rename(&tmp, root.join(ORDER_FILE))?;
+    Ok(())
+}
+
+/// Reads the shards for a merge, in the order [`find`] gives, captures
+/// first (as `analyze` orders its inputs); each must have been scanned with
 /// `bucket_ns` as its scan bucket.
 pub fn read_for_merge(paths: &[PathBuf], bucket_ns: i64) -> Result<Vec<Shard>> {
     let dirs = find(paths)?;
@@ -382,8 +416,7 @@ pub fn read_for_merge(paths: &[PathBuf], bucket_ns: i64) -> Result<Vec<Shard>> {
         }
         shards.push(s);
     }
-    shards.sort_by(|a, b| Path::new(&a.manifest.input).cmp(Path::new(&b.manifest.input)));
-    // Captures first, then the other inputs, each in input order.
+    // Captures first, then the other inputs, each in scan order.
     let (mut caps, rest): (Vec<Shard>, Vec<Shard>) = shards
         .into_iter()
         .partition(|s| matches!(s.body, ShardBody::Capture(_)));
@@ -421,6 +454,10 @@ pub fn run(args: &crate::cli::ScanArgs) -> crate::exit::ExitCode {
         return ExitCode::NothingReadable;
     }
     let settings = ScanSettings::of(&crate::analyze::scan_config(&o));
+    let names: Vec<String> = all
+        .iter()
+        .map(|p| shard_dir_name(&p.display().to_string()))
+        .collect();
     let (reused, todo): (Vec<PathBuf>, Vec<PathBuf>) = all.into_iter().partition(|p| {
         reusable(
             &args.out.join(shard_dir_name(&p.display().to_string())),
@@ -428,37 +465,51 @@ pub fn run(args: &crate::cli::ScanArgs) -> crate::exit::ExitCode {
             &settings,
         )
     });
-    let mut out = String::new();
     for p in &reused {
         eprintln!("{}: unchanged, shard reused", p.display());
-        out.push_str(
-            &args
-                .out
-                .join(shard_dir_name(&p.display().to_string()))
-                .display()
-                .to_string(),
-        );
-        out.push('\n');
     }
     let shards = crate::analyze::scan_inputs(&todo, &o);
     let mut outcomes = Vec::new();
     for s in &shards {
         outcomes.push(match &s.body {
-            ShardBody::Capture(f) => (f.error.as_ref().is_none_or(|e| e.1), f.error.is_none()),
-            ShardBody::Evidence(Ok(e)) => (true, e.damaged.is_empty()),
-            ShardBody::Evidence(Err(_)) => (false, false),
+            ShardBody::Capture(f) => {
+                if let Some((msg, partial)) = &f.error {
+                    let level = if *partial { "warning" } else { "error" };
+                    eprintln!("{level}: {msg}");
+                }
+                (f.error.as_ref().is_none_or(|e| e.1), f.error.is_none())
+            }
+            ShardBody::Evidence(Ok(e)) => {
+                for d in &e.damaged {
+                    eprintln!("warning: {d}");
+                }
+                (true, e.damaged.is_empty())
+            }
+            ShardBody::Evidence(Err(msg)) => {
+                eprintln!("error: {msg}");
+                (false, false)
+            }
         });
         match write(&args.out, s) {
-            Ok(d) => {
-                out.push_str(&d.display().to_string());
-                out.push('\n');
-            }
+            Ok(_) => {}
             Err(e) => {
                 eprintln!("error: writing the shard of {}: {e:#}", s.manifest.input);
                 return ExitCode::Error;
             }
         }
     }
+    let _ = std::fs::create_dir_all(&args.out);
+    if let Err(e) = update_order(&args.out, &names) {
+        eprintln!(
+            "error: writing {}: {e:#}",
+            args.out.join(ORDER_FILE).display()
+        );
+        return ExitCode::Error;
+    }
+    let out: String = names
+        .iter()
+        .map(|n| format!("{}\n", args.out.join(n).display()))
+        .collect();
     if crate::exit::print_stdout(&out) == ExitCode::Error {
         return ExitCode::Error;
     }

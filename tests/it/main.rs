@@ -20,5 +20,6 @@ mod findings;
 mod generated;
 mod lab;
 mod robustness;
+mod shards;
 mod smb;
 mod usage;

@@ -158,6 +158,12 @@ pub struct ScanArgs {
     /// Directory of shards (created if missing): one subdirectory per input.
     #[arg(long, value_name = "SHARDS")]
     pub out: PathBuf,
+    /// Treat files named on the command line as a directory's files: skip
+    /// (and say so) those that are not a recognised input, instead of
+    /// failing on them. For drivers that hand `scan` one file of a directory
+    /// at a time (scale/spark_analyze.py).
+    #[arg(long)]
+    pub skip_unrecognised: bool,
     /// Time bucket the merge will use (`analyze --from ... --bucket`): e.g.
     /// 100ms, 1s; any whole number of seconds scans at 1 s.
     #[arg(long, default_value = "1s", value_parser = parse_duration_ns, value_name = "DURATION")]

@@ -449,7 +449,27 @@ pub fn run(args: &crate::cli::ScanArgs) -> crate::exit::ExitCode {
     };
     let all =
         crate::pipeline::expand_inputs(&args.inputs, |k| k != hvsleuth_parsers::InputKind::Unknown);
+    let all: Vec<PathBuf> = if args.skip_unrecognised {
+        all.into_iter()
+            .filter(|p| match crate::pipeline::open_input(p) {
+                Ok(i) if i.kind != hvsleuth_parsers::InputKind::Unknown => true,
+                Ok(_) => {
+                    eprintln!("skipped {}: not a recognised input", p.display());
+                    false
+                }
+                Err(e) => {
+                    eprintln!("skipped {}: {e:#}", p.display());
+                    false
+                }
+            })
+            .collect()
+    } else {
+        all
+    };
     if all.is_empty() {
+        if args.skip_unrecognised {
+            return ExitCode::Ok;
+        }
         eprintln!("error: nothing to scan among the inputs");
         return ExitCode::NothingReadable;
     }

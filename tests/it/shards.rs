@@ -186,3 +186,55 @@ fn unchanged_inputs_reuse_their_shards() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// scale/spark_analyze.py with its process engine (the same tasks and merge
+/// as under Spark, without a JVM): the same --json summary and output files
+/// as analyze. The pyspark run itself is scale/test_spark.sh (HVSLEUTH_SPARK=1).
+#[test]
+fn spark_driver_tasks_and_merge_equal_analyze() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped spark_driver_tasks_and_merge_equal_analyze: no python3");
+        return;
+    }
+    let root = tmp("driver");
+    let samples = repo().join("samples");
+    let inv = samples.join("inventory.toml");
+    let inputs = [samples.join("restore-flood"), samples.join("fixtures")];
+    let direct = root.join("direct");
+    let mut a = vec!["analyze", "--no-progress", "--json", "--inventory", s(&inv)];
+    a.extend(["--out", s(&direct)]);
+    a.extend(inputs.iter().map(|p| s(p)));
+    let want = run(&a);
+    let via = root.join("via");
+    let shards = root.join("shards");
+    let script = repo().join("scale/spark_analyze.py");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(&script)
+        .args(["--engine", "processes", "--hvsleuth", crate::common::bin()])
+        .arg("--shards")
+        .arg(&shards)
+        .args(&inputs)
+        .args(["--", "--json", "--inventory", s(&inv), "--out", s(&via)]);
+    let got = cmd.output().expect("python3 runs the driver");
+    assert_eq!(
+        got.status.code(),
+        want.status.code(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert!(
+        got.stdout == want.stdout,
+        "driver --json differs from analyze:\n{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let (fa, fb) = (files(&direct), files(&via));
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    for (k, v) in &fa {
+        assert!(fb[k] == *v, "{} differs", k.display());
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

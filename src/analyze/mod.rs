@@ -220,7 +220,7 @@ pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, Exi
         match sh.body {
             ShardBody::Capture(f) => {
                 capture_inputs.push(sh.manifest.input);
-                files.push(f);
+                files.push(*f);
             }
             ShardBody::Evidence(r) => {
                 other_inputs.push(sh.manifest.input);

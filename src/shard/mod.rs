@@ -171,7 +171,7 @@ pub struct Manifest {
 
 /// What a shard carries.
 pub enum ShardBody {
-    Capture(FileScan),
+    Capture(Box<FileScan>),
     /// Counters and events of one evidence file, or why it could not be read.
     Evidence(std::result::Result<Evidence, String>),
 }
@@ -205,7 +205,7 @@ impl Shard {
     pub fn capture(input: &Path, cfg: &ScanConfig, f: FileScan) -> Shard {
         Shard {
             manifest: manifest(input, cfg, "capture", false),
-            body: ShardBody::Capture(f),
+            body: ShardBody::Capture(Box::new(f)),
         }
     }
 
@@ -312,12 +312,12 @@ pub fn read(dir: &Path) -> Result<Shard> {
                 let (keys, groups) = scan.1;
                 scan.0.groups = Some(Groups::from_parts(bucket, cap, keys, groups, overflowed));
             }
-            ShardBody::Capture(FileScan {
+            ShardBody::Capture(Box::new(FileScan {
                 name: m.name.clone(),
                 scan: scan.0,
                 error: m.error.clone(),
                 notes: m.notes.clone(),
-            })
+            }))
         }
         "evidence" => match &m.evidence_error {
             Some(e) => ShardBody::Evidence(Err(e.clone())),
@@ -533,5 +533,5 @@ pub fn run(args: &crate::cli::ScanArgs) -> crate::exit::ExitCode {
     if crate::exit::print_stdout(&out) == ExitCode::Error {
         return ExitCode::Error;
     }
-    ExitCode::from_outcomes(outcomes.into_iter())
+    ExitCode::from_outcomes(outcomes)
 }

@@ -38,6 +38,20 @@ use crate::evidence::{Counter, Evidence};
 use crate::pipeline::scan::{HeartbeatTrack, IfaceCounts};
 
 type Tables = BTreeMap<String, usize>;
+/// A `macs` row: table, interface, MAC, peer MAC, address, frames.
+type MacRow = (
+    &'static str,
+    u32,
+    String,
+    Option<String>,
+    Option<String>,
+    u64,
+);
+/// A sampled segment's key and first time.
+type SegRow<'a> = (&'a (ConvKey, Direction, u32, u32), &'a i64);
+/// What a capture shard's tables hold: the scan output, and its group keys
+/// and groups (assembled into `Groups` with the manifest's settings).
+pub type CaptureTables = (ScanOutput, (Vec<GroupKey>, Vec<Group>));
 
 fn put(dir: &Path, name: &str, cols: Vec<Column>, tables: &mut Tables) -> Result<()> {
     let mut df = DataFrame::new_infer_height(cols)?;
@@ -450,7 +464,7 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
         &mut t,
     )?;
     // MAC tables (sorted: the maps' own order is random).
-    let mut rows: Vec<(&str, u32, String, Option<String>, Option<String>, u64)> = Vec::new();
+    let mut rows: Vec<MacRow> = Vec::new();
     for ((i, m, a), n) in &s.mac_ips {
         rows.push(("mac_ips", *i, mac_str(m), None, Some(a.to_string()), *n));
     }
@@ -487,7 +501,7 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
         ],
         &mut t,
     )?;
-    let mut seg: Vec<(&(ConvKey, Direction, u32, u32), &i64)> = s.seg_samples.iter().collect();
+    let mut seg: Vec<SegRow<'_>> = s.seg_samples.iter().collect();
     seg.sort_by_key(|(k, _)| (k.0, k.1.index(), k.2, k.3));
     put(
         dir,
@@ -543,7 +557,7 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
 
 /// Reads a capture's tables: the scan output and (separately) the group
 /// keys and groups, which the caller assembles with the manifest's settings.
-pub fn read_capture(dir: &Path) -> Result<(ScanOutput, (Vec<GroupKey>, Vec<Group>))> {
+pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
     let mut s = ScanOutput::default();
     let df = get(dir, "interfaces")?;
     let (index, name, desc, lt, speed, snap) = (

@@ -34,9 +34,9 @@ use hvsleuth_reports::model::TimelineEvent;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::analyze::attribute::Model;
 use crate::analyze::summary::Summary;
 use crate::analyze::tables;
+use crate::merge::attribute::Model;
 
 /// Bumped whenever a table's columns change meaning or type.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -1,96 +1,29 @@
-//! `hvsleuth analyze`: captures -> scanner (parallel per file) -> topology ->
-//! attribution (interface x role x time bucket) -> tables and summary.
+//! `hvsleuth analyze`: inputs -> scan stage (one shard per input, in
+//! parallel; [`crate::shard::scan_inputs`]) -> merge stage (topology, skew,
+//! attribution: [`crate::merge`]) -> findings -> summary, tables, report.
 
-pub mod attribute;
 #[cfg(test)]
 mod infer_tests;
-pub mod reconcile;
 pub mod report;
-pub mod skew;
 pub mod summary;
 pub mod tables;
-pub mod topology;
 
-use std::path::{Path, PathBuf};
-
-use hvsleuth_parsers::smb::model::SmbModel;
+use std::path::PathBuf;
 
 use hvsleuth_parsers::InputKind;
-use indicatif::ProgressBar;
-use rayon::prelude::*;
 
 use crate::cli::AnalyzeArgs;
 use crate::exit::ExitCode;
 use crate::inventory::Inventory;
-use crate::pipeline::scan::{Scan, ScanConfig};
-use crate::pipeline::{
-    ProgressSink, display_name, expand_inputs, is_packet_input, open_input, read_packets,
-};
-use crate::progress::bytes_bar;
-use crate::shard::{ScanOutput, Shard, ShardBody};
+use crate::merge::{attribute, reconcile, skew, topology};
+use crate::pipeline::expand_inputs;
+use crate::pipeline::files::{FileScan, merge_smb, scan_bucket};
+use crate::pipeline::scan::ScanConfig;
+use crate::shard::{Shard, ShardBody};
 
-/// One input file after the scanner's pass: what the global stage uses of it.
-pub struct FileScan {
-    pub name: String,
-    pub scan: ScanOutput,
-    /// Why reading stopped early (message with offset), and whether anything was read.
-    pub error: Option<(String, bool)>,
-    pub notes: Vec<String>,
-}
-
-/// Scans every packet input in parallel (rayon, one file per task) with a
-/// progress bar over their total size; each file keeps its own SMB model.
-pub fn scan_files(paths: &[PathBuf], cfg: &ScanConfig, no_progress: bool) -> Vec<FileScan> {
-    let total: u64 = paths
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let bar = bytes_bar(total, no_progress);
-    let files: Vec<FileScan> = paths.par_iter().map(|p| scan_file(p, cfg, &bar)).collect();
-    bar.finish_and_clear();
-    files
-}
-
-/// The per-file SMB models joined in file order (one model per file, merged
-/// afterwards: no lock shared by the threads on every SMB message, and the
-/// same result whatever order the files finish in).
-pub fn merge_smb(files: &mut [FileScan]) -> SmbModel {
-    let mut smb = SmbModel::new();
-    for f in files {
-        if let Some(m) = f.scan.smb_model.take() {
-            smb.merge(m);
-        }
-    }
-    smb
-}
-
-/// [`scan_files`], then one SMB session model for all files.
-pub fn scan_all(
-    paths: &[PathBuf],
-    cfg: &ScanConfig,
-    no_progress: bool,
-) -> (Vec<FileScan>, SmbModel) {
-    let mut files = scan_files(paths, cfg, no_progress);
-    let smb = merge_smb(&mut files);
-    (files, smb)
-}
-
-pub fn scan_file(path: &Path, cfg: &ScanConfig, bar: &ProgressBar) -> FileScan {
-    let mut scan = Scan::new(cfg.clone());
-    scan.capture_name = display_name(path);
-    scan.smb_model = Some(SmbModel::new());
-    let read = read_packets(path, &mut ProgressSink::new(&mut scan, bar));
-    scan.finish();
-    let (error, notes) = match read {
-        Ok(r) => (r.error.map(|(_, m)| (m, r.packets > 0)), r.notes),
-        Err(m) => (Some((m, false)), Vec::new()),
-    };
-    FileScan {
-        name: display_name(path),
-        scan: ScanOutput::from(scan),
-        error,
-        notes,
-    }
+/// The scanner's configuration for an analysis.
+pub fn scan_config(o: &AnalyzeOptions<'_>) -> ScanConfig {
+    crate::pipeline::files::scan_config(o.bucket_ns, o.max_flows, o.smb_keys.clone())
 }
 
 /// What one analysis produced.
@@ -116,93 +49,13 @@ pub struct AnalyzeOptions<'a> {
     pub smb_keys: Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>>,
 }
 
-/// The scan's time bucket for a chart bucket: findings judge a 1 s signal
-/// whatever the chart bucket, so a bucket of whole seconds is scanned at 1 s
-/// and merged for the charts.
-pub fn scan_bucket(bucket_ns: i64) -> i64 {
-    const SECOND: i64 = 1_000_000_000;
-    if bucket_ns > SECOND && bucket_ns % SECOND == 0 {
-        SECOND
-    } else {
-        bucket_ns
-    }
-}
-
 /// Reads the inputs (files or directories) and attributes and judges them:
 /// the scan stage (one shard per input) then the merge stage, in one process.
 /// `Err` carries the exit code when there is nothing to analyse.
 pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
     let all = expand_inputs(paths, |k| k != InputKind::Unknown);
-    let shards = scan_inputs(&all, o);
+    let shards = crate::shard::scan_inputs(&all, &scan_config(o), o.no_progress);
     merge(shards, o)
-}
-
-/// The scan stage: every input read on its own (captures in parallel, one
-/// per task; event logs one after another with the evtx crate's own threads;
-/// other evidence in parallel), one shard each, captures first, then the
-/// other inputs, each in the order given.
-pub fn scan_inputs(all: &[PathBuf], o: &AnalyzeOptions<'_>) -> Vec<Shard> {
-    let (captures, others): (Vec<PathBuf>, Vec<PathBuf>) = all
-        .iter()
-        .cloned()
-        .partition(|p| open_input(p).is_ok_and(|i| is_packet_input(i.kind)));
-    // .evtx files one after another on this thread, each with the evtx
-    // crate's own parallelism; every other evidence file in parallel (one
-    // thread each). Nesting the evtx pool inside ours deadlocked.
-    let kind_of = |p: &PathBuf| open_input(p).map(|i| i.kind).unwrap_or(InputKind::Unknown);
-    let kinds: Vec<InputKind> = others.iter().map(kind_of).collect();
-    let mut read: Vec<Option<Result<crate::evidence::Evidence, String>>> =
-        (0..others.len()).map(|_| None).collect();
-    for (i, p) in others.iter().enumerate() {
-        if kinds[i] == InputKind::Evtx {
-            read[i] = Some(crate::evidence::read(p, InputKind::Evtx, 0));
-        }
-    }
-    let parallel: Vec<(usize, Result<crate::evidence::Evidence, String>)> = others
-        .par_iter()
-        .enumerate()
-        .filter(|(i, _)| kinds[*i] != InputKind::Evtx)
-        .map(|(i, p)| {
-            let kind = kinds[i];
-            let r = if crate::evidence::is_evidence(kind) {
-                crate::evidence::read(p, kind, 1)
-            } else if let Err(e) = open_input(p) {
-                // "cannot open: No such file or directory (os error 2)"
-                Err(format!("{e:#}"))
-            } else {
-                Err(format!(
-                    "{}: not a recognised input (capture, ETL, perfmon CSV, event log, cluster.log)",
-                    p.display()
-                ))
-            };
-            (i, r)
-        })
-        .collect();
-    for (i, r) in parallel {
-        read[i] = Some(r);
-    }
-    let cfg = scan_config(o);
-    let files = scan_files(&captures, &cfg, o.no_progress);
-    let mut shards: Vec<Shard> = captures
-        .iter()
-        .zip(files)
-        .map(|(p, f)| Shard::capture(p, &cfg, f))
-        .collect();
-    for ((p, kind), r) in others.iter().zip(kinds).zip(read) {
-        let r = r.unwrap_or_else(|| Err(format!("{}: not read", p.display())));
-        shards.push(Shard::evidence(p, &cfg, kind == InputKind::Evtx, r));
-    }
-    shards
-}
-
-/// The scanner's configuration for an analysis.
-pub fn scan_config(o: &AnalyzeOptions<'_>) -> ScanConfig {
-    ScanConfig {
-        max_flows: o.max_flows,
-        bucket_ns: Some(scan_bucket(o.bucket_ns)),
-        smb_keys: o.smb_keys.clone(),
-        ..ScanConfig::default()
-    }
 }
 
 /// The merge stage: topology, skew, attribution, findings and the summary

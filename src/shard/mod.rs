@@ -26,66 +26,25 @@ pub mod tables;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use hvsleuth_parsers::capture::InterfaceInfo;
-use hvsleuth_parsers::flow::{ConvKey, Direction, Endpoint};
-use hvsleuth_parsers::flowtable::FastMap;
-use hvsleuth_parsers::smb::model::SmbModel;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::analyze::FileScan;
+use hvsleuth_parsers::InputKind;
+use rayon::prelude::*;
+
 use crate::attribution::groups::Groups;
 use crate::evidence::Evidence;
-use crate::pipeline::scan::{HeartbeatTrack, IfaceCounts, Scan, ScanConfig};
+use crate::pipeline::files::{FileScan, scan_files};
+use crate::pipeline::scan::ScanConfig;
+use crate::pipeline::{is_packet_input, open_input};
 
 /// Version of the shard layout; a shard of another version is not read.
 pub const SCHEMA_VERSION: u32 = 1;
 /// Bytes of an input hashed for its fingerprint.
 const HEAD_BYTES: u64 = 1 << 20;
-
-/// What one capture's scan hands to the global stage.
-#[derive(Default)]
-pub struct ScanOutput {
-    pub interfaces: Vec<InterfaceInfo>,
-    /// Per interface index.
-    pub iface_counts: Vec<IfaceCounts>,
-    pub groups: Option<Groups>,
-    /// Heartbeat tracks by (capture interface, source, destination).
-    pub heartbeats: BTreeMap<(u32, IpAddr, IpAddr), HeartbeatTrack>,
-    /// See [`Scan::mac_ips`].
-    pub mac_ips: FastMap<(u32, [u8; 6], IpAddr), u64>,
-    /// See [`Scan::mac_pairs`].
-    pub mac_pairs: FastMap<(u32, [u8; 6], [u8; 6]), u64>,
-    /// See [`Scan::dir_macs`].
-    pub dir_macs: FastMap<(u32, [u8; 6]), u64>,
-    /// See [`Scan::seg_samples`].
-    pub seg_samples: FastMap<(ConvKey, Direction, u32, u32), i64>,
-    /// This capture's SMB session model (merged across files by the global stage).
-    pub smb_model: Option<SmbModel>,
-    /// SMB Witness operations (for `hvsleuth smb`; not part of a shard).
-    pub witness: Vec<(Endpoint, Endpoint, hvsleuth_parsers::dcerpc::WitnessEvent)>,
-}
-
-impl From<Scan> for ScanOutput {
-    fn from(s: Scan) -> ScanOutput {
-        ScanOutput {
-            interfaces: s.interfaces,
-            iface_counts: s.iface_counts,
-            groups: s.groups,
-            heartbeats: s.heartbeats,
-            mac_ips: s.mac_ips,
-            mac_pairs: s.mac_pairs,
-            dir_macs: s.dir_macs,
-            seg_samples: s.seg_samples,
-            smb_model: s.smb_model,
-            witness: s.apps.witness,
-        }
-    }
-}
 
 /// The scan settings a shard was made with (a shard is reused only with the same).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -437,16 +396,71 @@ pub fn reusable(dir: &Path, input: &Path, settings: &ScanSettings) -> bool {
         && m.fingerprint == Fingerprint::of(input)
 }
 
+/// The scan stage: every input read on its own (captures in parallel, one
+/// per task; event logs one after another with the evtx crate's own threads;
+/// other evidence in parallel), one shard each, captures first, then the
+/// other inputs, each in the order given.
+pub fn scan_inputs(all: &[PathBuf], cfg: &ScanConfig, no_progress: bool) -> Vec<Shard> {
+    let (captures, others): (Vec<PathBuf>, Vec<PathBuf>) = all
+        .iter()
+        .cloned()
+        .partition(|p| open_input(p).is_ok_and(|i| is_packet_input(i.kind)));
+    // .evtx files one after another on this thread, each with the evtx
+    // crate's own parallelism; every other evidence file in parallel (one
+    // thread each). Nesting the evtx pool inside ours deadlocked.
+    let kind_of = |p: &PathBuf| open_input(p).map(|i| i.kind).unwrap_or(InputKind::Unknown);
+    let kinds: Vec<InputKind> = others.iter().map(kind_of).collect();
+    let mut read: Vec<Option<Result<crate::evidence::Evidence, String>>> =
+        (0..others.len()).map(|_| None).collect();
+    for (i, p) in others.iter().enumerate() {
+        if kinds[i] == InputKind::Evtx {
+            read[i] = Some(crate::evidence::read(p, InputKind::Evtx, 0));
+        }
+    }
+    let parallel: Vec<(usize, Result<crate::evidence::Evidence, String>)> = others
+        .par_iter()
+        .enumerate()
+        .filter(|(i, _)| kinds[*i] != InputKind::Evtx)
+        .map(|(i, p)| {
+            let kind = kinds[i];
+            let r = if crate::evidence::is_evidence(kind) {
+                crate::evidence::read(p, kind, 1)
+            } else if let Err(e) = open_input(p) {
+                // "cannot open: No such file or directory (os error 2)"
+                Err(format!("{e:#}"))
+            } else {
+                Err(format!(
+                    "{}: not a recognised input (capture, ETL, perfmon CSV, event log, cluster.log)",
+                    p.display()
+                ))
+            };
+            (i, r)
+        })
+        .collect();
+    for (i, r) in parallel {
+        read[i] = Some(r);
+    }
+    let files = scan_files(&captures, cfg, no_progress);
+    let mut shards: Vec<Shard> = captures
+        .iter()
+        .zip(files)
+        .map(|(p, f)| Shard::capture(p, cfg, f))
+        .collect();
+    for ((p, kind), r) in others.iter().zip(kinds).zip(read) {
+        let r = r.unwrap_or_else(|| Err(format!("{}: not read", p.display())));
+        shards.push(Shard::evidence(p, cfg, kind == InputKind::Evtx, r));
+    }
+    shards
+}
+
 /// `hvsleuth scan`.
 pub fn run(args: &crate::cli::ScanArgs) -> crate::exit::ExitCode {
     use crate::exit::ExitCode;
-    let o = crate::analyze::AnalyzeOptions {
-        inventory: None,
-        bucket_ns: args.bucket,
-        max_flows: args.common.max_flows,
-        no_progress: args.common.no_progress,
-        smb_keys: args.common.smb_key_ring(),
-    };
+    let cfg = crate::pipeline::files::scan_config(
+        args.bucket,
+        args.common.max_flows,
+        args.common.smb_key_ring(),
+    );
     let all =
         crate::pipeline::expand_inputs(&args.inputs, |k| k != hvsleuth_parsers::InputKind::Unknown);
     let all: Vec<PathBuf> = if args.skip_unrecognised {
@@ -473,7 +487,7 @@ pub fn run(args: &crate::cli::ScanArgs) -> crate::exit::ExitCode {
         eprintln!("error: nothing to scan among the inputs");
         return ExitCode::NothingReadable;
     }
-    let settings = ScanSettings::of(&crate::analyze::scan_config(&o));
+    let settings = ScanSettings::of(&cfg);
     let names: Vec<String> = all
         .iter()
         .map(|p| shard_dir_name(&p.display().to_string()))
@@ -488,7 +502,7 @@ pub fn run(args: &crate::cli::ScanArgs) -> crate::exit::ExitCode {
     for p in &reused {
         eprintln!("{}: unchanged, shard reused", p.display());
     }
-    let shards = crate::analyze::scan_inputs(&todo, &o);
+    let shards = scan_inputs(&todo, &cfg, args.common.no_progress);
     let mut outcomes = Vec::new();
     for s in &shards {
         outcomes.push(match &s.body {

@@ -31,10 +31,10 @@ use hvsleuth_parsers::tcp::TcpCounters;
 use hvsleuth_reports::model::TimelineEvent;
 use polars::prelude::*;
 
-use super::ScanOutput;
 use crate::attribution::groups::{Cell, Group, GroupKey};
 use crate::attribution::rules::{AppFacts, Proto};
 use crate::evidence::{Counter, Evidence};
+use crate::pipeline::files::ScanOutput;
 use crate::pipeline::scan::{HeartbeatTrack, IfaceCounts};
 
 type Tables = BTreeMap<String, usize>;

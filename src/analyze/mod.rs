@@ -26,12 +26,17 @@ pub fn scan_config(o: &AnalyzeOptions<'_>) -> ScanConfig {
     crate::pipeline::files::scan_config(o.bucket_ns, o.max_flows, o.smb_keys.clone())
 }
 
+/// An input's size and the SHA-256 of its first MiB.
+pub type HeadHash = (u64, [u8; 32]);
+
 /// What one analysis produced.
 pub struct Analysis {
     pub model: attribute::Model,
     pub summary: summary::Summary,
     /// Every input used, as given.
     pub inputs: Vec<String>,
+    /// Per input: (size, SHA-256 of its first MiB), as its shard recorded them.
+    pub fingerprints: Vec<Option<HeadHash>>,
     /// Counters, event logs and cluster.log read beside the captures.
     pub evidence: crate::evidence::Evidence,
     /// SMB sessions across all captures.
@@ -64,19 +69,21 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
 /// nothing to analyse.
 pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
     let mut files: Vec<FileScan> = Vec::new();
-    let mut capture_inputs: Vec<String> = Vec::new();
-    let mut other_inputs: Vec<String> = Vec::new();
+    let mut capture_inputs: Vec<(String, Option<HeadHash>)> = Vec::new();
+    let mut other_inputs: Vec<(String, Option<HeadHash>)> = Vec::new();
     // Event logs were read first, then the other evidence: merged in that order.
     let mut evtx_read: Vec<Result<crate::evidence::Evidence, String>> = Vec::new();
     let mut rest_read: Vec<Result<crate::evidence::Evidence, String>> = Vec::new();
     for sh in shards {
         match sh.body {
             ShardBody::Capture(f) => {
-                capture_inputs.push(sh.manifest.input);
+                let fp = sh.manifest.fingerprint.as_ref().and_then(|f| f.parts());
+                capture_inputs.push((sh.manifest.input, fp));
                 files.push(*f);
             }
             ShardBody::Evidence(r) => {
-                other_inputs.push(sh.manifest.input);
+                let fp = sh.manifest.fingerprint.as_ref().and_then(|f| f.parts());
+                other_inputs.push((sh.manifest.input, fp));
                 if sh.manifest.evtx {
                     evtx_read.push(r);
                 } else {
@@ -168,11 +175,12 @@ pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, Exi
     summary.partial = !summary.damaged_inputs.is_empty() || code != ExitCode::Ok;
     summary.skew = skews;
     summary.reconciliation = reconcile::reconcile(&model, &evidence);
-    let inputs = capture_inputs.into_iter().chain(other_inputs).collect();
+    let (inputs, fingerprints) = capture_inputs.into_iter().chain(other_inputs).unzip();
     Ok(Analysis {
         model,
         summary,
         inputs,
+        fingerprints,
         evidence,
         smb: smb_report,
         code,
@@ -209,6 +217,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         model,
         summary,
         inputs,
+        fingerprints,
         evidence,
         smb,
         code,
@@ -248,6 +257,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         let inc = crate::dataset::Incident {
             cluster: inventory.as_ref().and_then(|i| i.cluster.as_deref()),
             inputs: &inputs,
+            fingerprints: &fingerprints,
             model: &model,
             summary: &summary,
             evidence: &evidence,

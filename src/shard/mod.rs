@@ -89,6 +89,21 @@ impl Fingerprint {
     }
 }
 
+impl Fingerprint {
+    /// (size, SHA-256 bytes), as the dataset's incident id takes them.
+    pub fn parts(&self) -> Option<(u64, [u8; 32])> {
+        let h = self.head_sha256.as_bytes();
+        if h.len() != 64 {
+            return None;
+        }
+        let mut d = [0u8; 32];
+        for (i, b) in d.iter_mut().enumerate() {
+            *b = u8::from_str_radix(std::str::from_utf8(&h[2 * i..2 * i + 2]).ok()?, 16).ok()?;
+        }
+        Some((self.size, d))
+    }
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -238,3 +238,51 @@ fn spark_driver_tasks_and_merge_equal_analyze() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `--dataset` from shards alone (the inputs gone, as on a Spark driver
+/// without the captures): the same incident id, so the same part files,
+/// as the direct analysis.
+#[test]
+fn dataset_from_shards_needs_no_inputs() {
+    let root = tmp("dataset");
+    let inputs = root.join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let src = repo().join("samples/restore-flood");
+    for f in ["node1.pcapng", "node2.pcapng", "perfmon-node1.csv"] {
+        std::fs::copy(src.join(f), inputs.join(f)).unwrap();
+    }
+    let (direct, merged) = (root.join("ds-direct"), root.join("ds-merged"));
+    let shards = root.join("shards");
+    let a = run(&[
+        "analyze",
+        "--no-progress",
+        "--dataset",
+        s(&direct),
+        s(&inputs),
+    ]);
+    assert_eq!(a.status.code(), Some(0));
+    let sc = run(&["scan", "--no-progress", "--out", s(&shards), s(&inputs)]);
+    assert_eq!(sc.status.code(), Some(0));
+    std::fs::remove_dir_all(&inputs).unwrap();
+    let m = run(&[
+        "analyze",
+        "--no-progress",
+        "--from",
+        s(&shards),
+        "--dataset",
+        s(&merged),
+    ]);
+    assert_eq!(
+        m.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&m.stderr)
+    );
+    let (fa, fb) = (files(&direct), files(&merged));
+    assert!(fa.keys().any(|k| k.to_string_lossy().contains("part-")));
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    for (k, v) in &fa {
+        assert!(fb[k] == *v, "{} differs", k.display());
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -44,6 +44,20 @@ pub enum Command {
 hvsleuth analyze captures/ --out report-dir --bucket 5s\n  hvsleuth analyze node*.pcapng --write-inventory inferred.toml"
     )]
     Analyze(AnalyzeArgs),
+    /// The per-file stage of `analyze` alone: one shard per input (Parquet
+    /// tables and manifest.json) for `analyze --from`.
+    ///
+    /// Each input is read once (captures in parallel): interface counts,
+    /// service groups with their series, heartbeat tracks, clock-skew samples,
+    /// MAC tables, the SMB session model, perfmon counters and timeline
+    /// events. A shard whose input is unchanged (size and SHA-256 of the first
+    /// MiB) and was made by this version with the same settings is reused.
+    /// Prints the shard directories, one a line.
+    #[command(
+        after_help = "Examples:\n  hvsleuth scan samples/restore-flood --out shards/\n  \
+hvsleuth analyze --from shards/ --inventory samples/inventory.toml"
+    )]
+    Scan(ScanArgs),
     /// SMB 2/3 sessions across captures: dialects, encryption, Multichannel channels,
     /// shares and their capabilities, files, bytes, witness and share redirects.
     #[command(
@@ -98,8 +112,13 @@ hvsleuth completions powershell >> $PROFILE"
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Input files or directories (captures are detected by content).
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required_unless_present = "from", value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
+    /// Merge shards made by `hvsleuth scan --out` instead of reading inputs:
+    /// a shard directory or a directory of them (repeatable). Shards are
+    /// taken in the order of their inputs' paths, captures first.
+    #[arg(long, value_name = "SHARDS", conflicts_with = "inputs")]
+    pub from: Vec<PathBuf>,
     /// Cluster inventory (TOML; see README). Without it, nodes, addresses and
     /// networks are inferred from the traffic.
     #[arg(long, value_name = "FILE")]
@@ -127,6 +146,28 @@ pub struct AnalyzeArgs {
     /// incident's parts.
     #[arg(long, value_name = "DIR")]
     pub dataset: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Input files or directories (detected by content, as `analyze` does).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Directory of shards (created if missing): one subdirectory per input.
+    #[arg(long, value_name = "SHARDS")]
+    pub out: PathBuf,
+    /// Treat files named on the command line as a directory's files: skip
+    /// (and say so) those that are not a recognised input, instead of
+    /// failing on them. For drivers that hand `scan` one file of a directory
+    /// at a time (scale/spark_analyze.py).
+    #[arg(long)]
+    pub skip_unrecognised: bool,
+    /// Time bucket the merge will use (`analyze --from ... --bucket`): e.g.
+    /// 100ms, 1s; any whole number of seconds scans at 1 s.
+    #[arg(long, default_value = "1s", value_parser = parse_duration_ns, value_name = "DURATION")]
+    pub bucket: i64,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -34,9 +34,9 @@ use hvsleuth_reports::model::TimelineEvent;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::analyze::attribute::Model;
 use crate::analyze::summary::Summary;
 use crate::analyze::tables;
+use crate::merge::attribute::Model;
 
 /// Bumped whenever a table's columns change meaning or type.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -47,6 +47,9 @@ const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 pub struct Incident<'a> {
     pub cluster: Option<&'a str>,
     pub inputs: &'a [String],
+    /// Per input, its (size, SHA-256 of the first MiB) when already known
+    /// (from scan shards); else the inputs are read for the incident id.
+    pub fingerprints: &'a [Option<(u64, [u8; 32])>],
     pub model: &'a Model,
     pub summary: &'a Summary,
     pub evidence: &'a crate::evidence::Evidence,
@@ -76,13 +79,19 @@ pub fn incident_id(inputs: &[String]) -> Result<String> {
             .with_context(|| format!("cannot read {p}"))?;
         parts.push((size, Sha256::digest(&head).into()));
     }
+    Ok(incident_id_of(parts))
+}
+
+/// [`incident_id`] from each input's (size, SHA-256 of its first MiB), as a
+/// scan shard's manifest records them (the inputs need not be readable here).
+pub fn incident_id_of(mut parts: Vec<(u64, [u8; 32])>) -> String {
     parts.sort();
     let mut h = Sha256::new();
     for (size, d) in &parts {
         h.update(size.to_le_bytes());
         h.update(d);
     }
-    Ok(hex(&h.finalize()[..8]))
+    hex(&h.finalize()[..8])
 }
 
 fn hex(b: &[u8]) -> String {
@@ -381,7 +390,11 @@ fn schema_json(tables: &[Table]) -> serde_json::Value {
 
 /// Appends (or replaces) one incident in the dataset at `root`.
 pub fn append(root: &Path, inc: &Incident<'_>) -> Result<Appended> {
-    let id = incident_id(inc.inputs)?;
+    let known: Option<Vec<(u64, [u8; 32])>> = inc.fingerprints.iter().copied().collect();
+    let id = match known {
+        Some(parts) if parts.len() == inc.inputs.len() => incident_id_of(parts),
+        _ => incident_id(inc.inputs)?,
+    };
     let schema_path = root.join("_schema.json");
     if let Ok(old) = std::fs::read_to_string(&schema_path) {
         let v: serde_json::Value = serde_json::from_str(&old)

@@ -6,11 +6,11 @@ use std::path::Path;
 use hvsleuth_reports::model::ReportData;
 use hvsleuth_reports::{DiffData, Role};
 
-use crate::analyze::summary::human_bps;
 use crate::analyze::{AnalyzeOptions, analyze, report};
 use crate::cli::{DiffArgs, ReportArgs};
 use crate::exit::ExitCode;
 use crate::inventory::Inventory;
+use crate::units::human_bps;
 
 /// An earlier output directory (with stored report data), or inputs to analyse now.
 fn load_or_analyze(

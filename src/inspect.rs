@@ -253,9 +253,7 @@ fn fmt_ts(ns: Option<i64>) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff UTC` from Unix nanoseconds.
-pub fn format_utc(ns: i64) -> String {
-    hvsleuth_reports::units::utc_datetime_micros(ns)
-}
+pub use crate::units::format_utc;
 
 fn render_text(r: &InspectReport) -> String {
     use std::fmt::Write;

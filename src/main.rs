@@ -1,7 +1,13 @@
 //! hvsleuth: offline analyser for Hyper-V failover-cluster traffic.
 //!
-//! Data flows one way: files -> decoders (parallel per file, streaming) ->
-//! typed events -> attribution -> tables -> findings -> reports.
+//! Data flows one way, in two stages:
+//! - scan, per file ([`pipeline`], [`evidence`]): decoders (parallel per
+//!   file, streaming) -> per-file results, a [`shard`] each
+//!   (`hvsleuth scan` writes them);
+//! - merge, global ([`merge`]): topology, skew, attribution;
+//!
+//! then [`findings`], then the summary, tables and reports ([`analyze`],
+//! [`dataset`]). [`units`] is a leaf every stage may use.
 
 mod analyze;
 mod attribution;
@@ -13,10 +19,13 @@ mod exit;
 mod findings;
 mod inspect;
 mod inventory;
+mod merge;
 mod pipeline;
 mod progress;
+mod shard;
 mod smbcmd;
 mod timeline;
+mod units;
 
 use clap::Parser;
 
@@ -25,6 +34,7 @@ fn main() {
     let code = match cli.command {
         cli::Command::Inspect(args) => inspect::run(&args),
         cli::Command::Analyze(args) => analyze::run(&args),
+        cli::Command::Scan(args) => shard::run(&args),
         cli::Command::Smb(args) => smbcmd::run(&args),
         cli::Command::Timeline(args) => timeline::run(&args),
         cli::Command::Diff(args) => diffcmd::run_diff(&args),

@@ -5,12 +5,12 @@
 
 use hvsleuth_parsers::smb::model::{SmbReport, WitnessEvent};
 
-use crate::analyze::summary::human_bytes;
-use crate::analyze::{FileScan, scan_all};
 use crate::cli::SmbArgs;
 use crate::exit::ExitCode;
+use crate::pipeline::files::{FileScan, scan_all};
 use crate::pipeline::scan::ScanConfig;
 use crate::pipeline::{expand_inputs, is_packet_input};
+use crate::units::human_bytes;
 
 /// Runs the scanner with the application analysers on every input and returns
 /// the SMB report (witness events included) and the per-file scans.
@@ -28,12 +28,12 @@ pub fn collect(
     let (files, smb) = scan_all(inputs, &cfg, no_progress);
     let mut report = smb.report();
     for f in &files {
-        for (client, server, w) in &f.scan.apps.witness {
+        for (client, server, w) in &f.scan.witness {
             report.witness.push(WitnessEvent {
                 kind: witness_kind(&w.kind),
                 detail: format!(
                     "{} {client} -> {server}: {}",
-                    crate::inspect::format_utc(w.ts_ns),
+                    crate::units::format_utc(w.ts_ns),
                     serde_json::to_string(&w.kind).unwrap_or_default()
                 ),
             });
@@ -252,7 +252,7 @@ fn render_text(r: &SmbReport, top: usize) -> String {
                 "  ifindex {} {} {}{}{}",
                 i.if_index,
                 i.addr,
-                crate::analyze::summary::human_bps(i.link_speed_bps),
+                crate::units::human_bps(i.link_speed_bps),
                 if i.rss { " RSS" } else { "" },
                 if i.rdma { " RDMA" } else { "" }
             );

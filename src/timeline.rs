@@ -36,7 +36,7 @@ pub fn run(args: &TimelineArgs) -> ExitCode {
         for e in &events {
             s += &format!(
                 "{}  {:<11} {:<8} {}\n",
-                crate::inspect::format_utc(e.ts_ns),
+                crate::units::format_utc(e.ts_ns),
                 hvsleuth_reports::escape::terminal(&e.source),
                 hvsleuth_reports::escape::terminal(e.node.as_deref().unwrap_or("-")),
                 hvsleuth_reports::escape::terminal(&e.text)

@@ -1,87 +1,33 @@
-//! `hvsleuth analyze`: captures -> scanner (parallel per file) -> topology ->
-//! attribution (interface x role x time bucket) -> tables and summary.
+//! `hvsleuth analyze`: inputs -> scan stage (one shard per input, in
+//! parallel; [`crate::shard::scan_inputs`]) -> merge stage (topology, skew,
+//! attribution: [`crate::merge`]) -> findings -> summary, tables, report.
 
-pub mod attribute;
 #[cfg(test)]
 mod infer_tests;
-pub mod reconcile;
 pub mod report;
-pub mod skew;
 pub mod summary;
 pub mod tables;
-pub mod topology;
 
-use std::path::{Path, PathBuf};
-
-use hvsleuth_parsers::smb::model::SmbModel;
+use std::path::PathBuf;
 
 use hvsleuth_parsers::InputKind;
-use indicatif::ProgressBar;
-use rayon::prelude::*;
 
 use crate::cli::AnalyzeArgs;
 use crate::exit::ExitCode;
 use crate::inventory::Inventory;
-use crate::pipeline::scan::{Scan, ScanConfig};
-use crate::pipeline::{
-    ProgressSink, display_name, expand_inputs, is_packet_input, open_input, read_packets,
-};
-use crate::progress::bytes_bar;
+use crate::merge::{attribute, reconcile, skew, topology};
+use crate::pipeline::expand_inputs;
+use crate::pipeline::files::{FileScan, merge_smb, scan_bucket};
+use crate::pipeline::scan::ScanConfig;
+use crate::shard::{Shard, ShardBody};
 
-/// One input file after the scanner's pass.
-pub struct FileScan {
-    pub name: String,
-    pub scan: Scan,
-    /// Why reading stopped early (message with offset), and whether anything was read.
-    pub error: Option<(String, bool)>,
-    pub notes: Vec<String>,
+/// The scanner's configuration for an analysis.
+pub fn scan_config(o: &AnalyzeOptions<'_>) -> ScanConfig {
+    crate::pipeline::files::scan_config(o.bucket_ns, o.max_flows, o.smb_keys.clone())
 }
 
-/// Scans every packet input in parallel (rayon, one file per task) with a
-/// progress bar over their total size; one SMB session model serves all files.
-pub fn scan_all(
-    paths: &[PathBuf],
-    cfg: &ScanConfig,
-    no_progress: bool,
-) -> (Vec<FileScan>, SmbModel) {
-    let total: u64 = paths
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let bar = bytes_bar(total, no_progress);
-    // One flow budget for the files read in parallel.
-    let cfg = &cfg.shared_budget();
-    // One SMB model per file, merged in file order afterwards: no lock shared
-    // by the threads on every SMB message, and the same result whatever order
-    // the files finish in.
-    let mut files: Vec<FileScan> = paths.par_iter().map(|p| scan_file(p, cfg, &bar)).collect();
-    bar.finish_and_clear();
-    let mut smb = SmbModel::new();
-    for f in &mut files {
-        if let Some(m) = f.scan.smb_model.take() {
-            smb.merge(m);
-        }
-    }
-    (files, smb)
-}
-
-pub fn scan_file(path: &Path, cfg: &ScanConfig, bar: &ProgressBar) -> FileScan {
-    let mut scan = Scan::new(cfg.clone());
-    scan.capture_name = display_name(path);
-    scan.smb_model = Some(SmbModel::new());
-    let read = read_packets(path, &mut ProgressSink::new(&mut scan, bar));
-    scan.finish();
-    let (error, notes) = match read {
-        Ok(r) => (r.error.map(|(_, m)| (m, r.packets > 0)), r.notes),
-        Err(m) => (Some((m, false)), Vec::new()),
-    };
-    FileScan {
-        name: display_name(path),
-        scan,
-        error,
-        notes,
-    }
-}
+/// An input's size and the SHA-256 of its first MiB.
+pub type HeadHash = (u64, [u8; 32]);
 
 /// What one analysis produced.
 pub struct Analysis {
@@ -89,6 +35,8 @@ pub struct Analysis {
     pub summary: summary::Summary,
     /// Every input used, as given.
     pub inputs: Vec<String>,
+    /// Per input: (size, SHA-256 of its first MiB), as its shard recorded them.
+    pub fingerprints: Vec<Option<HeadHash>>,
     /// Counters, event logs and cluster.log read beside the captures.
     pub evidence: crate::evidence::Evidence,
     /// SMB sessions across all captures.
@@ -106,44 +54,47 @@ pub struct AnalyzeOptions<'a> {
     pub smb_keys: Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>>,
 }
 
-/// Reads the inputs (files or directories) and attributes and judges them.
+/// Reads the inputs (files or directories) and attributes and judges them:
+/// the scan stage (one shard per input) then the merge stage, in one process.
 /// `Err` carries the exit code when there is nothing to analyse.
 pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
     let all = expand_inputs(paths, |k| k != InputKind::Unknown);
-    let (captures, others): (Vec<PathBuf>, Vec<PathBuf>) = all
-        .into_iter()
-        .partition(|p| open_input(p).is_ok_and(|i| is_packet_input(i.kind)));
-    // .evtx files one after another on this thread, each with the evtx
-    // crate's own parallelism; every other evidence file in parallel (one
-    // thread each). Nesting the evtx pool inside ours deadlocked.
-    let kind_of = |p: &PathBuf| open_input(p).map(|i| i.kind).unwrap_or(InputKind::Unknown);
-    let (evtx, rest): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        others.iter().partition(|p| kind_of(p) == InputKind::Evtx);
-    let mut read: Vec<Result<crate::evidence::Evidence, String>> = evtx
-        .iter()
-        .map(|p| crate::evidence::read(p, InputKind::Evtx, 0))
-        .collect();
-    let parallel: Vec<Result<crate::evidence::Evidence, String>> = rest
-        .par_iter()
-        .map(|p| {
-            let kind = kind_of(p);
-            if crate::evidence::is_evidence(kind) {
-                crate::evidence::read(p, kind, 1)
-            } else if let Err(e) = open_input(p) {
-                // "cannot open: No such file or directory (os error 2)"
-                Err(format!("{e:#}"))
-            } else {
-                Err(format!(
-                    "{}: not a recognised input (capture, ETL, perfmon CSV, event log, cluster.log)",
-                    p.display()
-                ))
+    let shards = crate::shard::scan_inputs(&all, &scan_config(o), o.no_progress);
+    merge(shards, o)
+}
+
+/// The merge stage: topology, skew, attribution, findings and the summary
+/// from the shards (captures first, then the other inputs, as
+/// [`scan_inputs`] orders them). `Err` carries the exit code when there is
+/// nothing to analyse.
+pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
+    let mut files: Vec<FileScan> = Vec::new();
+    let mut capture_inputs: Vec<(String, Option<HeadHash>)> = Vec::new();
+    let mut other_inputs: Vec<(String, Option<HeadHash>)> = Vec::new();
+    // Event logs were read first, then the other evidence: merged in that order.
+    let mut evtx_read: Vec<Result<crate::evidence::Evidence, String>> = Vec::new();
+    let mut rest_read: Vec<Result<crate::evidence::Evidence, String>> = Vec::new();
+    for sh in shards {
+        match sh.body {
+            ShardBody::Capture(f) => {
+                let fp = sh.manifest.fingerprint.as_ref().and_then(|f| f.parts());
+                capture_inputs.push((sh.manifest.input, fp));
+                files.push(*f);
             }
-        })
-        .collect();
-    read.extend(parallel);
+            ShardBody::Evidence(r) => {
+                let fp = sh.manifest.fingerprint.as_ref().and_then(|f| f.parts());
+                other_inputs.push((sh.manifest.input, fp));
+                if sh.manifest.evtx {
+                    evtx_read.push(r);
+                } else {
+                    rest_read.push(r);
+                }
+            }
+        }
+    }
     let mut evidence = crate::evidence::Evidence::default();
     let mut evidence_ok = Vec::new();
-    for r in read {
+    for r in evtx_read.into_iter().chain(rest_read) {
         match r {
             Ok(e) => {
                 for d in &e.damaged {
@@ -161,7 +112,7 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     for n in &evidence.notes {
         eprintln!("note: {n}");
     }
-    if captures.is_empty() && evidence.counters.is_empty() && evidence.events.is_empty() {
+    if files.is_empty() && evidence.counters.is_empty() && evidence.events.is_empty() {
         if !evidence_ok.iter().any(|&(readable, _)| readable) {
             eprintln!("error: nothing to analyse among the inputs");
             return Err(ExitCode::NothingReadable);
@@ -170,21 +121,8 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
         // empty result, not an error.
         eprintln!("note: the inputs were read but hold no packets, counters or tracked events");
     }
-    // Findings judge a 1 s signal whatever the chart bucket: a bucket of
-    // whole seconds is scanned at 1 s and merged for the charts.
-    const SECOND: i64 = 1_000_000_000;
-    let scan_bucket = if o.bucket_ns > SECOND && o.bucket_ns % SECOND == 0 {
-        SECOND
-    } else {
-        o.bucket_ns
-    };
-    let cfg = ScanConfig {
-        max_flows: o.max_flows,
-        bucket_ns: Some(scan_bucket),
-        smb_keys: o.smb_keys.clone(),
-        ..ScanConfig::default()
-    };
-    let (files, smb) = scan_all(&captures, &cfg, o.no_progress);
+    let scan_bucket = scan_bucket(o.bucket_ns);
+    let smb = merge_smb(&mut files);
     for f in &files {
         for n in &f.notes {
             eprintln!("note: {n}");
@@ -238,27 +176,38 @@ pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, Ex
     summary.skew = skews;
     summary.flow_evictions = files
         .iter()
-        .filter(|f| f.scan.flows_evicted() > 0)
+        .filter(|f| f.flows_evicted.0 > 0)
         .map(|f| summary::FlowEvictions {
             input: f.name.clone(),
-            evicted: f.scan.flows_evicted(),
-            for_shared_budget: f.scan.flows_evicted_for_budget(),
+            evicted: f.flows_evicted.0,
+            for_shared_budget: f.flows_evicted.1,
         })
         .collect();
     summary.reconciliation = reconcile::reconcile(&model, &evidence);
-    let inputs = captures
-        .iter()
-        .chain(&others)
-        .map(|p| p.display().to_string())
-        .collect();
+    let (inputs, fingerprints) = capture_inputs.into_iter().chain(other_inputs).unzip();
     Ok(Analysis {
         model,
         summary,
         inputs,
+        fingerprints,
         evidence,
         smb: smb_report,
         code,
     })
+}
+
+/// `analyze INPUTS` (scan + merge) or `analyze --from SHARDS` (merge).
+fn analyze_or_merge(args: &AnalyzeArgs, o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
+    if args.from.is_empty() {
+        return analyze(&args.inputs, o);
+    }
+    match crate::shard::read_for_merge(&args.from, scan_bucket(o.bucket_ns)) {
+        Ok(shards) => merge(shards, o),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Err(ExitCode::Error)
+        }
+    }
 }
 
 pub fn run(args: &AnalyzeArgs) -> ExitCode {
@@ -277,10 +226,11 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         model,
         summary,
         inputs,
+        fingerprints,
         evidence,
         smb,
         code,
-    } = match analyze(&args.inputs, &opts) {
+    } = match analyze_or_merge(args, &opts) {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -316,6 +266,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         let inc = crate::dataset::Incident {
             cluster: inventory.as_ref().and_then(|i| i.cluster.as_deref()),
             inputs: &inputs,
+            fingerprints: &fingerprints,
             model: &model,
             summary: &summary,
             evidence: &evidence,

@@ -10,8 +10,8 @@ use hvsleuth_reports::model::{
     HeartbeatSeries, InterfaceData, ReportData, RoleTotal, TimelineEvent,
 };
 
-use super::attribute::Model;
 use super::summary::Summary;
+use crate::merge::attribute::Model;
 
 /// Name of the stored report data in an output directory.
 pub const DATA_FILE: &str = "report_data.json";

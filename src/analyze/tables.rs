@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use hvsleuth_reports::Role;
 use polars::prelude::*;
 
-use super::attribute::Model;
 use super::summary::Summary;
+use crate::merge::attribute::Model;
 
 /// interface x role x bucket: bytes and packets sent and received.
 pub fn interface_roles(m: &Model) -> PolarsResult<DataFrame> {
@@ -49,13 +49,15 @@ pub fn interface_roles(m: &Model) -> PolarsResult<DataFrame> {
 /// One row per attributed group.
 pub fn groups(m: &Model) -> PolarsResult<DataFrame> {
     let g = &m.groups;
-    let col_s = |name: &str, f: &dyn Fn(&super::attribute::GroupRow) -> String| {
+    let col_s = |name: &str, f: &dyn Fn(&crate::merge::attribute::GroupRow) -> String| {
         Column::new(name.into(), g.iter().map(f).collect::<Vec<String>>())
     };
-    let col_u = |name: &str, f: &dyn Fn(&super::attribute::GroupRow) -> u64| {
+    let col_u = |name: &str, f: &dyn Fn(&crate::merge::attribute::GroupRow) -> u64| {
         Column::new(name.into(), g.iter().map(f).collect::<Vec<u64>>())
     };
-    let ts = |name: &str, f: &dyn Fn(&super::attribute::GroupRow) -> i64| -> PolarsResult<Column> {
+    let ts = |name: &str,
+              f: &dyn Fn(&crate::merge::attribute::GroupRow) -> i64|
+     -> PolarsResult<Column> {
         Ok(
             Series::new(name.into(), g.iter().map(f).collect::<Vec<i64>>())
                 .cast(&DataType::Datetime(

@@ -108,6 +108,30 @@ impl Groups {
         }
     }
 
+    /// Groups read back from a scan shard: the lookup index is rebuilt from `keys`.
+    pub fn from_parts(
+        bucket_ns: i64,
+        cap: usize,
+        keys: Vec<GroupKey>,
+        groups: Vec<Group>,
+        overflowed: u64,
+    ) -> Groups {
+        let index = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+        Groups {
+            bucket_ns,
+            index,
+            keys,
+            groups,
+            cap,
+            overflowed,
+        }
+    }
+
+    /// Most groups before new services fold into overflow groups.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// The index of `key`'s group, creating it (or using the overflow group).
     pub fn id(&mut self, mut key: GroupKey) -> usize {
         if let Some(&i) = self.index.get(&key) {

@@ -296,7 +296,7 @@ fn counter_events(counters: &[Counter]) -> Vec<TimelineEvent> {
 fn fmt_value(v: f64, c: &Counter) -> String {
     use hvsleuth_parsers::perfmon::CounterUnit;
     match c.class.unit {
-        CounterUnit::BytesPerSec => crate::analyze::summary::human_bps((v * 8.0) as u64),
+        CounterUnit::BytesPerSec => crate::units::human_bps((v * 8.0) as u64),
         _ => format!("{v:.0}"),
     }
 }

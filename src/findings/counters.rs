@@ -9,8 +9,8 @@ use hvsleuth_reports::{Finding, Role, Severity};
 
 use super::Ctx;
 use super::catalogue::{HVS008, HVS009};
-use crate::analyze::summary::{human_bps, human_bytes};
 use crate::evidence::Counter;
+use crate::units::{human_bps, human_bytes};
 
 /// Counter bytes below this are noise.
 const MIN_BYTES: f64 = 1_000_000.0;

@@ -13,7 +13,7 @@ use hvsleuth_reports::{Finding, Severity};
 
 use super::catalogue::HVS006;
 use super::{Ctx, addr_filter};
-use crate::analyze::attribute::heartbeat_cadence_ns;
+use crate::merge::attribute::heartbeat_cadence_ns;
 
 /// A silence: (last heartbeat before, first after).
 type Silence = (i64, i64);
@@ -276,5 +276,5 @@ fn silence_finding(
 }
 
 fn fmt_ts(ns: i64) -> String {
-    crate::inspect::format_utc(ns)
+    crate::units::format_utc(ns)
 }

@@ -5,8 +5,8 @@ use hvsleuth_reports::{Finding, Role, Severity};
 
 use super::catalogue::{HVS004, HVS005};
 use super::{Ctx, addr_filter, pct};
-use crate::analyze::summary::{human_bps, human_bytes};
 use crate::inventory::Intent;
+use crate::units::{human_bps, human_bytes};
 
 /// HVS004: live migration where it should not be.
 pub fn unintended_network(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {

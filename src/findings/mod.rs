@@ -17,8 +17,8 @@ use std::net::IpAddr;
 
 use hvsleuth_reports::{Finding, Role};
 
-use crate::analyze::attribute::{GroupRow, Model};
 use crate::inventory::{Intent, Inventory};
+use crate::merge::attribute::{GroupRow, Model};
 use thresholds::Thresholds;
 
 /// What the rules look at.
@@ -201,7 +201,7 @@ fn corroborate(out: &mut [Finding], evidence: &crate::evidence::Evidence) {
             .map(|e| {
                 format!(
                     "{} {}: {}",
-                    crate::inspect::format_utc(e.ts_ns),
+                    crate::units::format_utc(e.ts_ns),
                     e.node.as_deref().unwrap_or("-"),
                     e.text
                 )

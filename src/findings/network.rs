@@ -5,8 +5,8 @@ use hvsleuth_reports::{Finding, Role, Severity};
 
 use super::catalogue::{HVS001, HVS002, HVS007};
 use super::{Ctx, addr_filter, pct};
-use crate::analyze::summary::{human_bps, human_bytes};
 use crate::inventory::Intent;
+use crate::units::{human_bps, human_bytes};
 
 const BULK: [Role; 3] = [Role::RedirectedIo, Role::Storage, Role::LiveMigration];
 

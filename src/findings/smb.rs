@@ -7,7 +7,7 @@ use hvsleuth_reports::{Finding, Role, Severity};
 
 use super::Ctx;
 use super::catalogue::{HVS010, HVS011};
-use crate::analyze::summary::{human_bps, human_bytes};
+use crate::units::{human_bps, human_bytes};
 
 /// "1.2.3.4:445" or "[fe80::1]:445" -> the address part.
 fn host_of(endpoint: &str) -> &str {

@@ -10,7 +10,7 @@ use hvsleuth_reports::{Finding, Role, Severity};
 
 use super::catalogue::HVS003;
 use super::{Ctx, addr_filter};
-use crate::analyze::summary::human_bytes;
+use crate::units::human_bytes;
 
 pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     inferred_non_owner(ctx, out);
@@ -139,7 +139,7 @@ fn inventory_knows(ctx: &Ctx<'_>, shares: &[String]) -> bool {
 /// how closely the volumes and the windows match.
 fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let mut seen: BTreeSet<(IpAddr, IpAddr)> = BTreeSet::new();
-    let mut storage: Vec<&crate::analyze::attribute::GroupRow> = ctx
+    let mut storage: Vec<&crate::merge::attribute::GroupRow> = ctx
         .model
         .groups
         .iter()
@@ -160,7 +160,7 @@ fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         // Redirected IO from A to another node, overlapping the client's window.
-        let overlap = |r: &crate::analyze::attribute::GroupRow| {
+        let overlap = |r: &crate::merge::attribute::GroupRow| {
             let s = r.first_ts_ns.max(g.first_ts_ns);
             let e = r.last_ts_ns.min(g.last_ts_ns);
             (e - s).max(0) as f64 / (g.last_ts_ns - g.first_ts_ns).max(1) as f64

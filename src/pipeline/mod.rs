@@ -2,6 +2,7 @@
 //! streaming decoders over them — in parallel across files (rayon).
 
 pub mod apps;
+pub mod files;
 pub mod scan;
 
 use std::fs::File;

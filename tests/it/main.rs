@@ -21,5 +21,6 @@ mod generated;
 mod lab;
 mod memory;
 mod robustness;
+mod shards;
 mod smb;
 mod usage;

@@ -143,7 +143,19 @@ impl Pdu {
 }
 
 /// An SMB2 FileId (persistent + volatile halves).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct FileId {
     pub persistent: u64,
     pub volatile: u64,

@@ -37,7 +37,9 @@ pub const MAX_GLOBAL_LIST: usize = 10_000;
 
 /// One TCP connection as the caller knows it: who is client and server, and
 /// where it was captured.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ChannelInfo {
     pub client: Endpoint,
     pub server: Endpoint,
@@ -52,7 +54,7 @@ pub type ChannelId = usize;
 
 /// Bytes per time bucket; buckets widen (power-of-two multiples of a second)
 /// to stay within [`MAX_BUCKETS`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TimeSeries {
     bucket_ns: i64,
     buckets: BTreeMap<i64, u64>,
@@ -94,7 +96,7 @@ impl TimeSeries {
 /// Index of a connection (client, server endpoints, whatever captured it).
 type ConnId = usize;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Channel {
     info: Option<ChannelInfo>,
     /// The TCP connection this capture of it belongs to.
@@ -108,12 +110,13 @@ struct Channel {
     series: TimeSeries,
     bindings: u64,
     /// `info`'s client and server as text, made once for the records that keep them.
+    #[serde(skip)]
     names: Option<(String, String)>,
 }
 
 /// The IO of one MessageId on one connection, the larger evidence of every
 /// capture that saw it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 struct IoRec {
     /// 0 when no capture showed the SessionId.
     session: u64,
@@ -137,7 +140,7 @@ impl IoRec {
 
 /// IO summed within one capture of a connection (encrypted messages, which
 /// show no MessageId, and IO beyond [`MAX_IO_RECORDS`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Agg {
     read: u64,
     write: u64,
@@ -162,12 +165,13 @@ impl Agg {
 
 /// One TCP connection (an SMB channel) across every capture that saw it
 /// (both ends captured: one connection, its bytes once).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Conn {
     /// The channels (capture, interface) that saw it, in order.
     seen: Vec<ChannelId>,
     ios: BTreeMap<u64, IoRec>,
     /// Keyed by (channel, session, file).
+    #[serde(with = "pairs")]
     agg: BTreeMap<(ChannelId, u64, Option<FileId>), Agg>,
     sessions: BTreeSet<u64>,
 }
@@ -217,7 +221,7 @@ impl Conn {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Tree {
     share: String,
     share_type: u8,
@@ -225,26 +229,27 @@ struct Tree {
     capabilities: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct FileRec {
     name: String,
     vm_storage: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Session {
     /// The connections (channels) the session was seen on.
     conns: BTreeSet<ConnId>,
     encrypted: bool,
     session_flags: u16,
     trees: BTreeMap<u32, Tree>,
+    #[serde(with = "pairs")]
     files: FastMap<FileId, FileRec>,
     binding_requests: u64,
     decryption: DecryptionReport,
 }
 
 /// What decryption did to a session's encrypted messages (all zero without keys).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DecryptionReport {
     /// Decrypted with a supplied key (or one derived from a supplied password).
     pub decrypted_frames: u64,
@@ -273,11 +278,14 @@ impl DecryptionReport {
 }
 
 /// The session model (see the module doc).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct SmbModel {
     channels: Vec<Channel>,
+    /// Rebuilt from `channels` when read back ([`SmbModel::from_json`]).
+    #[serde(skip)]
     index: FastMap<(Endpoint, Endpoint), Vec<ChannelId>>,
     conns: Vec<Conn>,
+    #[serde(skip)]
     conn_index: FastMap<(Endpoint, Endpoint), ConnId>,
     /// Entries in every connection's `ios`.
     io_records: usize,
@@ -296,7 +304,7 @@ pub struct SmbModel {
 }
 
 /// An interface list a server returned (FSCTL_QUERY_NETWORK_INTERFACE_INFO).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServerInterfaces {
     /// The server endpoint of the connection that carried the response.
     pub server: String,
@@ -304,7 +312,7 @@ pub struct ServerInterfaces {
 }
 
 /// One server interface in the report.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InterfaceReport {
     pub if_index: u32,
     pub addr: String,
@@ -314,7 +322,7 @@ pub struct InterfaceReport {
 }
 
 /// A share redirect seen in an error response.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RedirectRecord {
     pub client: String,
     pub server: String,
@@ -324,7 +332,7 @@ pub struct RedirectRecord {
 }
 
 /// A Hyper-V VM storage/state file opened over SMB.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct VmFile {
     pub server: String,
     pub session_id: String,
@@ -439,6 +447,31 @@ pub struct ChannelReport {
     pub series: Vec<(i64, u64)>,
 }
 
+/// Maps whose keys are not strings (tuples, structs) as JSON lists of pairs.
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<'a, M, K, V, S>(m: &'a M, s: S) -> Result<S::Ok, S::Error>
+    where
+        &'a M: IntoIterator<Item = (&'a K, &'a V)>,
+        K: Serialize + 'a,
+        V: Serialize + 'a,
+        S: Serializer,
+    {
+        s.collect_seq(m)
+    }
+
+    pub fn deserialize<'de, M, K, V, D>(d: D) -> Result<M, D::Error>
+    where
+        M: FromIterator<(K, V)>,
+        K: Deserialize<'de>,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 fn sid(s: u64) -> String {
     format!("0x{s:016x}")
 }
@@ -446,6 +479,22 @@ fn sid(s: u64) -> String {
 impl SmbModel {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Rebuilds the lookup indexes of a model read back through serde (they
+    /// are not serialised: a scan shard carries what [`SmbModel::merge`]
+    /// needs of one capture's model).
+    pub fn rebuild_indexes(&mut self) {
+        self.index.clear();
+        self.conn_index.clear();
+        for (id, c) in self.channels.iter().enumerate() {
+            if let Some(i) = &c.info {
+                self.index.entry((i.client, i.server)).or_default().push(id);
+                self.conn_index
+                    .entry((i.client, i.server))
+                    .or_insert(c.conn);
+            }
+        }
     }
 
     /// The id of a channel, created on first use.

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::FileScan;
+use crate::pipeline::files::FileScan;
 use hvsleuth_parsers::flow::Direction;
 
 /// Matched segments needed before an estimate is trusted.

@@ -14,8 +14,8 @@ use crate::attribution::groups::{Cell, GroupKey};
 use crate::attribution::rules::{GroupView, Proto, classify};
 use crate::pipeline::scan::HeartbeatTrack;
 
-use super::FileScan;
 use super::topology::{Iface, Topo};
+use crate::pipeline::files::FileScan;
 
 /// One attributed group (a service between two addresses on one interface).
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::attribution::rules::{Proto, Topology};
 use crate::inventory::Inventory;
 
-use super::FileScan;
+use crate::pipeline::files::FileScan;
 
 /// One capture interface, placed in the cluster.
 #[derive(Debug, Clone, Serialize)]

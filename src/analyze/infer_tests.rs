@@ -468,6 +468,83 @@ fn class3_netft_burst_and_busy_conversation() {
     }
 }
 
+/// Heartbeats are told from tunnelled packets frame by frame: tunnelled
+/// TCP ACKs and SMB control messages are smaller than (or as small as) a
+/// heartbeat, a heartbeat the sender skips in a burst is not counted, and
+/// the tunnel's handshake and close arrive alone in otherwise quiet
+/// buckets. IPv4 and IPv6 tunnels, 1 s and 2 s cadence, 10 ms to 1 min
+/// buckets: `cluster` is exactly the heartbeats, `redirected-io` the rest.
+/// (A tunnelled packet of exactly the heartbeat's length, where a heartbeat
+/// may be due, is counted as one: length and cadence cannot tell them apart.)
+#[test]
+fn class3_heartbeats_exact_among_small_tunnelled_packets() {
+    let cases = [
+        ("10.77.3.5", "10.77.3.9", S, S),
+        ("fd5e:1:2:3::5", "fd5e:1:2:3::9", 2 * S, S),
+        ("192.168.201.17", "192.168.201.4", 2 * S, S / 100),
+        ("fd5e:1:2:3::5", "fd5e:1:2:3::9", S, 60 * S),
+    ];
+    for (n, (ip_a, ip_b, cadence, bucket)) in cases.into_iter().enumerate() {
+        let d = tmpdir(&format!("c3x-{n}"));
+        let (a1, b1) = (h(0x65, ip_a), h(0x66, ip_b));
+        let v6 = a1.ip.is_ipv6();
+        let hdr = if v6 { 62u64 } else { 42 };
+        let dns = if v6 {
+            [h(0x90, "fd5e:1:2:3::99"), h(0x91, "fd5e:1:2:3::98")]
+        } else {
+            [h(0x90, "10.77.3.250"), h(0x91, "10.77.3.251")]
+        };
+        let mut c = Cap::new("q7.pcapng", &[("pci4p0", None)]);
+        c.chatter(0, &a1, &dns, T0, T0 + 90 * S);
+        // Heartbeats of 134 B frames both ways; b1 skips one in the burst.
+        let hb_payload = (134 - hdr) as usize;
+        let mut hb_bytes = 0u64;
+        let mut t = T0 + 300_000_000;
+        let mut k = 0;
+        while t < T0 + 90 * S {
+            c.udp(t, 0, &a1, &b1, (3343, 3343), hb_payload);
+            hb_bytes += 134;
+            if !(t > T0 + 40 * S && k % 7 == 3) || k > 40 {
+                c.udp(t + 2_000_000, 0, &b1, &a1, (3343, 3343), hb_payload);
+                hb_bytes += 134;
+            }
+            t += cadence;
+            k += 1;
+        }
+        // The tunnel: a handshake alone in quiet seconds (20 s, 21 s), a 25 s
+        // burst from 40 s (1446 B segments, 98/118 B ACKs back, 126-170 B SMB
+        // replies), a close at 75 s. Inner packets ride in the tunnel whole.
+        let mut tun = 0u64;
+        let mut tunnel = |c: &mut Cap, t: i64, from: &Host, to: &Host, wire: u64| {
+            c.udp(t, 0, from, to, (3343, 3343), (wire - hdr) as usize);
+            tun += wire;
+        };
+        tunnel(&mut c, T0 + 20 * S + 600_000_000, &a1, &b1, 106);
+        tunnel(&mut c, T0 + 20 * S + 600_400_000, &b1, &a1, 106);
+        tunnel(&mut c, T0 + 21 * S + 700_000_000, &a1, &b1, 138);
+        for j in 0..20_000i64 {
+            let t = T0 + 40 * S + j * 1_250_000;
+            tunnel(&mut c, t, &a1, &b1, 1446);
+            if j % 2 == 1 {
+                tunnel(&mut c, t + 300_000, &b1, &a1, if v6 { 118 } else { 98 });
+            }
+            if j % 97 == 0 {
+                tunnel(&mut c, t + 600_000, &b1, &a1, 126 + (j as u64 % 3) * 22);
+            }
+        }
+        tunnel(&mut c, T0 + 75 * S + 500_000_000, &a1, &b1, 98);
+        tunnel(&mut c, T0 + 75 * S + 500_300_000, &b1, &a1, 98);
+        let a = run(&[c.write(&d)], bucket);
+        let cluster = role_bytes(&a, 0, Role::Cluster);
+        let redirected = role_bytes(&a, 0, Role::RedirectedIo);
+        assert_eq!(
+            (cluster, redirected),
+            (hb_bytes, tun),
+            "case {n}: cluster {cluster} (heartbeats {hb_bytes}), redirected {redirected} (tunnel {tun})"
+        );
+    }
+}
+
 // ---- class 4: heartbeat cadence learnt ----
 
 #[test]

@@ -657,6 +657,58 @@ fn class5_sofs_non_owner_without_inventory() {
     );
 }
 
+/// The SOFS non-owner forwards through NetFT: UDP 3343 datagrams both ways,
+/// the first of them from the owner (its heartbeat), whose address is also
+/// the lower: whichever rule orients a 3343 <-> 3343 group, its "client" is
+/// the owner. IPv6 front, IPv4 back, 2 s cadence.
+fn sofs_netft(dir: &std::path::Path) -> PathBuf {
+    let host = h(0x81, "fd90:5::64");
+    let a_front = h(0x82, "fd90:5::b");
+    let a_back = h(0x83, "172.31.6.41");
+    let b_back = h(0x84, "172.31.6.12");
+    let c_back = h(0x85, "172.31.6.13");
+    let dns = [h(0x90, "fd90:5::fa"), h(0x91, "fd90:5::fb")];
+    let mut c = Cap::new("0001.pcapng", &[("nicA", None), ("nicB", None)]);
+    c.chatter(0, &a_front, &dns, T0, T0 + 40 * S);
+    c.udp(T0, 1, &b_back, &a_back, (3343, 3343), 92);
+    c.heartbeats(1, &a_back, &b_back, T0 + S / 2, T0 + 40 * S, 2 * S, &[]);
+    c.heartbeats(1, &a_back, &c_back, T0 + S / 2, T0 + 40 * S, 2 * S, &[]);
+    smb_bulk(
+        &mut c,
+        0,
+        &host,
+        &a_front,
+        T0 + 5 * S,
+        4000,
+        5_000_000,
+        50010,
+    );
+    for k in 0..4000i64 {
+        let t = T0 + 5 * S + 1_000_000 + k * 5_000_000;
+        c.udp(t, 1, &a_back, &b_back, (3343, 3343), 1404);
+        if k % 2 == 1 {
+            c.udp(t + 20_000, 1, &b_back, &a_back, (3343, 3343), 56);
+        }
+    }
+    c.write(dir)
+}
+
+#[test]
+fn class5_sofs_non_owner_forwarding_through_netft() {
+    let d = tmpdir("c5n");
+    let a = run(&[sofs_netft(&d)], S);
+    let f = findings(&a, "HVS003");
+    assert_eq!(f.len(), 1, "{:#?}", a.summary.findings);
+    assert_eq!(f[0].node.as_deref(), Some("0001"));
+    assert!(
+        f[0].evidence
+            .iter()
+            .any(|(k, v)| k == "owner inferred" && v.contains("172.31.6.12")),
+        "{:#?}",
+        f[0].evidence
+    );
+}
+
 /// A management NIC (RDP from an admin host) carrying node-to-node SMB at
 /// ~95 Mb/s for 12 s on a 100 Mb/s link; RDP retransmits meanwhile.
 fn flood(dir: &std::path::Path, if_speed: Option<u64>) -> PathBuf {
@@ -708,6 +760,75 @@ fn class6_saturation_without_link_speed() {
             .iter()
             .any(|(k, v)| k == "link speed" && v.contains("100"))
     );
+}
+
+/// A 100 Mb/s NIC (if_speed in the capture) filled for 12 s by SMB from a
+/// host; `rdp`: an admin's RDP session on it, `Some(true)` retransmitting.
+fn full_link(dir: &std::path::Path, v6: bool, rdp: Option<bool>) -> PathBuf {
+    let (me, peer, host, admin) = if v6 {
+        (
+            h(0xb1, "fd17:9::21"),
+            h(0xb2, "fd17:9::22"),
+            h(0xb3, "fd17:9::80"),
+            h(0xb4, "fd17:9::c8"),
+        )
+    } else {
+        (
+            h(0xb1, "172.20.14.21"),
+            h(0xb2, "172.20.14.22"),
+            h(0xb3, "172.20.14.80"),
+            h(0xb4, "172.20.14.200"),
+        )
+    };
+    let mut c = Cap::new("trace-0417.pcapng", &[("slot3", Some(100_000_000))]);
+    c.heartbeats(0, &me, &peer, T0, T0 + 40 * S, 2 * S, &[]);
+    if let Some(resend) = rdp {
+        for k in 0..800u32 {
+            let t = T0 + k as i64 * 50_000_000;
+            c.tcp(t, 0, &admin, &me, (51000, 3389), 1 + k * 100, 100);
+            c.tcp(t + 400_000, 0, &me, &admin, (3389, 51000), 1 + k * 100, 100);
+            if resend && k % 20 == 10 {
+                c.tcp(t + 800_000, 0, &me, &admin, (3389, 51000), 1 + k * 100, 100);
+            }
+        }
+    }
+    let n = 12 * 7_843u32;
+    for k in 0..n {
+        let t = T0 + 10 * S + k as i64 * 127_500;
+        c.tcp_cut(
+            t,
+            0,
+            &host,
+            &me,
+            (50200, 445),
+            1 + k.wrapping_mul(1460),
+            1514,
+        );
+    }
+    c.write(dir)
+}
+
+/// HVS002 is a warning when a full link stalls (or could stall) management
+/// sessions on it; a link with no management session that runs at
+/// capacity is a bulk transfer using its link: low, not a warning.
+#[test]
+fn class6_saturation_severity_follows_management_on_the_link() {
+    use hvsleuth_reports::Severity;
+    for (n, (v6, rdp, want)) in [
+        (false, None, Severity::Low),
+        (true, None, Severity::Low),
+        (true, Some(false), Severity::Medium),
+        (false, Some(true), Severity::Critical),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let d = tmpdir(&format!("c6s-{n}"));
+        let a = run(&[full_link(&d, v6, rdp)], S);
+        let f = findings(&a, "HVS002");
+        assert_eq!(f.len(), 1, "case {n}: {:#?}", a.summary.findings);
+        assert_eq!(f[0].severity, want, "case {n}: {:#?}", f[0]);
+    }
 }
 
 #[test]

@@ -345,6 +345,85 @@ fn class1_undecided_is_a_conflict_not_the_peers_address() {
     assert!(a.summary.render_text_styled(false).contains("CONFLICTS"));
 }
 
+/// A link between two nodes only, captured at both ends, with nothing but
+/// their heartbeats on it (no direction flags, one peer each): the clocks
+/// are `skew` apart and a frame takes 60 us on the wire, so each heartbeat
+/// is in the sender's capture first. Each capture also has a NIC with two
+/// peers (decided by its MAC). The first capture's node has the higher
+/// address and MAC: an arbitrary "first end" pick gets it wrong.
+fn two_ended(dir: &std::path::Path, v6: bool, cadence: i64, skew: i64) -> Vec<PathBuf> {
+    let (x, y) = if v6 {
+        (h(0xe2, "fd31:7:7::2c"), h(0xe1, "fd31:7:7::1b"))
+    } else {
+        (h(0xe2, "10.31.7.44"), h(0xe1, "10.31.7.27"))
+    };
+    let mgmt = [h(0xd1, "10.30.0.44"), h(0xd2, "10.30.0.27")];
+    let dns = [h(0x90, "10.30.0.250"), h(0x91, "10.30.0.251")];
+    let wire = 60_000;
+    // Capture 0 is at x (clock = true time), capture 1 at y (clock + skew).
+    let mut caps = [
+        Cap::new("cap-0.pcapng", &[("m", None), ("l", None)]),
+        Cap::new("cap-1.pcapng", &[("m", None), ("l", None)]),
+    ];
+    caps[0].chatter(0, &mgmt[0], &dns, T0, T0 + 60 * S);
+    caps[1].chatter(0, &mgmt[1], &dns, T0 + skew, T0 + 60 * S + skew);
+    let mut t = T0 + 100_000_000;
+    while t < T0 + 60 * S {
+        // x sends at t, y at t + 7 ms (true times).
+        let ty = t + 7_000_000;
+        caps[0].udp(t, 1, &x, &y, (3343, 3343), 92);
+        caps[0].udp(ty + wire, 1, &y, &x, (3343, 3343), 92);
+        caps[1].udp(t + wire + skew, 1, &x, &y, (3343, 3343), 92);
+        caps[1].udp(ty + skew, 1, &y, &x, (3343, 3343), 92);
+        t += cadence;
+    }
+    caps.into_iter().map(|c| c.write(dir)).collect()
+}
+
+#[test]
+fn class1_two_ended_link_decided_by_the_one_way_delay() {
+    for (n, (v6, cadence, skew)) in [
+        (false, S, 1_370_000_000),
+        (true, 2 * S, -2_810_000_000),
+        (false, 2 * S, 45_000_000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let d = tmpdir(&format!("c1-2e-{n}"));
+        let a = run(&two_ended(&d, v6, cadence, skew), S);
+        let want = |k: usize| -> IpAddr {
+            match (v6, k) {
+                (true, 0) => "fd31:7:7::2c",
+                (true, _) => "fd31:7:7::1b",
+                (false, 0) => "10.31.7.44",
+                (false, _) => "10.31.7.27",
+            }
+            .parse()
+            .unwrap()
+        };
+        for k in 0..2 {
+            let i = a
+                .model
+                .ifaces
+                .iter()
+                .find(|i| i.capture == format!("cap-{k}.pcapng") && i.capture_if_name == "l")
+                .unwrap();
+            assert!(
+                i.addresses.contains(&want(k)) && i.addresses.len() <= 2,
+                "case {n}: cap-{k} took {:?}: {:#?}",
+                i.addresses,
+                a.summary.inferred
+            );
+        }
+        assert!(
+            !a.summary.inferred.iter().any(|f| f.conflict),
+            "case {n}: {:#?}",
+            a.summary.inferred
+        );
+    }
+}
+
 // ---- class 2: one peer, several addresses, one node ----
 
 #[test]

@@ -176,13 +176,13 @@ fn heartbeat_size(buckets: &[(i64, Cell)], d: usize, max_per_bucket: u64) -> (u6
 /// control messages come in bursts. So the heartbeat length of a direction
 /// is the small length found in the most heartbeat intervals at no more
 /// than one or two per interval, and the heartbeats of a bucket are its
-/// frames of that length (at most what the bucket can hold). `None` for a
+/// frames of that length (counted per bucket; the caller caps them where
+/// other frames share the bucket). `None` for a
 /// direction where no length recurs (or the counts overflowed).
 fn heartbeats_by_length(
     lengths: &FrameLengths,
     bucket_ns: i64,
     cadence_ns: [i64; 2],
-    max_per_bucket: [u64; 2],
 ) -> [Option<(u64, BTreeMap<i64, u64>)>; 2] {
     if lengths.overflowed {
         return [None, None];
@@ -215,7 +215,7 @@ fn heartbeats_by_length(
         }
         let per: BTreeMap<i64, u64> = counts
             .range((d as u8, *len, i64::MIN)..=(d as u8, *len, i64::MAX))
-            .map(|((_, _, b), n)| (*b, (*n).min(max_per_bucket[d])))
+            .map(|((_, _, b), n)| (*b, *n))
             .collect();
         *slot = Some((u64::from(*len), per));
     }
@@ -307,14 +307,22 @@ fn split_netft(
     let max_q = dirs.map(|x| max_heartbeats_per_bucket(bucket_ns, x.cadence_ns));
     let cadence = dirs.map(|x| x.cadence_ns.max(1));
     let by_len = lengths.map_or([None, None], |l| {
-        heartbeats_by_length(l, bucket_ns, cadence, max_q)
+        heartbeats_by_length(l, bucket_ns, cadence)
     });
     for (d, by_len) in by_len.into_iter().enumerate() {
         if let Some((size, per)) = by_len {
             // Exact: the heartbeat frames counted by length.
             out_size[d] = size;
             for (idx, (k, c)) in buckets.iter().enumerate() {
-                let n = per.get(k).copied().unwrap_or(0).min(c.packets[d]);
+                // Frames of the heartbeat length alone in a bucket are all
+                // heartbeats (a sender catching up sends several at once);
+                // among other frames, no more than the interval allows.
+                let n = per.get(k).copied().unwrap_or(0);
+                let n = if n >= c.packets[d] {
+                    c.packets[d]
+                } else {
+                    n.min(max_q[d])
+                };
                 hcells[idx].packets[d] = n;
                 hcells[idx].bytes[d] = (n * size).min(c.bytes[d]);
             }

@@ -549,7 +549,8 @@ fn class3_netft_burst_and_busy_conversation() {
 
 /// Heartbeats are told from tunnelled packets frame by frame: tunnelled
 /// TCP ACKs and SMB control messages are smaller than (or as small as) a
-/// heartbeat, a heartbeat the sender skips in a burst is not counted, and
+/// heartbeat, a heartbeat the sender skips in a burst is not counted, a
+/// sender catching up sends four in one bucket, and
 /// the tunnel's handshake and close arrive alone in otherwise quiet
 /// buckets. IPv4 and IPv6 tunnels, 1 s and 2 s cadence, 10 ms to 1 min
 /// buckets: `cluster` is exactly the heartbeats, `redirected-io` the rest.
@@ -589,6 +590,18 @@ fn class3_heartbeats_exact_among_small_tunnelled_packets() {
             }
             t += cadence;
             k += 1;
+        }
+        // A sender catching up after a stall: three more heartbeats within 3 ms.
+        for j in 1..=3 {
+            c.udp(
+                T0 + 10 * S + 300_000_000 + j * 1_000_000,
+                0,
+                &a1,
+                &b1,
+                (3343, 3343),
+                hb_payload,
+            );
+            hb_bytes += 134;
         }
         // The tunnel: a handshake alone in quiet seconds (20 s, 21 s), a 25 s
         // burst from 40 s (1446 B segments, 98/118 B ACKs back, 126-170 B SMB

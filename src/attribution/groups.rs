@@ -62,7 +62,10 @@ impl Series {
 /// length counted: heartbeats are small fixed-size frames, told from the
 /// tunnelled packets around them by length.
 pub const NETFT_SMALL_FRAME: u64 = 512;
-const MAX_LENGTH_ENTRIES: usize = 1 << 20;
+/// At most 2 MB per NetFT group (16 B an entry): an hour of 1 s buckets with
+/// 18 distinct small lengths per bucket and direction fits; past it the
+/// split falls back to the cadence grid of the arrivals.
+const MAX_LENGTH_ENTRIES: usize = 1 << 17;
 
 /// Counts of a NetFT group's small frames by wire length, per bucket and
 /// direction (0 = client->server). Bounded: past the cap `overflowed` is set

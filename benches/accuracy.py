@@ -40,10 +40,23 @@ EXPLAINS = {"restore-flood": {"HVS001", "HVS002", "HVS007"},
             "lm-wrong-net": {"HVS004", "HVS005", "HVS001", "HVS002", "HVS007"},
             # the forwarding crosses management when no other network has heartbeats (the
             # NetFT tunnel then falls back to it): that is redirected IO on management, HVS001
+            # (and see MGMT_FORWARD)
             "sofs-non-owner": {"HVS003", "HVS001"},
             "isolation-x3": {"HVS006"},
             "saturation": {"HVS002", "HVS007"}}
+# ... and when the forwarding does cross the management network (the scenario's NetFT tunnel
+# runs on it), it fills that link while RDP/WinRM retransmit, as a restore flood does: HVS002
+# and HVS007 too. Only then: a SOFS forward elsewhere explains neither.
+MGMT_FORWARD = {"sofs-non-owner": {"HVS002", "HVS007"}}
 WARN = {"critical", "high", "medium"}
+
+
+def tunnel_on_management(d):
+    try:
+        sc = json.load(open(os.path.join(d, "scenario.json")))
+        return sc["tunnel"]["net"] == sc["networks"][0]["name"]
+    except (OSError, KeyError, IndexError, ValueError):
+        return False
 
 
 def analyze(binary, d, truth, inventory):
@@ -115,6 +128,8 @@ def main():
             for s in staged:
                 inc[with_inv][s][0 if EXPECT[s] in ids else 1] += 1
             explained = set().union(*(EXPLAINS[s] for s in staged)) if staged else set()
+            if tunnel_on_management(d):
+                explained |= set().union(*(MGMT_FORWARD.get(s, set()) for s in staged)) if staged else set()
             # a heartbeat silence really on the wire (the emulation stalled on a loaded machine,
             # or the flood starved heartbeats) explains HVS006 even where no isolation was staged
             cad = truth.get("heartbeat_cadence_s", 1)

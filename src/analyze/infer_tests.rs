@@ -345,6 +345,85 @@ fn class1_undecided_is_a_conflict_not_the_peers_address() {
     assert!(a.summary.render_text_styled(false).contains("CONFLICTS"));
 }
 
+/// A link between two nodes only, captured at both ends, with nothing but
+/// their heartbeats on it (no direction flags, one peer each): the clocks
+/// are `skew` apart and a frame takes 60 us on the wire, so each heartbeat
+/// is in the sender's capture first. Each capture also has a NIC with two
+/// peers (decided by its MAC). The first capture's node has the higher
+/// address and MAC: an arbitrary "first end" pick gets it wrong.
+fn two_ended(dir: &std::path::Path, v6: bool, cadence: i64, skew: i64) -> Vec<PathBuf> {
+    let (x, y) = if v6 {
+        (h(0xe2, "fd31:7:7::2c"), h(0xe1, "fd31:7:7::1b"))
+    } else {
+        (h(0xe2, "10.31.7.44"), h(0xe1, "10.31.7.27"))
+    };
+    let mgmt = [h(0xd1, "10.30.0.44"), h(0xd2, "10.30.0.27")];
+    let dns = [h(0x90, "10.30.0.250"), h(0x91, "10.30.0.251")];
+    let wire = 60_000;
+    // Capture 0 is at x (clock = true time), capture 1 at y (clock + skew).
+    let mut caps = [
+        Cap::new("cap-0.pcapng", &[("m", None), ("l", None)]),
+        Cap::new("cap-1.pcapng", &[("m", None), ("l", None)]),
+    ];
+    caps[0].chatter(0, &mgmt[0], &dns, T0, T0 + 60 * S);
+    caps[1].chatter(0, &mgmt[1], &dns, T0 + skew, T0 + 60 * S + skew);
+    let mut t = T0 + 100_000_000;
+    while t < T0 + 60 * S {
+        // x sends at t, y at t + 7 ms (true times).
+        let ty = t + 7_000_000;
+        caps[0].udp(t, 1, &x, &y, (3343, 3343), 92);
+        caps[0].udp(ty + wire, 1, &y, &x, (3343, 3343), 92);
+        caps[1].udp(t + wire + skew, 1, &x, &y, (3343, 3343), 92);
+        caps[1].udp(ty + skew, 1, &y, &x, (3343, 3343), 92);
+        t += cadence;
+    }
+    caps.into_iter().map(|c| c.write(dir)).collect()
+}
+
+#[test]
+fn class1_two_ended_link_decided_by_the_one_way_delay() {
+    for (n, (v6, cadence, skew)) in [
+        (false, S, 1_370_000_000),
+        (true, 2 * S, -2_810_000_000),
+        (false, 2 * S, 45_000_000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let d = tmpdir(&format!("c1-2e-{n}"));
+        let a = run(&two_ended(&d, v6, cadence, skew), S);
+        let want = |k: usize| -> IpAddr {
+            match (v6, k) {
+                (true, 0) => "fd31:7:7::2c",
+                (true, _) => "fd31:7:7::1b",
+                (false, 0) => "10.31.7.44",
+                (false, _) => "10.31.7.27",
+            }
+            .parse()
+            .unwrap()
+        };
+        for k in 0..2 {
+            let i = a
+                .model
+                .ifaces
+                .iter()
+                .find(|i| i.capture == format!("cap-{k}.pcapng") && i.capture_if_name == "l")
+                .unwrap();
+            assert!(
+                i.addresses.contains(&want(k)) && i.addresses.len() <= 2,
+                "case {n}: cap-{k} took {:?}: {:#?}",
+                i.addresses,
+                a.summary.inferred
+            );
+        }
+        assert!(
+            !a.summary.inferred.iter().any(|f| f.conflict),
+            "case {n}: {:#?}",
+            a.summary.inferred
+        );
+    }
+}
+
 // ---- class 2: one peer, several addresses, one node ----
 
 #[test]
@@ -468,6 +547,96 @@ fn class3_netft_burst_and_busy_conversation() {
     }
 }
 
+/// Heartbeats are told from tunnelled packets frame by frame: tunnelled
+/// TCP ACKs and SMB control messages are smaller than (or as small as) a
+/// heartbeat, a heartbeat the sender skips in a burst is not counted, a
+/// sender catching up sends four in one bucket, and
+/// the tunnel's handshake and close arrive alone in otherwise quiet
+/// buckets. IPv4 and IPv6 tunnels, 1 s and 2 s cadence, 10 ms to 1 min
+/// buckets: `cluster` is exactly the heartbeats, `redirected-io` the rest.
+/// (A tunnelled packet of exactly the heartbeat's length, where a heartbeat
+/// may be due, is counted as one: length and cadence cannot tell them apart.)
+#[test]
+fn class3_heartbeats_exact_among_small_tunnelled_packets() {
+    let cases = [
+        ("10.77.3.5", "10.77.3.9", S, S),
+        ("fd5e:1:2:3::5", "fd5e:1:2:3::9", 2 * S, S),
+        ("192.168.201.17", "192.168.201.4", 2 * S, S / 100),
+        ("fd5e:1:2:3::5", "fd5e:1:2:3::9", S, 60 * S),
+    ];
+    for (n, (ip_a, ip_b, cadence, bucket)) in cases.into_iter().enumerate() {
+        let d = tmpdir(&format!("c3x-{n}"));
+        let (a1, b1) = (h(0x65, ip_a), h(0x66, ip_b));
+        let v6 = a1.ip.is_ipv6();
+        let hdr = if v6 { 62u64 } else { 42 };
+        let dns = if v6 {
+            [h(0x90, "fd5e:1:2:3::99"), h(0x91, "fd5e:1:2:3::98")]
+        } else {
+            [h(0x90, "10.77.3.250"), h(0x91, "10.77.3.251")]
+        };
+        let mut c = Cap::new("q7.pcapng", &[("pci4p0", None)]);
+        c.chatter(0, &a1, &dns, T0, T0 + 90 * S);
+        // Heartbeats of 134 B frames both ways; b1 skips one in the burst.
+        let hb_payload = (134 - hdr) as usize;
+        let mut hb_bytes = 0u64;
+        let mut t = T0 + 300_000_000;
+        let mut k = 0;
+        while t < T0 + 90 * S {
+            c.udp(t, 0, &a1, &b1, (3343, 3343), hb_payload);
+            hb_bytes += 134;
+            if !(t > T0 + 40 * S && k % 7 == 3) || k > 40 {
+                c.udp(t + 2_000_000, 0, &b1, &a1, (3343, 3343), hb_payload);
+                hb_bytes += 134;
+            }
+            t += cadence;
+            k += 1;
+        }
+        // A sender catching up after a stall: three more heartbeats within 3 ms.
+        for j in 1..=3 {
+            c.udp(
+                T0 + 10 * S + 300_000_000 + j * 1_000_000,
+                0,
+                &a1,
+                &b1,
+                (3343, 3343),
+                hb_payload,
+            );
+            hb_bytes += 134;
+        }
+        // The tunnel: a handshake alone in quiet seconds (20 s, 21 s), a 25 s
+        // burst from 40 s (1446 B segments, 98/118 B ACKs back, 126-170 B SMB
+        // replies), a close at 75 s. Inner packets ride in the tunnel whole.
+        let mut tun = 0u64;
+        let mut tunnel = |c: &mut Cap, t: i64, from: &Host, to: &Host, wire: u64| {
+            c.udp(t, 0, from, to, (3343, 3343), (wire - hdr) as usize);
+            tun += wire;
+        };
+        tunnel(&mut c, T0 + 20 * S + 600_000_000, &a1, &b1, 106);
+        tunnel(&mut c, T0 + 20 * S + 600_400_000, &b1, &a1, 106);
+        tunnel(&mut c, T0 + 21 * S + 700_000_000, &a1, &b1, 138);
+        for j in 0..20_000i64 {
+            let t = T0 + 40 * S + j * 1_250_000;
+            tunnel(&mut c, t, &a1, &b1, 1446);
+            if j % 2 == 1 {
+                tunnel(&mut c, t + 300_000, &b1, &a1, if v6 { 118 } else { 98 });
+            }
+            if j % 97 == 0 {
+                tunnel(&mut c, t + 600_000, &b1, &a1, 126 + (j as u64 % 3) * 22);
+            }
+        }
+        tunnel(&mut c, T0 + 75 * S + 500_000_000, &a1, &b1, 98);
+        tunnel(&mut c, T0 + 75 * S + 500_300_000, &b1, &a1, 98);
+        let a = run(&[c.write(&d)], bucket);
+        let cluster = role_bytes(&a, 0, Role::Cluster);
+        let redirected = role_bytes(&a, 0, Role::RedirectedIo);
+        assert_eq!(
+            (cluster, redirected),
+            (hb_bytes, tun),
+            "case {n}: cluster {cluster} (heartbeats {hb_bytes}), redirected {redirected} (tunnel {tun})"
+        );
+    }
+}
+
 // ---- class 4: heartbeat cadence learnt ----
 
 #[test]
@@ -580,6 +749,58 @@ fn class5_sofs_non_owner_without_inventory() {
     );
 }
 
+/// The SOFS non-owner forwards through NetFT: UDP 3343 datagrams both ways,
+/// the first of them from the owner (its heartbeat), whose address is also
+/// the lower: whichever rule orients a 3343 <-> 3343 group, its "client" is
+/// the owner. IPv6 front, IPv4 back, 2 s cadence.
+fn sofs_netft(dir: &std::path::Path) -> PathBuf {
+    let host = h(0x81, "fd90:5::64");
+    let a_front = h(0x82, "fd90:5::b");
+    let a_back = h(0x83, "172.31.6.41");
+    let b_back = h(0x84, "172.31.6.12");
+    let c_back = h(0x85, "172.31.6.13");
+    let dns = [h(0x90, "fd90:5::fa"), h(0x91, "fd90:5::fb")];
+    let mut c = Cap::new("0001.pcapng", &[("nicA", None), ("nicB", None)]);
+    c.chatter(0, &a_front, &dns, T0, T0 + 40 * S);
+    c.udp(T0, 1, &b_back, &a_back, (3343, 3343), 92);
+    c.heartbeats(1, &a_back, &b_back, T0 + S / 2, T0 + 40 * S, 2 * S, &[]);
+    c.heartbeats(1, &a_back, &c_back, T0 + S / 2, T0 + 40 * S, 2 * S, &[]);
+    smb_bulk(
+        &mut c,
+        0,
+        &host,
+        &a_front,
+        T0 + 5 * S,
+        4000,
+        5_000_000,
+        50010,
+    );
+    for k in 0..4000i64 {
+        let t = T0 + 5 * S + 1_000_000 + k * 5_000_000;
+        c.udp(t, 1, &a_back, &b_back, (3343, 3343), 1404);
+        if k % 2 == 1 {
+            c.udp(t + 20_000, 1, &b_back, &a_back, (3343, 3343), 56);
+        }
+    }
+    c.write(dir)
+}
+
+#[test]
+fn class5_sofs_non_owner_forwarding_through_netft() {
+    let d = tmpdir("c5n");
+    let a = run(&[sofs_netft(&d)], S);
+    let f = findings(&a, "HVS003");
+    assert_eq!(f.len(), 1, "{:#?}", a.summary.findings);
+    assert_eq!(f[0].node.as_deref(), Some("0001"));
+    assert!(
+        f[0].evidence
+            .iter()
+            .any(|(k, v)| k == "owner inferred" && v.contains("172.31.6.12")),
+        "{:#?}",
+        f[0].evidence
+    );
+}
+
 /// A management NIC (RDP from an admin host) carrying node-to-node SMB at
 /// ~95 Mb/s for 12 s on a 100 Mb/s link; RDP retransmits meanwhile.
 fn flood(dir: &std::path::Path, if_speed: Option<u64>) -> PathBuf {
@@ -631,6 +852,75 @@ fn class6_saturation_without_link_speed() {
             .iter()
             .any(|(k, v)| k == "link speed" && v.contains("100"))
     );
+}
+
+/// A 100 Mb/s NIC (if_speed in the capture) filled for 12 s by SMB from a
+/// host; `rdp`: an admin's RDP session on it, `Some(true)` retransmitting.
+fn full_link(dir: &std::path::Path, v6: bool, rdp: Option<bool>) -> PathBuf {
+    let (me, peer, host, admin) = if v6 {
+        (
+            h(0xb1, "fd17:9::21"),
+            h(0xb2, "fd17:9::22"),
+            h(0xb3, "fd17:9::80"),
+            h(0xb4, "fd17:9::c8"),
+        )
+    } else {
+        (
+            h(0xb1, "172.20.14.21"),
+            h(0xb2, "172.20.14.22"),
+            h(0xb3, "172.20.14.80"),
+            h(0xb4, "172.20.14.200"),
+        )
+    };
+    let mut c = Cap::new("trace-0417.pcapng", &[("slot3", Some(100_000_000))]);
+    c.heartbeats(0, &me, &peer, T0, T0 + 40 * S, 2 * S, &[]);
+    if let Some(resend) = rdp {
+        for k in 0..800u32 {
+            let t = T0 + k as i64 * 50_000_000;
+            c.tcp(t, 0, &admin, &me, (51000, 3389), 1 + k * 100, 100);
+            c.tcp(t + 400_000, 0, &me, &admin, (3389, 51000), 1 + k * 100, 100);
+            if resend && k % 20 == 10 {
+                c.tcp(t + 800_000, 0, &me, &admin, (3389, 51000), 1 + k * 100, 100);
+            }
+        }
+    }
+    let n = 12 * 7_843u32;
+    for k in 0..n {
+        let t = T0 + 10 * S + k as i64 * 127_500;
+        c.tcp_cut(
+            t,
+            0,
+            &host,
+            &me,
+            (50200, 445),
+            1 + k.wrapping_mul(1460),
+            1514,
+        );
+    }
+    c.write(dir)
+}
+
+/// HVS002 is a warning when a full link stalls (or could stall) management
+/// sessions on it; a link with no management session that runs at
+/// capacity is a bulk transfer using its link: low, not a warning.
+#[test]
+fn class6_saturation_severity_follows_management_on_the_link() {
+    use hvsleuth_reports::Severity;
+    for (n, (v6, rdp, want)) in [
+        (false, None, Severity::Low),
+        (true, None, Severity::Low),
+        (true, Some(false), Severity::Medium),
+        (false, Some(true), Severity::Critical),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let d = tmpdir(&format!("c6s-{n}"));
+        let a = run(&[full_link(&d, v6, rdp)], S);
+        let f = findings(&a, "HVS002");
+        assert_eq!(f.len(), 1, "case {n}: {:#?}", a.summary.findings);
+        assert_eq!(f[0].severity, want, "case {n}: {:#?}", f[0]);
+    }
 }
 
 #[test]

@@ -58,6 +58,46 @@ impl Series {
     }
 }
 
+/// Frames of a NetFT (UDP 3343) group this long or shorter have their
+/// length counted: heartbeats are small fixed-size frames, told from the
+/// tunnelled packets around them by length.
+pub const NETFT_SMALL_FRAME: u64 = 512;
+/// At most 2 MB per NetFT group (16 B an entry): an hour of 1 s buckets with
+/// 18 distinct small lengths per bucket and direction fits; past it the
+/// split falls back to the cadence grid of the arrivals.
+const MAX_LENGTH_ENTRIES: usize = 1 << 17;
+
+/// Counts of a NetFT group's small frames by wire length, per bucket and
+/// direction (0 = client->server). Bounded: past the cap `overflowed` is set
+/// and the counts are incomplete.
+#[derive(Debug, Clone, Default)]
+pub struct FrameLengths {
+    /// (bucket, direction, wire length, frames); a (bucket, direction,
+    /// length) may appear more than once (late packets): sum them.
+    pub entries: Vec<(i64, u8, u16, u32)>,
+    pub overflowed: bool,
+}
+
+impl FrameLengths {
+    #[inline]
+    fn add(&mut self, bucket: i64, dir: u8, len: u16) {
+        for e in self.entries.iter_mut().rev().take(32) {
+            if e.0 != bucket {
+                break;
+            }
+            if e.1 == dir && e.2 == len {
+                e.3 += 1;
+                return;
+            }
+        }
+        if self.entries.len() >= MAX_LENGTH_ENTRIES {
+            self.overflowed = true;
+            return;
+        }
+        self.entries.push((bucket, dir, len, 1));
+    }
+}
+
 /// Identity of a group within one capture file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupKey {
@@ -82,6 +122,8 @@ pub struct Group {
     pub app: AppFacts,
     /// TCP reassembly counters of the group's connections.
     pub tcp: TcpCounters,
+    /// UDP 3343 groups only: small frames by length ([`FrameLengths`]).
+    pub lengths: Option<Box<FrameLengths>>,
 }
 
 /// All groups of one capture, bounded: past `cap` groups, new services on an
@@ -152,7 +194,10 @@ impl Groups {
         let i = self.groups.len();
         self.index.insert(key, i);
         self.keys.push(key);
-        self.groups.push(Group::default());
+        self.groups.push(Group {
+            lengths: (key.proto == Proto::Udp && key.port == 3343).then(Box::default),
+            ..Group::default()
+        });
         i
     }
 
@@ -169,6 +214,11 @@ impl Groups {
         g.bytes += wire;
         g.packets += 1;
         g.series.add(bucket, to_server, wire);
+        if let Some(l) = g.lengths.as_mut() {
+            if wire <= NETFT_SMALL_FRAME {
+                l.add(bucket, u8::from(!to_server), wire as u16);
+            }
+        }
     }
 }
 
@@ -207,5 +257,41 @@ mod tests {
         assert_eq!(g.keys.len(), 17);
         assert_eq!(g.overflowed, 84);
         assert_eq!(g.groups.iter().map(|x| x.bytes).sum::<u64>(), 100);
+    }
+
+    #[test]
+    fn netft_groups_count_small_frames_by_length() {
+        let mut g = Groups::new(1_000_000_000, 16);
+        let key = |port: u16| GroupKey {
+            iface: 0,
+            proto: Proto::Udp,
+            client: Some([10, 0, 0, 1].into()),
+            server: Some([10, 0, 0, 2].into()),
+            port,
+        };
+        let n = g.id(key(3343));
+        let other = g.id(key(53));
+        for (ts, to_server, wire) in [
+            (0, true, 134),
+            (1, true, 134),
+            (2, false, 98),
+            (3, true, 1446),
+        ] {
+            g.add(n, ts, to_server, wire);
+            g.add(other, ts, to_server, wire);
+        }
+        g.add(n, 1_500_000_000, true, 134);
+        g.add(n, 10, true, 134); // late, after bucket 1 began
+        let l = g.groups[n].lengths.as_ref().unwrap();
+        assert_eq!(
+            l.entries,
+            vec![
+                (0, 0, 134, 2),
+                (0, 1, 98, 1),
+                (1, 0, 134, 1),
+                (0, 0, 134, 1)
+            ]
+        );
+        assert!(g.groups[other].lengths.is_none());
     }
 }

@@ -215,6 +215,8 @@ fn longest_run(
 }
 
 /// HVS002: sustained saturation while management connections on the interface suffer.
+/// Critical when they retransmit, medium when they are there and do not,
+/// low when the link carries no management session at all.
 /// Judged on the 1 s signal, whatever the chart bucket. Without a known link
 /// speed, a sustained plateau of throughput while management connections on
 /// the same interface retransmit is taken as the link's limit, said so.
@@ -293,13 +295,26 @@ pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             .filter(|(_, b)| *b > 0)
             .map(|(r, b)| format!("{r} {}", human_bytes(b)))
             .collect();
+        let mgmt_flows: u64 = mgmt.iter().map(|g| g.flows).sum();
+        // What HVS002 is about is the management sessions a full link
+        // stalls. A link with none on it that runs at capacity is a bulk
+        // transfer using what it was given (TCP fills any link): worth
+        // knowing, not a warning.
         out.push(Finding {
             id: HVS002.id.into(),
-            severity: if stalled { Severity::Critical } else { Severity::Medium },
+            severity: if stalled {
+                Severity::Critical
+            } else if mgmt_flows > 0 {
+                Severity::Medium
+            } else {
+                Severity::Low
+            },
             title: if stalled {
                 format!("{} saturated for {secs:.0} s while management sessions stalled", iface.interface)
-            } else {
+            } else if mgmt_flows > 0 {
                 format!("{} saturated for {secs:.0} s", iface.interface)
+            } else {
+                format!("{} ran at capacity for {secs:.0} s (no management session on it)", iface.interface)
             },
             node: Some(iface.node.clone()),
             interface: Some(iface.interface.clone()),
@@ -325,7 +340,7 @@ pub fn saturation(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 ("link speed".into(), human_bps(link)),
                 ("link speed from".into(), link_from.clone()),
                 ("traffic on the interface".into(), fillers.join(", ")),
-                ("management connections".into(), mgmt.iter().map(|g| g.flows).sum::<u64>().to_string()),
+                ("management connections".into(), mgmt_flows.to_string()),
                 ("management TCP retransmissions/duplicates/gaps".into(), bad.to_string()),
             ],
             tshark_filter: iface.addresses.first().map(|a| {

@@ -30,6 +30,9 @@ pub fn reason(f: &Finding, th: &Thresholds) -> String {
             "saturated and the management connections on it had {} retransmitted, duplicate or lost segments",
             ev(f, "management TCP retransmissions/duplicates/gaps").unwrap_or("?")
         ),
+        ("HVS002", Severity::Low) => {
+            "at capacity, but no management session uses this link: nothing on it to stall".into()
+        }
         ("HVS002", _) => "saturated, but no management connection on it lost or repeated a segment".into(),
         ("HVS003", Severity::High) => "the client never moved to the CSV owner within the capture".into(),
         ("HVS003", Severity::Medium) => "the client moved to the owner; IO was redirected until then".into(),

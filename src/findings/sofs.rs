@@ -10,7 +10,27 @@ use hvsleuth_reports::{Finding, Role, Severity};
 
 use super::catalogue::HVS003;
 use super::{Ctx, addr_filter};
+use crate::merge::attribute::GroupRow;
 use crate::units::human_bytes;
+use crate::attribution::rules::Proto;
+
+/// The node a redirected-IO group carries `a`'s forwarded IO to, if it does.
+/// Over SMB (TCP) the non-owner is the SMB client of the owner, for reads
+/// and writes alike. NetFT datagrams go UDP 3343 -> 3343 both ways: which
+/// end the group key calls the client is only which packet came first, so
+/// either end may be the forwarder.
+fn forwarded_to<'c>(ctx: &'c Ctx<'_>, r: &GroupRow, a: &str) -> Option<&'c str> {
+    let (c, s) = (r.key.client?, r.key.server?);
+    let (cn, sn) = (ctx.node_of(c)?, ctx.node_of(s)?);
+    let netft = r.key.proto == Proto::Udp && r.key.port == 3343;
+    if cn.eq_ignore_ascii_case(a) && !sn.eq_ignore_ascii_case(a) {
+        Some(sn)
+    } else if netft && sn.eq_ignore_ascii_case(a) && !cn.eq_ignore_ascii_case(a) {
+        Some(cn)
+    } else {
+        None
+    }
+}
 
 pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     inferred_non_owner(ctx, out);
@@ -48,12 +68,8 @@ pub fn non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 .groups
                 .iter()
                 .filter(|r| r.role == Role::RedirectedIo)
-                .filter(|r| r.key.client.and_then(|c| ctx.node_of(c)) == Some(server_node))
                 .filter(|r| {
-                    r.key
-                        .server
-                        .and_then(|s| ctx.node_of(s))
-                        .is_some_and(|s| s.eq_ignore_ascii_case(owner))
+                    forwarded_to(ctx, r, server_node).is_some_and(|b| b.eq_ignore_ascii_case(owner))
                 })
                 .filter(|r| r.first_ts_ns <= g.last_ts_ns && r.last_ts_ns >= g.first_ts_ns)
                 .map(|r| r.bytes)
@@ -139,7 +155,7 @@ fn inventory_knows(ctx: &Ctx<'_>, shares: &[String]) -> bool {
 /// how closely the volumes and the windows match.
 fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let mut seen: BTreeSet<(IpAddr, IpAddr)> = BTreeSet::new();
-    let mut storage: Vec<&crate::merge::attribute::GroupRow> = ctx
+    let mut storage: Vec<&GroupRow> = ctx
         .model
         .groups
         .iter()
@@ -160,7 +176,7 @@ fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         // Redirected IO from A to another node, overlapping the client's window.
-        let overlap = |r: &crate::merge::attribute::GroupRow| {
+        let overlap = |r: &GroupRow| {
             let s = r.first_ts_ns.max(g.first_ts_ns);
             let e = r.last_ts_ns.min(g.last_ts_ns);
             (e - s).max(0) as f64 / (g.last_ts_ns - g.first_ts_ns).max(1) as f64
@@ -172,13 +188,7 @@ fn inferred_non_owner(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             .iter()
             .filter(|r| r.role == Role::RedirectedIo)
         {
-            let (Some(rc), Some(rs)) = (r.key.client, r.key.server) else {
-                continue;
-            };
-            if ctx.node_of(rc) != Some(a) {
-                continue;
-            }
-            let Some(b) = ctx.node_of(rs).filter(|b| *b != a) else {
+            let Some(b) = forwarded_to(ctx, r, a) else {
                 continue;
             };
             let o = overlap(r);

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use hvsleuth_parsers::tcp::TcpCounters;
 use hvsleuth_reports::Role;
 
-use crate::attribution::groups::{Cell, GroupKey};
+use crate::attribution::groups::{Cell, FrameLengths, GroupKey};
 use crate::attribution::rules::{GroupView, Proto, classify};
 use crate::pipeline::scan::HeartbeatTrack;
 
@@ -117,69 +117,281 @@ struct Part {
 /// A split of a UDP 3343 series: heartbeat cells, the rest, heartbeat size per direction.
 type NetftSplit = (Vec<(i64, Cell)>, Vec<(i64, Cell)>, [u64; 2]);
 
-/// Splits a UDP 3343 series (cells client->server, server->client) into the
-/// heartbeat baseline and the rest. Per direction: heartbeats come once per
-/// `cadence` with a typical size (the smallest mean packet size of any
-/// bucket); a token bucket allows that many heartbeat packets over time, so
-/// the split does not depend on the bucket width. Buckets whose packets are
-/// all heartbeat-sized and no more frequent than 4 per cadence are heartbeats
-/// whatever the tokens (jitter).
-fn split_netft(buckets: &[(i64, Cell)], bucket_ns: i64, cadence_ns: [i64; 2]) -> NetftSplit {
-    let mut size = [u64::MAX; 2];
+/// One direction of a UDP 3343 group, as the split sees it.
+#[derive(Clone, Copy)]
+struct NetftDir<'a> {
+    /// The sender's heartbeat interval.
+    cadence_ns: i64,
+    /// Every UDP 3343 -> 3343 arrival of the direction (the scan's heartbeat
+    /// track), when it holds all of them.
+    arrivals: Option<&'a [i64]>,
+}
+
+/// Most heartbeats one bucket can hold: the slots it spans plus one (jitter).
+fn max_heartbeats_per_bucket(bucket_ns: i64, cadence_ns: i64) -> u64 {
+    (bucket_ns.max(1) as u64).div_ceil(cadence_ns.max(1) as u64) + 1
+}
+
+/// The size of a direction's heartbeat frames. NetFT sends one heartbeat per
+/// route and interval, a fixed structure: every heartbeat of one sender to
+/// one peer has the same length. Learnt as the most common length of the
+/// buckets that hold no more packets than heartbeats can fill, each of one
+/// length (bytes a multiple of packets). `true` when that length is the
+/// majority (exact); else the smallest mean packet size stands in for it.
+fn heartbeat_size(buckets: &[(i64, Cell)], d: usize, max_per_bucket: u64) -> (u64, bool) {
+    let mut lens: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut n = 0usize;
     for (_, c) in buckets {
-        for (d, sz) in size.iter_mut().enumerate() {
-            if let Some(m) = c.bytes[d].checked_div(c.packets[d]) {
-                *sz = (*sz).min(m);
-            }
+        let (p, b) = (c.packets[d], c.bytes[d]);
+        if p == 0 || p > max_per_bucket || b % p != 0 {
+            continue;
+        }
+        n += 1;
+        *lens.entry(b / p).or_default() += 1;
+    }
+    if let Some((len, k)) = lens
+        .iter()
+        .max_by_key(|(l, k)| (**k, std::cmp::Reverse(**l)))
+    {
+        if *k >= 3 && 2 * *k >= n {
+            return (*len, true);
         }
     }
+    let mut size = buckets
+        .iter()
+        .filter_map(|(_, c)| c.bytes[d].checked_div(c.packets[d]))
+        .min()
+        .unwrap_or(0);
     // No bucket small enough to be heartbeats alone (a conversation busy
     // throughout): NetFT heartbeats are ~150 B frames.
-    for s in &mut size {
-        if *s > 300 {
-            *s = 150;
+    if size > 300 {
+        size = 150;
+    }
+    (size, false)
+}
+
+/// Heartbeats per bucket and direction from the frame lengths of a NetFT
+/// group. A sender's heartbeats to one peer all have one length and come
+/// once per interval for as long as the route is up; tunnelled ACKs and SMB
+/// control messages come in bursts. So the heartbeat length of a direction
+/// is the small length found in the most heartbeat intervals at no more
+/// than one or two per interval, and the heartbeats of a bucket are its
+/// frames of that length (counted per bucket; the caller caps them where
+/// other frames share the bucket). `None` for a
+/// direction where no length recurs (or the counts overflowed).
+fn heartbeats_by_length(
+    lengths: &FrameLengths,
+    bucket_ns: i64,
+    cadence_ns: [i64; 2],
+) -> [Option<(u64, BTreeMap<i64, u64>)>; 2] {
+    if lengths.overflowed {
+        return [None, None];
+    }
+    let bucket_ns = bucket_ns.max(1);
+    let window = cadence_ns.map(|c| c.max(bucket_ns));
+    let mut counts: BTreeMap<(u8, u16, i64), u64> = BTreeMap::new();
+    let mut per_window: BTreeMap<(u8, u16, i64), u64> = BTreeMap::new();
+    for (b, d, len, n) in &lengths.entries {
+        let w = (b.saturating_mul(bucket_ns)).div_euclid(window[usize::from(*d)]);
+        *counts.entry((*d, *len, *b)).or_default() += u64::from(*n);
+        *per_window.entry((*d, *len, w)).or_default() += u64::from(*n);
+    }
+    let mut score: BTreeMap<(u8, u16), u64> = BTreeMap::new();
+    for ((d, len, _), n) in &per_window {
+        let d_ = usize::from(*d);
+        if *n <= max_heartbeats_per_bucket(window[d_], cadence_ns[d_]) {
+            *score.entry((*d, *len)).or_default() += 1;
         }
     }
-    let max_size = |d: usize| (size[d].saturating_mul(3) / 2).max(200);
-    let mut hb = Vec::with_capacity(buckets.len());
-    let mut rest = Vec::new();
-    let mut tokens = [1.0f64; 2];
-    let mut prev: Option<i64> = None;
-    for (b, c) in buckets {
-        let dt_s = prev.map_or(1.0, |p| (b - p) as f64 * bucket_ns as f64 / 1e9);
-        prev = Some(*b);
-        let mut h = Cell::default();
-        let mut r = Cell::default();
-        for d in 0..2 {
-            let rate = 1e9 / cadence_ns[d].max(1) as f64;
-            tokens[d] = (tokens[d] + dt_s * rate).min(2.0f64.max(2.0 * rate));
-            let (p, by) = (c.packets[d], c.bytes[d]);
+    let mut out = [None, None];
+    for (d, slot) in out.iter_mut().enumerate() {
+        let best = score
+            .iter()
+            .filter(|((dd, _), _)| usize::from(*dd) == d)
+            .max_by_key(|((_, len), n)| (**n, std::cmp::Reverse(*len)));
+        let Some(((_, len), n)) = best else { continue };
+        if *n < 3 {
+            continue;
+        }
+        let per: BTreeMap<i64, u64> = counts
+            .range((d as u8, *len, i64::MIN)..=(d as u8, *len, i64::MAX))
+            .map(|((_, _, b), n)| (*b, *n))
+            .collect();
+        *slot = Some((u64::from(*len), per));
+    }
+    out
+}
+
+/// Heartbeats per busy bucket, counted on the sender's cadence grid. The
+/// arrivals in quiet buckets are heartbeats and anchor the grid; from the
+/// last one, each interval later a heartbeat is due: the arrival closest to
+/// that time (within a quarter interval) is counted as one, whatever else
+/// NetFT tunnels around it, and re-anchors the grid; a slot with no arrival
+/// is a missed heartbeat. Tunnelled packets between the slots are not
+/// heartbeats, however small.
+fn grid_heartbeats(
+    arrivals: &[i64],
+    bucket_ns: i64,
+    cadence_ns: i64,
+    quiet: &dyn Fn(i64) -> bool,
+) -> BTreeMap<i64, u64> {
+    let mut a = arrivals.to_vec();
+    a.sort_unstable();
+    let c = cadence_ns.max(1);
+    let tol = c / 4;
+    let bucket = |t: i64| t.div_euclid(bucket_ns.max(1));
+    let mut out: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut anchor: Option<i64> = None;
+    let mut i = 0;
+    while i < a.len() {
+        let t = a[i];
+        if quiet(bucket(t)) {
+            anchor = Some(t);
+            i += 1;
+            continue;
+        }
+        let Some(an) = anchor else {
+            // Busy from the first arrival on: the grid starts there.
+            *out.entry(bucket(t)).or_default() += 1;
+            anchor = Some(t);
+            i += 1;
+            continue;
+        };
+        let mut due = an + c;
+        if t > due + tol {
+            // Slots without any arrival (missed heartbeats): move the grid on.
+            due += ((t - due - tol) / c + 1) * c;
+        }
+        if t < due - tol {
+            i += 1;
+            continue;
+        }
+        let mut best = i;
+        let mut j = i;
+        while j < a.len() && a[j] <= due + tol {
+            if (a[j] - due).abs() < (a[best] - due).abs() {
+                best = j;
+            }
+            j += 1;
+        }
+        let kb = bucket(a[best]);
+        if !quiet(kb) {
+            *out.entry(kb).or_default() += 1;
+        }
+        anchor = Some(a[best]);
+        i = best + 1;
+    }
+    out
+}
+
+/// Splits a UDP 3343 series (cells client->server, server->client) into the
+/// heartbeat baseline and the rest (what NetFT tunnels). Per direction: the
+/// heartbeat length is learnt ([`heartbeat_size`]); a bucket whose packets
+/// all have that length, no more than heartbeats can fill, is heartbeats
+/// alone. In the other buckets the heartbeats are counted on the cadence
+/// grid of the arrivals ([`grid_heartbeats`]), or without the arrivals as
+/// one per interval, and each counts its learnt length as `cluster`; the
+/// rest is tunnelled traffic. Where the group has its small frames counted
+/// by length ([`FrameLengths`]), the heartbeats are those frames of the
+/// heartbeat length ([`heartbeats_by_length`]): exact, whatever the bucket.
+fn split_netft(
+    buckets: &[(i64, Cell)],
+    bucket_ns: i64,
+    dirs: [NetftDir<'_>; 2],
+    lengths: Option<&FrameLengths>,
+) -> NetftSplit {
+    let mut hb: Vec<(i64, Cell)> = Vec::with_capacity(buckets.len());
+    let mut rest: Vec<(i64, Cell)> = Vec::new();
+    let mut out_size = [0u64; 2];
+    let mut hcells: Vec<Cell> = vec![Cell::default(); buckets.len()];
+    let max_q = dirs.map(|x| max_heartbeats_per_bucket(bucket_ns, x.cadence_ns));
+    let cadence = dirs.map(|x| x.cadence_ns.max(1));
+    let by_len = lengths.map_or([None, None], |l| {
+        heartbeats_by_length(l, bucket_ns, cadence)
+    });
+    for (d, by_len) in by_len.into_iter().enumerate() {
+        if let Some((size, per)) = by_len {
+            // Exact: the heartbeat frames counted by length.
+            out_size[d] = size;
+            for (idx, (k, c)) in buckets.iter().enumerate() {
+                // Frames of the heartbeat length alone in a bucket are all
+                // heartbeats (a sender catching up sends several at once);
+                // among other frames, no more than the interval allows.
+                let n = per.get(k).copied().unwrap_or(0);
+                let n = if n >= c.packets[d] {
+                    c.packets[d]
+                } else {
+                    n.min(max_q[d])
+                };
+                hcells[idx].packets[d] = n;
+                hcells[idx].bytes[d] = (n * size).min(c.bytes[d]);
+            }
+            continue;
+        }
+        let cad = dirs[d].cadence_ns.max(1);
+        let max_q = max_q[d];
+        let (size, exact) = heartbeat_size(buckets, d, max_q);
+        out_size[d] = size;
+        let loose_max = (size.saturating_mul(3) / 2).max(200);
+        let rate = 1e9 / cad as f64;
+        let bucket_s = bucket_ns as f64 / 1e9;
+        let is_quiet = |c: &Cell| {
+            let (p, b) = (c.packets[d], c.bytes[d]);
+            if p == 0 {
+                return false;
+            }
+            if exact {
+                p <= max_q && b == p * size
+            } else {
+                b / p <= loose_max && (p as f64) <= 4.0 * rate * bucket_s.max(cad as f64 / 1e9)
+            }
+        };
+        let quiet_at = |k: i64| {
+            buckets
+                .binary_search_by_key(&k, |x| x.0)
+                .is_ok_and(|i| is_quiet(&buckets[i].1))
+        };
+        let grid = dirs[d]
+            .arrivals
+            .map(|a| grid_heartbeats(a, bucket_ns, cad, &quiet_at));
+        let per_hb = if exact { size } else { loose_max };
+        // Without the arrivals: one heartbeat per interval, the fraction
+        // carried from bucket to bucket.
+        let mut due = 0.0f64;
+        for (idx, (k, c)) in buckets.iter().enumerate() {
+            let (p, b) = (c.packets[d], c.bytes[d]);
             if p == 0 {
                 continue;
             }
-            let bucket_s = bucket_ns as f64 / 1e9;
-            let quiet = by / p <= max_size(d)
-                && (p as f64) <= 4.0 * rate * bucket_s.max(cadence_ns[d] as f64 / 1e9);
-            let hp = if quiet {
-                p
+            due += rate * bucket_s;
+            let (hp, hbytes) = if is_quiet(c) {
+                (p, b)
             } else {
-                p.min(tokens[d].floor() as u64)
+                let n = match &grid {
+                    Some(g) => g.get(k).copied().unwrap_or(0),
+                    None => due.floor() as u64,
+                };
+                let hp = p.min(n).min(b / per_hb.max(1));
+                (hp, b.min(hp * per_hb))
             };
-            tokens[d] = (tokens[d] - hp as f64).max(0.0);
-            let hbytes = if quiet { by } else { by.min(hp * max_size(d)) };
-            h.packets[d] = hp;
-            h.bytes[d] = hbytes;
-            r.packets[d] = p - hp;
-            r.bytes[d] = by - hbytes;
-        }
-        if h.packets != [0, 0] {
-            hb.push((*b, h));
-        }
-        if r.packets != [0, 0] || r.bytes != [0, 0] {
-            rest.push((*b, r));
+            due = (due - hp as f64).clamp(0.0, 1.0);
+            hcells[idx].packets[d] = hp;
+            hcells[idx].bytes[d] = hbytes;
         }
     }
-    (hb, rest, size.map(|s| if s == u64::MAX { 0 } else { s }))
+    for ((k, c), h) in buckets.iter().zip(&hcells) {
+        let r = Cell {
+            bytes: [c.bytes[0] - h.bytes[0], c.bytes[1] - h.bytes[1]],
+            packets: [c.packets[0] - h.packets[0], c.packets[1] - h.packets[1]],
+        };
+        if h.packets != [0, 0] {
+            hb.push((*k, *h));
+        }
+        if r.packets != [0, 0] || r.bytes != [0, 0] {
+            rest.push((*k, r));
+        }
+    }
+    (hb, rest, out_size)
 }
 
 /// `offsets[i]`: ns added to file i's timestamps to align its clock (skew).
@@ -237,11 +449,20 @@ pub fn attribute(
                     app: &g.app,
                 };
                 let parts: Vec<Part> = if key.proto == Proto::Udp && key.port == 3343 {
-                    let cad = [
-                        cadence(key.iface, key.client, key.server),
-                        cadence(key.iface, key.server, key.client),
-                    ];
-                    let (hb, rest, size) = split_netft(&g.series.buckets, bucket_ns, cad);
+                    let track = |s: Option<IpAddr>, d: Option<IpAddr>| {
+                        s.zip(d)
+                            .and_then(|(s, d)| f.scan.heartbeats.get(&(key.iface, s, d)))
+                    };
+                    let dir = |s: Option<IpAddr>, d: Option<IpAddr>| NetftDir {
+                        cadence_ns: cadence(key.iface, s, d),
+                        arrivals: track(s, d)
+                            .filter(|t| t.arrivals.len() as u64 == t.count)
+                            .map(|t| t.arrivals.as_slice()),
+                    };
+                    let dirs = [dir(key.client, key.server), dir(key.server, key.client)];
+                    let cad = [dirs[0].cadence_ns, dirs[1].cadence_ns];
+                    let (hb, rest, size) =
+                        split_netft(&g.series.buckets, bucket_ns, dirs, g.lengths.as_deref());
                     let base_txt = format!(
                         "~{} B every {:.1} s{}",
                         size[0].max(size[1]),
@@ -386,19 +607,38 @@ mod tests {
         }
     }
 
+    fn dirs(cad: i64, arrivals: Option<&[i64]>) -> [NetftDir<'_>; 2] {
+        [
+            NetftDir {
+                cadence_ns: cad,
+                arrivals,
+            },
+            NetftDir {
+                cadence_ns: cad,
+                arrivals: None,
+            },
+        ]
+    }
+
     #[test]
     fn netft_split_keeps_heartbeats_and_takes_bursts() {
-        // 1 s buckets, a 134 B heartbeat each second, a 1 MB burst in second 30.
+        // 1 s buckets, a 134 B heartbeat each second, a 1 MB burst in second 30
+        // with 98 B tunnelled ACKs among the 1500 B segments.
         let mut b: Vec<(i64, Cell)> = (0..60).map(|s| (s, cell(1, 134))).collect();
-        b[30].1 = cell(1 + 700, 134 + 700 * 1500);
-        let (hb, rest, size) = split_netft(&b, 1_000_000_000, [1_000_000_000; 2]);
-        assert_eq!(size[0], 134);
-        let hbb: u64 = hb.iter().map(|x| x.1.bytes[0]).sum();
-        let rb: u64 = rest.iter().map(|x| x.1.bytes[0]).sum();
-        assert_eq!(hbb + rb, 60 * 134 + 700 * 1500);
-        // At most two heartbeat allowances (201 B each) of the burst bucket stay cluster.
-        assert!((700 * 1500 - 402..=700 * 1500).contains(&rb), "{rb}");
-        assert_eq!(hb.len(), 60);
+        b[30].1 = cell(1 + 700 + 300, 134 + 700 * 1500 + 300 * 98);
+        let tunnel = 700 * 1500 + 300 * 98;
+        // Without the arrivals (token bucket) and with them (cadence grid).
+        let mut arr: Vec<i64> = (0..60).map(|s| s * 1_000_000_000 + 400_000_000).collect();
+        arr.extend((0..1000).map(|k| 30_000_000_000 + k * 900_000));
+        for a in [None, Some(arr.as_slice())] {
+            let (hb, rest, size) = split_netft(&b, 1_000_000_000, dirs(1_000_000_000, a), None);
+            assert_eq!(size[0], 134);
+            let hbb: u64 = hb.iter().map(|x| x.1.bytes[0]).sum();
+            let rb: u64 = rest.iter().map(|x| x.1.bytes[0]).sum();
+            assert_eq!(hbb, 60 * 134, "arrivals {}", a.is_some());
+            assert_eq!(rb, tunnel);
+            assert_eq!(hb.len(), 60);
+        }
     }
 
     #[test]

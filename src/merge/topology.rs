@@ -359,7 +359,12 @@ fn own_end_frames(
 /// (FSCTL_QUERY_NETWORK_INTERFACE_INFO) belong to one node. When both ends of
 /// a link were captured and nothing decides, the two captures take one end
 /// each, said to be arbitrary; what stays undecided is marked a conflict.
-fn resolve(guesses: &mut [Guess], names: &[String], smb_groups: &[BTreeSet<IpAddr>]) {
+fn resolve(
+    guesses: &mut [Guess],
+    names: &[String],
+    smb_groups: &[BTreeSet<IpAddr>],
+    files: &[FileScan],
+) {
     let owned = |gs: &[Guess]| {
         let mut ip: HashMap<IpAddr, usize> = HashMap::new();
         let mut mac: HashMap<[u8; 6], usize> = HashMap::new();
@@ -478,10 +483,67 @@ fn resolve(guesses: &mut [Guess], names: &[String], smb_groups: &[BTreeSet<IpAdd
             })
         });
         if let Some(j) = twin {
-            let (a, b) = (
+            let (mut a, mut b) = (
                 guesses[i].undecided[0].clone(),
                 guesses[i].undecided[1].clone(),
             );
+            // The one-way delay decides: of TCP segments between the two ends
+            // captured at both, else of their heartbeats.
+            let (fi, fj) = (guesses[i].file, guesses[j].file);
+            let (ii, ij) = (guesses[i].info, guesses[j].info);
+            let decided = files.get(fi).zip(files.get(fj)).and_then(|(f1, f2)| {
+                end_by_delay(f1, f2, &a, &b)
+                    .map(|(x, n)| {
+                        (
+                            x,
+                            format!(
+                                "each of {n} TCP segments between them reached the other capture later when this \
+                                 end sent it than any the other end sent did"
+                            ),
+                        )
+                    })
+                    .or_else(|| {
+                        let i1 = f1.scan.interfaces.get(ii)?.index;
+                        let i2 = f2.scan.interfaces.get(ij)?.index;
+                        end_by_heartbeat_phase(f1, i1, f2, i2, &a, &b).map(|(x, n, d)| {
+                            (
+                                x,
+                                format!(
+                                    "their heartbeats ({n} matched) reach the other capture {:.0} us later one way \
+                                     than the other, the way from this end",
+                                    d.abs() as f64 / 1e3
+                                ),
+                            )
+                        })
+                    })
+            });
+            if let Some((i_is_a, why)) = decided {
+                if !i_is_a {
+                    std::mem::swap(&mut a, &mut b);
+                }
+                let bj = guesses[j]
+                    .undecided
+                    .iter()
+                    .find(|e| same_end(e, &b))
+                    .cloned()
+                    .unwrap_or_else(|| b.clone());
+                for (k, mine, other) in [(i, &a, &b), (j, &bj, &a)] {
+                    let peer = if k == i { j } else { i };
+                    guesses[k].reason = format!(
+                        "only {} and {} talk on this link, captured at both ends ({} and {}); {why} (a frame is \
+                         captured where it is sent before where it arrives): {} is this NIC's",
+                        end_str(mine),
+                        end_str(other),
+                        names[guesses[k].file],
+                        names[guesses[peer].file],
+                        end_str(mine)
+                    );
+                    guesses[k].own = Some(mine.clone());
+                    guesses[k].undecided.clear();
+                    guesses[k].confidence = 0.85;
+                }
+                continue;
+            }
             // In capture j, the end that is `b` (its own copy, which may list other addresses).
             let bj = guesses[j]
                 .undecided
@@ -520,6 +582,145 @@ fn resolve(guesses: &mut [Guess], names: &[String], smb_groups: &[BTreeSet<IpAdd
         g.conflict = true;
         g.confidence = 0.3;
     }
+}
+
+/// Which end of a two-station link capture `fi` sits at, when the link was
+/// captured at both ends (`fi`, `fj`): a frame is captured where it is sent
+/// before where it arrives, so for TCP segments captured in both, the
+/// offset (time in `fj` - time in `fi`) is skew + delay for segments sent
+/// from `fi`'s end and skew - delay for the others. Decided only when every
+/// segment of one direction has a larger offset than every segment of the
+/// other (queueing only adds delay), with at least 5 each way: (`fi` is at
+/// `a`, segments matched).
+fn end_by_delay(fi: &FileScan, fj: &FileScan, a: &End, b: &End) -> Option<(bool, usize)> {
+    const MIN_EACH: usize = 5;
+    let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
+    for (k, ti) in &fi.scan.seg_samples {
+        let Some(tj) = fj.scan.seg_samples.get(k) else {
+            continue;
+        };
+        let (src, dst) = match k.1 {
+            hvsleuth_parsers::flow::Direction::AtoB => (k.0.a.ip, k.0.b.ip),
+            hvsleuth_parsers::flow::Direction::BtoA => (k.0.b.ip, k.0.a.ip),
+        };
+        if a.ips.contains(&src) && b.ips.contains(&dst) {
+            from_a.push(tj - ti);
+        } else if b.ips.contains(&src) && a.ips.contains(&dst) {
+            from_b.push(tj - ti);
+        }
+    }
+    if from_a.len() < MIN_EACH || from_b.len() < MIN_EACH {
+        return None;
+    }
+    let n = from_a.len() + from_b.len();
+    let (amin, amax) = (*from_a.iter().min()?, *from_a.iter().max()?);
+    let (bmin, bmax) = (*from_b.iter().min()?, *from_b.iter().max()?);
+    if amin > bmax {
+        Some((true, n))
+    } else if bmin > amax {
+        Some((false, n))
+    } else {
+        None
+    }
+}
+
+/// Arrivals with no other within a quarter interval: heartbeats in quiet
+/// times (tunnelled bursts come many to an interval).
+fn isolated_arrivals(arrivals: &[i64], cadence_ns: i64) -> Vec<i64> {
+    let mut a = arrivals.to_vec();
+    a.sort_unstable();
+    let q = cadence_ns / 4;
+    (0..a.len())
+        .filter(|&k| (k == 0 || a[k] - a[k - 1] >= q) && (k + 1 == a.len() || a[k + 1] - a[k] >= q))
+        .map(|k| a[k])
+        .collect()
+}
+
+/// Maps `x` into (-c/2, c/2].
+fn wrap(x: i64, c: i64) -> i64 {
+    let h = c / 2;
+    (x + h - 1).rem_euclid(c) - h + 1
+}
+
+/// The offset, modulo the heartbeat interval, from one capture's arrivals of
+/// a periodic heartbeat to another's (each paired with its nearest), with
+/// its median absolute deviation and the pairs used.
+fn phase_offset(t: &[i64], u: &[i64], c: i64) -> Option<(i64, i64, usize)> {
+    if u.is_empty() {
+        return None;
+    }
+    let mut v: Vec<i64> = t
+        .iter()
+        .map(|x| {
+            let k = u.partition_point(|y| y < x);
+            let near = [k.checked_sub(1), Some(k)]
+                .into_iter()
+                .flatten()
+                .filter_map(|k| u.get(k))
+                .min_by_key(|y| (**y - x).abs())
+                .copied()
+                .unwrap_or(u[0]);
+            near - x
+        })
+        .collect();
+    if v.len() < 5 {
+        return None;
+    }
+    let r = v[0];
+    for x in &mut v {
+        *x = r + wrap(*x - r, c);
+    }
+    v.sort_unstable();
+    let m = v[v.len() / 2];
+    let mut dev: Vec<i64> = v.iter().map(|x| (x - m).abs()).collect();
+    dev.sort_unstable();
+    Some((wrap(m, c), dev[dev.len() / 2], v.len()))
+}
+
+/// Which end of a two-station link capture `fi` sits at, from the heartbeats
+/// both ends send each other, captured at both (interfaces `ii` of `fi`,
+/// `ij` of `fj`). A heartbeat is in `fj` (skew + delay) after `fi` when
+/// `fi`'s end sent it and (skew - delay) when the other did: the two
+/// offsets, modulo the interval (the clocks may be seconds apart), differ by
+/// twice the delay, positive when `fi` is at `a`. Decided only when that
+/// difference stands well above the spread of the offsets: (`fi` is at `a`,
+/// heartbeats matched, difference ns).
+fn end_by_heartbeat_phase(
+    fi: &FileScan,
+    ii: u32,
+    fj: &FileScan,
+    ij: u32,
+    a: &End,
+    b: &End,
+) -> Option<(bool, usize, i64)> {
+    for x in &a.ips {
+        for y in &b.ips {
+            let (Some(ab_i), Some(ab_j), Some(ba_i), Some(ba_j)) = (
+                fi.scan.heartbeats.get(&(ii, *x, *y)),
+                fj.scan.heartbeats.get(&(ij, *x, *y)),
+                fi.scan.heartbeats.get(&(ii, *y, *x)),
+                fj.scan.heartbeats.get(&(ij, *y, *x)),
+            ) else {
+                continue;
+            };
+            let c1 = super::attribute::heartbeat_cadence_ns(&ab_i.arrivals)?;
+            let c2 = super::attribute::heartbeat_cadence_ns(&ba_i.arrivals)?;
+            if (c1 - c2).abs() > c1 / 10 {
+                return None;
+            }
+            let iso =
+                |t: &crate::pipeline::scan::HeartbeatTrack, c| isolated_arrivals(&t.arrivals, c);
+            let (d_ab, s_ab, n_ab) = phase_offset(&iso(ab_i, c1), &iso(ab_j, c1), c1)?;
+            let (d_ba, s_ba, n_ba) = phase_offset(&iso(ba_i, c2), &iso(ba_j, c2), c1)?;
+            let delta = wrap(d_ab - d_ba, c1);
+            let noise = 4 * (s_ab + s_ba);
+            if delta.abs() > noise.max(2_000) && delta.abs() < c1 / 4 {
+                return Some((delta > 0, n_ab + n_ba, delta));
+            }
+            return None;
+        }
+    }
+    None
 }
 
 /// Two ends are the same station: the same MAC, or (without MACs) a shared address.
@@ -619,7 +820,7 @@ pub fn build(
             }
         }
     }
-    resolve(&mut guesses, &names, &smb_groups(smb));
+    resolve(&mut guesses, &names, &smb_groups(smb), files);
     let mut gi = guesses.into_iter().peekable();
     for (fi, f) in files.iter().enumerate() {
         for (ii, info) in f.scan.interfaces.iter().enumerate() {

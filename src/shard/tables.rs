@@ -31,7 +31,7 @@ use hvsleuth_parsers::tcp::TcpCounters;
 use hvsleuth_reports::model::TimelineEvent;
 use polars::prelude::*;
 
-use crate::attribution::groups::{Cell, Group, GroupKey};
+use crate::attribution::groups::{Cell, FrameLengths, Group, GroupKey};
 use crate::attribution::rules::{AppFacts, Proto};
 use crate::evidence::{Counter, Evidence};
 use crate::pipeline::files::ScanOutput;
@@ -357,6 +357,17 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
             "witness",
             gs.iter().map(|g| g.app.witness).collect::<Vec<bool>>(),
         ),
+        // NetFT groups count their small frames by length (frame_lengths).
+        c(
+            "has_lengths",
+            gs.iter().map(|g| g.lengths.is_some()).collect::<Vec<bool>>(),
+        ),
+        c(
+            "lengths_overflowed",
+            gs.iter()
+                .map(|g| g.lengths.as_ref().is_some_and(|l| l.overflowed))
+                .collect::<Vec<bool>>(),
+        ),
     ];
     tcp_columns(gs, &mut cols);
     put(dir, "groups", cols, &mut t)?;
@@ -404,6 +415,29 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
             c("bytes_to_client", b1),
             c("packets_to_server", p0),
             c("packets_to_client", p1),
+        ],
+        &mut t,
+    )?;
+    let (mut lg, mut lb) = (Vec::<u64>::new(), Vec::<i64>::new());
+    let (mut ld, mut ll, mut lf) = (Vec::<u32>::new(), Vec::<u32>::new(), Vec::<u32>::new());
+    for (i, g) in gs.iter().enumerate() {
+        for &(b, d, len, n) in g.lengths.iter().flat_map(|l| &l.entries) {
+            lg.push(i as u64);
+            lb.push(b);
+            ld.push(u32::from(d));
+            ll.push(u32::from(len));
+            lf.push(n);
+        }
+    }
+    put(
+        dir,
+        "frame_lengths",
+        vec![
+            c("group", lg),
+            c("bucket", lb),
+            c("direction", ld),
+            c("wire_len", ll),
+            c("frames", lf),
         ],
         &mut t,
     )?;
@@ -608,6 +642,7 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
         u64s(&df, "encrypted_bytes")?,
         bools(&df, "witness")?,
     );
+    let (has_len, len_over) = (bools(&df, "has_lengths")?, bools(&df, "lengths_overflowed")?);
     let tcp = tcp_read(&df)?;
     let mut keys = Vec::with_capacity(df.height());
     let mut groups = Vec::with_capacity(df.height());
@@ -635,6 +670,12 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
                 witness: witness[i],
             },
             tcp: tcp[i],
+            lengths: has_len[i].then(|| {
+                Box::new(FrameLengths {
+                    entries: Vec::new(),
+                    overflowed: len_over[i],
+                })
+            }),
         });
     }
     let df = get(dir, "group_facts")?;
@@ -670,6 +711,25 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
                 bytes: [b0[i], b1[i]],
                 packets: [p0[i], p1[i]],
             },
+        ));
+    }
+    let df = get(dir, "frame_lengths")?;
+    let (lg, lb) = (u64s(&df, "group")?, i64s(&df, "bucket")?);
+    let (ld, ll, lf) = (
+        u32s(&df, "direction")?,
+        u32s(&df, "wire_len")?,
+        u32s(&df, "frames")?,
+    );
+    for i in 0..df.height() {
+        let l = groups
+            .get_mut(lg[i] as usize)
+            .and_then(|g| g.lengths.as_mut())
+            .ok_or_else(|| anyhow!("frame_lengths: no NetFT group {}", lg[i]))?;
+        l.entries.push((
+            lb[i],
+            u8::try_from(ld[i]).context("direction")?,
+            u16::try_from(ll[i]).context("wire length")?,
+            lf[i],
         ));
     }
     let df = get(dir, "heartbeats")?;

@@ -118,10 +118,9 @@ fn role_mismatches(inventory: bool) -> (Vec<String>, usize) {
     (bad, n)
 }
 
-// Depends on h-infer's fixes for issue 12 (NetFT UDP 3343 tunnel split from heartbeats,
-// address ownership, node merging): fails on the binary of 2026-12-01 (see ACCURACY.md).
+// Every interface x role within 0.5% of the truth (issue 12: the NetFT tunnel told from
+// heartbeats frame by frame, address ownership, node merging).
 #[test]
-#[ignore = "needs the issue 12 inference fixes (h-infer): NetFT tunnel counted as cluster today"]
 fn generated_roles_match_truth_with_inventory() {
     let (bad, n) = role_mismatches(true);
     assert!(
@@ -132,9 +131,8 @@ fn generated_roles_match_truth_with_inventory() {
     );
 }
 
-// Depends on h-infer's fixes for issue 12 (inference without an inventory).
+// The same without an inventory.
 #[test]
-#[ignore = "needs the issue 12 inference fixes (h-infer)"]
 fn generated_roles_match_truth_without_inventory() {
     let (bad, n) = role_mismatches(false);
     assert!(

@@ -389,16 +389,22 @@ pub fn parse_event<'a>(rec: &Record<'a>) -> Option<EventView<'a>> {
             }
         }
     }
+    // One length check for the fixed header, then fixed-offset reads.
+    let h: &[u8; 0x38] = b.get(..0x38)?.try_into().ok()?;
+    let r16 = |o: usize| u16::from_le_bytes([h[o], h[o + 1]]);
+    let r32 = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+    let r64 = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().expect("8 bytes"));
+    let provider: [u8; 16] = h[0x18..0x28].try_into().expect("16 bytes");
     Some(EventView {
         flags,
-        thread_id: u32_at(b, 8)?,
-        process_id: u32_at(b, 12)?,
-        timestamp: u64_at(b, 0x10)?,
-        provider: Guid::at(b, 0x18)?,
-        id: u16_at(b, 0x28)?,
-        version: *b.get(0x2a)?,
-        opcode: *b.get(0x2d)?,
-        keywords: u64_at(b, 0x30)?,
+        thread_id: r32(8),
+        process_id: r32(12),
+        timestamp: r64(0x10),
+        provider: Guid(provider),
+        id: r16(0x28),
+        version: h[0x2a],
+        opcode: h[0x2d],
+        keywords: r64(0x30),
         payload: b.get(start..)?,
     })
 }

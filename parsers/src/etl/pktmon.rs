@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::container::{Guid, u16_at, u32_at, u64_at, utf16z_into};
+use super::container::{Guid, u16_at, u32_at, utf16z_into};
 use crate::link::LinkType;
 
 /// {4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC}
@@ -63,14 +63,17 @@ impl Frame<'_> {
 
 /// Decodes the payload of event 160 or 170.
 pub fn parse_frame(p: &[u8]) -> Option<Frame<'_>> {
-    let logged = u16_at(p, 32)? as usize;
+    // One length check for the fixed part, then fixed-offset reads.
+    let h: &[u8; FRAME_HEADER_LEN] = p.get(..FRAME_HEADER_LEN)?.try_into().ok()?;
+    let r16 = |o: usize| u16::from_le_bytes([h[o], h[o + 1]]);
+    let logged = r16(32) as usize;
     Some(Frame {
-        group: u64_at(p, 0)?,
-        number: u16_at(p, 8)?,
-        direction: u16_at(p, 12)?,
-        packet_type: u16_at(p, 14)?,
-        component: u16_at(p, 16)?,
-        original_size: u16_at(p, 30)?,
+        group: u64::from_le_bytes(h[..8].try_into().expect("8 bytes")),
+        number: r16(8),
+        direction: r16(12),
+        packet_type: r16(14),
+        component: r16(16),
+        original_size: r16(30),
         data: p.get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + logged)?,
     })
 }
@@ -116,7 +119,7 @@ pub struct Component {
 /// What the component events told about each component.
 #[derive(Debug, Default, Clone)]
 pub struct Components {
-    map: HashMap<u16, Component>,
+    map: HashMap<u16, Component, foldhash::fast::RandomState>,
 }
 
 impl Components {

@@ -136,13 +136,13 @@ impl Out<'_> {
 #[derive(Default)]
 struct Providers {
     list: Vec<(Guid, u64)>,
-    index: HashMap<Guid, usize>,
+    index: HashMap<Guid, usize, foldhash::fast::RandomState>,
     last: usize,
     overflow: u64,
 }
 
 impl Providers {
-    #[inline]
+    #[inline(always)]
     fn count(&mut self, g: Guid) {
         if let Some(e) = self.list.get_mut(self.last) {
             if e.0 == g {
@@ -150,6 +150,11 @@ impl Providers {
                 return;
             }
         }
+        self.count_slow(g);
+    }
+
+    #[inline(never)]
+    fn count_slow(&mut self, g: Guid) {
         if let Some(&pos) = self.index.get(&g) {
             self.list[pos].1 += 1;
             self.last = pos;

@@ -214,8 +214,9 @@ impl EtlReport {
 /// interface descriptions. pktmon writes its component table (which NIC
 /// each component belongs to, names, MACs, addresses) when the capture
 /// stops, i.e. usually after the packets: to name interfaces per NIC from
-/// the first packet, first run [`scan_components`] over the same file and
-/// use [`read_etl_with_components`].
+/// the first packet, use [`read_etl_file`] (the table looked up in the last
+/// buffers, then one pass), or run [`scan_components`] over the same input
+/// first and use [`read_etl_with_components`] (two passes, for streams).
 pub fn read_etl<R: Read>(input: R, default_name: &str, sink: &mut dyn PacketSink) -> EtlReport {
     read_etl_with_components(input, default_name, sink, None)
 }

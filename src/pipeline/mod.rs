@@ -224,13 +224,13 @@ fn read_packets_inner(
         }
         InputKind::Etl if !is_blg => {
             // pktmon's component table (NIC names) comes at the end of the
-            // trace: a first pass learns it.
-            let comps = open_input(path)
-                .ok()
-                .map(|i| hvsleuth_parsers::etl::scan_components(i.reader))
-                .filter(|c| !c.is_empty());
-            let r =
-                hvsleuth_parsers::etl::read_etl_with_components(input.reader, &name, sink, comps);
+            // trace: read_etl_file finds it in the last buffers first (a full
+            // first pass only when it is not there, or for gzip). Unbuffered:
+            // it seeks from buffer header to buffer header.
+            drop(input);
+            let file =
+                File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+            let r = hvsleuth_parsers::etl::read_etl_file(file, &name, sink);
             let mut notes = Vec::new();
             if !r.has_packet_events() {
                 notes.push(format!(

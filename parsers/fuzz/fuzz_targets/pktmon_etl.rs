@@ -3,7 +3,7 @@
 //! Microsoft-Windows-PktMon provider into one compressed ETL buffer (as
 //! Windows writes them), then read with the component-table first pass.
 //! Chunks: [event selector, length, payload...]. Must never panic.
-use hvsleuth_parsers::etl::{pktmon, read_etl_with_components, scan_components};
+use hvsleuth_parsers::etl::{pktmon, read_etl_file, read_etl_with_components, scan_components};
 use hvsleuth_parsers::{InterfaceInfo, Packet, PacketSink, decode, xca};
 use libfuzzer_sys::fuzz_target;
 
@@ -53,4 +53,7 @@ fuzz_target!(|data: &[u8]| {
     let comps = scan_components(&file[..]);
     let r = read_etl_with_components(&file[..], "fuzz", &mut Sink, Some(comps));
     assert!(r.packets <= r.packet_events);
+    // What the CLI runs: the table looked up in the last buffers, one pass.
+    let r2 = read_etl_file(std::io::Cursor::new(&file[..]), "fuzz", &mut Sink);
+    assert_eq!(r2.packets, r.packets);
 });

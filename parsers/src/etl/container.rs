@@ -389,16 +389,22 @@ pub fn parse_event<'a>(rec: &Record<'a>) -> Option<EventView<'a>> {
             }
         }
     }
+    // One length check for the fixed header, then fixed-offset reads.
+    let h: &[u8; 0x38] = b.get(..0x38)?.try_into().ok()?;
+    let r16 = |o: usize| u16::from_le_bytes([h[o], h[o + 1]]);
+    let r32 = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+    let r64 = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().expect("8 bytes"));
+    let provider: [u8; 16] = h[0x18..0x28].try_into().expect("16 bytes");
     Some(EventView {
         flags,
-        thread_id: u32_at(b, 8)?,
-        process_id: u32_at(b, 12)?,
-        timestamp: u64_at(b, 0x10)?,
-        provider: Guid::at(b, 0x18)?,
-        id: u16_at(b, 0x28)?,
-        version: *b.get(0x2a)?,
-        opcode: *b.get(0x2d)?,
-        keywords: u64_at(b, 0x30)?,
+        thread_id: r32(8),
+        process_id: r32(12),
+        timestamp: r64(0x10),
+        provider: Guid(provider),
+        id: r16(0x28),
+        version: h[0x2a],
+        opcode: h[0x2d],
+        keywords: r64(0x30),
         payload: b.get(start..)?,
     })
 }
@@ -419,9 +425,52 @@ pub(crate) fn utf16z(b: &[u8], max: usize) -> (String, usize) {
     (String::from_utf16_lossy(&units), used)
 }
 
+/// [`utf16z`] into `dst`, left untouched (no allocation) when it already
+/// holds that string; returns the bytes consumed.
+pub(crate) fn utf16z_into(b: &[u8], max: usize, dst: &mut String) -> usize {
+    let units = b
+        .chunks_exact(2)
+        .take(max)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+    let total = (b.len() / 2).min(max);
+    let n = units.clone().take_while(|&u| u != 0).count();
+    if !dst.encode_utf16().eq(units.clone().take(n)) {
+        *dst = char::decode_utf16(units.take(n))
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect();
+    }
+    if n < total { (n + 1) * 2 } else { total * 2 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16z_into_matches_utf16z() {
+        let enc = |s: &str, z: bool| {
+            let mut v: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+            if z {
+                v.extend_from_slice(&[0, 0]);
+            }
+            v
+        };
+        for (b, max) in [
+            (enc("abc", true), 256),
+            (enc("abc", false), 256),
+            (enc("abcdef", true), 3),
+            (vec![0x00, 0xd8, 0x41, 0x00, 0, 0], 256),
+            (vec![0x41], 256),
+            (vec![], 256),
+        ] {
+            let (want, used) = utf16z(&b, max);
+            for start in ["", "abc", "other"] {
+                let mut s = start.to_string();
+                assert_eq!(utf16z_into(&b, max, &mut s), used);
+                assert_eq!(s, want);
+            }
+        }
+    }
 
     /// A buffer with one record of each kind we skip, then an event.
     fn buffer() -> Vec<u8> {

@@ -27,12 +27,13 @@ pub mod logfile;
 pub mod ndis;
 pub mod pktmon;
 mod reader;
+pub mod tail;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 pub(crate) mod writer;
 
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 
 pub use container::{BUFFER_HEADER_LEN, Guid, MAX_BUFFER_SIZE};
 pub use logfile::{ClockType, LogfileHeaderSummary, filetime_to_unix_ns};
@@ -213,10 +214,60 @@ impl EtlReport {
 /// interface descriptions. pktmon writes its component table (which NIC
 /// each component belongs to, names, MACs, addresses) when the capture
 /// stops, i.e. usually after the packets: to name interfaces per NIC from
-/// the first packet, first run [`scan_components`] over the same file and
-/// use [`read_etl_with_components`].
+/// the first packet, use [`read_etl_file`] (the table looked up in the last
+/// buffers, then one pass), or run [`scan_components`] over the same input
+/// first and use [`read_etl_with_components`] (two passes, for streams).
 pub fn read_etl<R: Read>(input: R, default_name: &str, sink: &mut dyn PacketSink) -> EtlReport {
     read_etl_with_components(input, default_name, sink, None)
+}
+
+/// Reads an ETL file that can be read again from its start (a `File`, a
+/// `Cursor`; unbuffered is best, see [`tail::tail_components`]), naming
+/// pktmon NICs from the component table from the first packet on: one pass
+/// over the file plus the few buffers at its end that hold the table. A
+/// gzipped file, and a pktmon trace whose table is not in its last buffers,
+/// take the two passes of [`scan_components`] + [`read_etl_with_components`].
+pub fn read_etl_file<R: Read + Seek>(
+    mut r: R,
+    default_name: &str,
+    sink: &mut dyn PacketSink,
+) -> EtlReport {
+    let io_error = |e: std::io::Error| EtlReport {
+        error: Some(EtlError {
+            offset: 0,
+            kind: EtlErrorKind::Io(e.to_string()),
+        }),
+        ..EtlReport::default()
+    };
+    let mut magic = [0u8; 2];
+    let got = match read_full(&mut r, &mut magic) {
+        Ok(n) => n,
+        Err(e) => return io_error(e),
+    };
+    let rewind = |r: &mut R| r.seek(SeekFrom::Start(0)).map(|_| ());
+    let mut full_scan = got == 2 && magic == [0x1f, 0x8b];
+    let mut comps = None;
+    if !full_scan {
+        if let Err(e) = rewind(&mut r) {
+            return io_error(e);
+        }
+        match tail::tail_components(&mut r) {
+            tail::TailTable::Found(c, _) => comps = Some(c),
+            tail::TailTable::NotAtTail => full_scan = true,
+            tail::TailTable::NoPktmon => {}
+        }
+    }
+    if full_scan {
+        if let Err(e) = rewind(&mut r) {
+            return io_error(e);
+        }
+        comps = Some(scan_components(&mut r));
+    }
+    if let Err(e) = rewind(&mut r) {
+        return io_error(e);
+    }
+    let comps = comps.filter(|c| !c.is_empty());
+    read_etl_with_components(r, default_name, sink, comps)
 }
 
 /// First pass: the pktmon component table of an ETL file (empty for other

@@ -107,7 +107,20 @@ impl Out<'_> {
         index
     }
 
-    fn emit(&mut self, iface: u32, link: LinkType, ts_ns: i64, wire_len: u32, data: &[u8]) {
+    /// Delivers one packet; `outbound` (when the trace says) goes first, as
+    /// pcapng EPB direction flags do ([`PacketSink::next_direction`]).
+    fn emit(
+        &mut self,
+        iface: u32,
+        link: LinkType,
+        ts_ns: i64,
+        wire_len: u32,
+        data: &[u8],
+        outbound: Option<bool>,
+    ) {
+        if let Some(o) = outbound {
+            self.sink.next_direction(o);
+        }
         self.sink.packet(&Packet {
             iface,
             link_type: link,
@@ -123,13 +136,13 @@ impl Out<'_> {
 #[derive(Default)]
 struct Providers {
     list: Vec<(Guid, u64)>,
-    index: HashMap<Guid, usize>,
+    index: HashMap<Guid, usize, foldhash::fast::RandomState>,
     last: usize,
     overflow: u64,
 }
 
 impl Providers {
-    #[inline]
+    #[inline(always)]
     fn count(&mut self, g: Guid) {
         if let Some(e) = self.list.get_mut(self.last) {
             if e.0 == g {
@@ -137,6 +150,11 @@ impl Providers {
                 return;
             }
         }
+        self.count_slow(g);
+    }
+
+    #[inline(never)]
+    fn count_slow(&mut self, g: Guid) {
         if let Some(&pos) = self.index.get(&g) {
             self.list[pos].1 += 1;
             self.last = pos;
@@ -147,6 +165,39 @@ impl Providers {
         } else {
             self.overflow += 1;
         }
+    }
+}
+
+/// Per-component event counts, indexed by component id (no hashing per
+/// event): at most [`pktmon::MAX_COMPONENTS`] distinct components.
+#[derive(Default)]
+struct PerComponent {
+    /// Component id -> 1 + its index in `list` (0: not seen); grown to the
+    /// largest id seen (at most 65536 entries).
+    slot: Vec<u32>,
+    list: Vec<super::ComponentCount>,
+}
+
+impl PerComponent {
+    #[inline]
+    fn get(&mut self, component: u16) -> Option<&mut super::ComponentCount> {
+        let id = component as usize;
+        match self.slot.get(id) {
+            Some(&s) if s > 0 => return Some(&mut self.list[s as usize - 1]),
+            _ => {}
+        }
+        if self.list.len() >= pktmon::MAX_COMPONENTS {
+            return None;
+        }
+        if self.slot.len() <= id {
+            self.slot.resize(id + 1, 0);
+        }
+        self.list.push(super::ComponentCount {
+            component,
+            ..Default::default()
+        });
+        self.slot[id] = self.list.len() as u32;
+        self.list.last_mut()
     }
 }
 
@@ -167,7 +218,7 @@ pub(super) struct State<'s> {
     /// The decompressed buffer (reused).
     dbuf: Vec<u8>,
     /// Per-component event counts.
-    per_component: HashMap<u16, super::ComponentCount, foldhash::fast::RandomState>,
+    per_component: PerComponent,
     /// First pass: learn the pktmon component table only.
     pub(super) table_only: bool,
 }
@@ -192,7 +243,7 @@ impl<'s> State<'s> {
             providers: Providers::default(),
             dbuf: Vec::new(),
             table_only: false,
-            per_component: HashMap::default(),
+            per_component: PerComponent::default(),
         }
     }
 
@@ -436,7 +487,14 @@ impl<'s> State<'s> {
                 (None, d)
             });
             let wire = ndis::infer_wire_len(link, data);
-            self.out.emit(iface, link, ts, wire, data);
+            // Send/receive as NDIS sees it: host-relative on a NIC's layers;
+            // on a VMSwitch port it is the port's view, not said.
+            let outbound = match (dir, port) {
+                (1, None) => Some(true),
+                (2, None) => Some(false),
+                _ => None,
+            };
+            self.out.emit(iface, link, ts, wire, data, outbound);
         }
         if let Push::Assembled(i) = push {
             self.assembler.release(i);
@@ -452,9 +510,7 @@ impl<'s> State<'s> {
                 id: ev.id,
             });
         };
-        let n = self.per_component.len();
-        if n < pktmon::MAX_COMPONENTS || self.per_component.contains_key(&f.component) {
-            let c = self.per_component.entry(f.component).or_default();
+        if let Some(c) = self.per_component.get(f.component) {
             c.events += 1;
             c.drops += (ev.id == pktmon::EVENT_FRAME_DROP) as u64;
             c.original_bytes += f.original_size as u64;
@@ -520,7 +576,7 @@ impl<'s> State<'s> {
             ndis::infer_wire_len(link, f.data)
         };
         let ts = self.clock.to_unix_ns(ev.timestamp);
-        self.out.emit(iface, link, ts, wire, f.data);
+        self.out.emit(iface, link, ts, wire, f.data, f.outbound());
     }
 
     pub(super) fn set_components(&mut self, c: Components) {
@@ -545,14 +601,7 @@ impl<'s> State<'s> {
             let packets = self.out.overflowed;
             self.report.warn(EtlWarning::TooManyInterfaces { packets });
         }
-        let mut comps: Vec<super::ComponentCount> = self
-            .per_component
-            .drain()
-            .map(|(k, mut v)| {
-                v.component = k;
-                v
-            })
-            .collect();
+        let mut comps = std::mem::take(&mut self.per_component.list);
         comps.sort_by_key(|c| c.component);
         self.report.pktmon_components = comps;
         let mut list = std::mem::take(&mut self.providers.list);

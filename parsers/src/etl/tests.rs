@@ -12,9 +12,15 @@ const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus")
 struct Collect {
     ifaces: Vec<InterfaceInfo>,
     pkts: Vec<(u32, i64, u32, Vec<u8>)>,
+    /// Per packet, the direction said just before it (`true` outbound).
+    dirs: Vec<Option<bool>>,
+    next_dir: Option<bool>,
 }
 
 impl PacketSink for Collect {
+    fn next_direction(&mut self, outbound: bool) {
+        self.next_dir = Some(outbound);
+    }
     fn interface(&mut self, info: &InterfaceInfo) {
         assert_eq!(info.index as usize, self.ifaces.len());
         self.ifaces.push(info.clone());
@@ -24,6 +30,7 @@ impl PacketSink for Collect {
         assert!(p.wire_len as usize >= p.data.len());
         self.pkts
             .push((p.iface, p.ts_ns, p.wire_len, p.data.to_vec()));
+        self.dirs.push(self.next_dir.take());
     }
 }
 
@@ -173,10 +180,22 @@ fn ndis_capture(
     clock: WClock,
     compressed: bool,
 ) -> (Vec<u8>, Vec<&'static str>) {
+    ndis_capture_with(pkts, clock, compressed, false)
+}
+
+/// [`ndis_capture`]; with `compress_all`, every buffer after the header is
+/// MS-XCA compressed, as `netsh trace` writes them on current Windows.
+fn ndis_capture_with(
+    pkts: &[(i64, u32, Vec<u8>)],
+    clock: WClock,
+    compressed: bool,
+    compress_all: bool,
+) -> (Vec<u8>, Vec<&'static str>) {
     use ndis::kw;
     let host: Vec<u8> = pkts[0].2[6..12].to_vec();
     let start = (pkts[0].0 / 100 - 10_000_000) * 100;
     let mut w = EtlWriter::new(64 << 10, clock, start);
+    w.compress = compress_all;
     let mut expect = Vec::new();
     for (i, (ts, _, data)) in pkts.iter().enumerate() {
         let send = data.get(6..12) == Some(&host[..]);
@@ -915,6 +934,17 @@ fn pktmon_demikernel_gives_38_packets() {
     assert_eq!(c.pkts.iter().filter(|p| icmp_type(p) == 0).count(), 19);
     assert_eq!(c.ifaces.len(), 1);
     assert_eq!(c.ifaces[0].name, "Microsoft Hyper-V Network Adapter #3");
+    // Direction from the pktmon event (Rx/Tx of the copy delivered): this
+    // host (10.9.1.22 per the .cap) received the 19 requests and sent the
+    // 19 replies.
+    for (p, d) in c.pkts.iter().zip(&c.dirs) {
+        let want = if icmp_type(p) == 8 {
+            Some(false)
+        } else {
+            Some(true)
+        };
+        assert_eq!(*d, want, "ICMP type {}", icmp_type(p));
+    }
     // Without the first pass the packets still count once, on components.
     let (r1, _) = read_file("pktmon/demikernel/PktMon.etl");
     assert_eq!(r1.packets, 38);
@@ -988,4 +1018,167 @@ fn compressed_buffers_round_trip_and_damage_is_local() {
         "{}",
         c2.pkts.len()
     );
+}
+
+/// One pass plus the table at the tail names every pktmon NIC as the two
+/// full passes do, on every pktmon ETL of the corpus; the table is found in
+/// one buffer of each.
+#[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
+fn pktmon_table_found_at_the_tail_as_two_passes_find_it() {
+    for rel in [
+        "pktmon/demikernel/PktMon.etl",
+        "pktmon/pktmon-vpn-capture/PktMon.etl",
+        "pktmon/gdn/PktMon.etl",
+    ] {
+        let path = format!("{CORPUS}/{rel}");
+        let tail = tail::tail_components(std::fs::File::open(&path).unwrap());
+        let full = scan_components(std::fs::File::open(&path).unwrap());
+        match tail {
+            tail::TailTable::Found(c, buffers) => {
+                assert_eq!(buffers, 1, "{rel}");
+                assert_eq!(c.len(), full.len(), "{rel}");
+                for i in 0..200 {
+                    assert_eq!(c.nic(i), full.nic(i), "{rel} ifindex {i}");
+                }
+            }
+            other => panic!("{rel}: {other:?}"),
+        }
+        let (r2, c2) = read_two_pass(rel);
+        let mut c1 = Collect::default();
+        let r1 = read_etl_file(std::fs::File::open(&path).unwrap(), rel, &mut c1);
+        assert_eq!(r1, r2, "{rel}");
+        assert_eq!(c1.ifaces, c2.ifaces, "{rel}");
+        assert_eq!(c1.pkts, c2.pkts, "{rel}");
+        // Cut inside its last buffer (where the table is): the tail lookup
+        // cannot read it and the two passes run, with the same result.
+        let whole = std::fs::read(&path).unwrap();
+        let cut = &whole[..whole.len() - 100];
+        let comps = scan_components(cut);
+        let mut c2 = Collect::default();
+        let r2 = read_etl_with_components(cut, rel, &mut c2, Some(comps).filter(|c| !c.is_empty()));
+        let mut c1 = Collect::default();
+        let r1 = read_etl_file(std::io::Cursor::new(cut), rel, &mut c1);
+        assert!(r1.error.is_some(), "{rel}");
+        assert_eq!(r1, r2, "{rel} cut");
+        assert_eq!(c1.ifaces, c2.ifaces, "{rel} cut");
+        assert_eq!(c1.pkts, c2.pkts, "{rel} cut");
+    }
+}
+
+/// A synthetic pktmon trace (one processor, 2 KiB buffers) whose component
+/// table spans several buffers after the packets, or comes only before them:
+/// `read_etl_file` names the NIC as the two passes do in both, from the tail
+/// in the first case and by falling back to the full pass in the second.
+#[test]
+fn pktmon_table_over_several_tail_buffers_or_only_at_the_start() {
+    let frame = {
+        let mut f = vec![0u8; 60];
+        f[12] = 0x08;
+        f
+    };
+    let ev = |w: &mut EtlWriter, id: u16, ts: i64, payload: &[u8]| {
+        w.event(&WEvent {
+            provider: pktmon::PKTMON_PROVIDER,
+            id,
+            keywords: 0x10,
+            process_id: 4,
+            thread_id: 1,
+            ts_ns: ts,
+            payload,
+            extended: false,
+        })
+    };
+    let table = |w: &mut EtlWriter, ts: i64| {
+        for comp in 1..40u16 {
+            let mut p = comp.to_le_bytes().to_vec();
+            p.extend_from_slice(&[0, 0]);
+            let name = format!("driver{comp}.sys");
+            let desc = format!("Synthetic adapter number {comp} with a long description");
+            for s in [name, desc] {
+                for u in s.encode_utf16().chain([0]) {
+                    p.extend_from_slice(&u.to_le_bytes());
+                }
+            }
+            ev(w, pktmon::EVENT_COMPONENT_INFO, ts, &p);
+            // Components 1..39 all on the NIC of ifindex 7 (7's own miniport).
+            let mut q = comp.to_le_bytes().to_vec();
+            if comp == 7 {
+                q.extend_from_slice(&1u16.to_le_bytes());
+            } else {
+                q.extend_from_slice(&2u16.to_le_bytes());
+            }
+            q.extend_from_slice(&7u32.to_le_bytes());
+            ev(w, pktmon::EVENT_COMPONENT_PROP_UINT, ts, &q);
+        }
+    };
+    for table_at_end in [true, false] {
+        let start = 1_600_000_000_000_000_000i64;
+        let mut w = EtlWriter::new(2 << 10, WClock::Qpc(10_000_000), start);
+        w.compress = true;
+        if !table_at_end {
+            table(&mut w, start + 1000);
+        }
+        for i in 0..60u64 {
+            let p = pktmon_160(i + 1, 1, 3 + (i % 5) as u16, &frame, 60);
+            ev(
+                &mut w,
+                pktmon::EVENT_FRAME,
+                start + 10_000 + i as i64 * 1000,
+                &p,
+            );
+        }
+        if table_at_end {
+            table(&mut w, start + 1_000_000);
+        }
+        let etl = w.finish();
+        let t = tail::tail_components(std::io::Cursor::new(&etl[..]));
+        if table_at_end {
+            assert!(
+                matches!(t, tail::TailTable::Found(ref c, n) if n >= 3 && c.len() == 39),
+                "{t:?}"
+            );
+        } else {
+            assert!(matches!(t, tail::TailTable::NotAtTail), "{t:?}");
+        }
+        let mut c1 = Collect::default();
+        let r1 = read_etl_file(std::io::Cursor::new(&etl[..]), "s.etl", &mut c1);
+        let comps = scan_components(&etl[..]);
+        let mut c2 = Collect::default();
+        let r2 = read_etl_with_components(&etl[..], "s.etl", &mut c2, Some(comps));
+        assert_eq!(r1, r2);
+        assert_eq!(r1.packets, 60);
+        assert_eq!(c1.ifaces, c2.ifaces);
+        assert_eq!(c1.pkts, c2.pkts);
+        assert_eq!(c1.ifaces.len(), 1, "{:?}", c1.ifaces);
+        assert!(c1.ifaces[0].name.starts_with("Synthetic adapter number 7"));
+    }
+}
+
+/// A netsh-style trace (NDIS-PacketCapture 1001, several layers, fragments)
+/// with every buffer compressed reads packet for packet as the pcap it was
+/// built from, through `read_etl_file` (no pktmon table: no extra pass), and
+/// NDIS send/receive reach the sink as directions (sends are the packets
+/// from the pcap's first source MAC).
+#[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
+fn compressed_netsh_trace_matches_pcap() {
+    let pkts = pcap_packets("zeek/smb3_multichannel.pcap");
+    let (etl, expect_if) = ndis_capture_with(&pkts, WClock::Qpc(10_000_000), false, true);
+    assert!(matches!(
+        tail::tail_components(std::io::Cursor::new(&etl[..])),
+        tail::TailTable::NoPktmon
+    ));
+    let mut c = Collect::default();
+    let r = read_etl_file(std::io::Cursor::new(&etl[..]), "netsh.etl", &mut c);
+    assert_eq!(r.error, None, "{}", r.summary());
+    assert_eq!(r.warnings, vec![]);
+    assert_eq!(r.compressed_buffers, r.buffers - 1, "{}", r.summary());
+    assert!(r.compressed_buffers > 30, "{}", r.summary());
+    assert_eq!(r.packets, 1448);
+    check_against_pcap(&pkts, &expect_if, &c, 100);
+    let host = &pkts[0].2[6..12];
+    for (p, d) in c.pkts.iter().zip(&c.dirs) {
+        assert_eq!(*d, Some(&p.3[6..12] == host));
+    }
 }

@@ -14,7 +14,9 @@
 //!
 //! `cargo run --release -p hvsleuth-parsers --example etl_speed [MB] [out.etl]`
 //! (with `out.etl`, the file is also written, to time `hvsleuth inspect` on it).
-use std::time::Instant;
+#[path = "common/timer.rs"]
+mod timer;
+use timer::Timer;
 
 use hvsleuth_parsers::capture::{InterfaceInfo, Packet, PacketSink};
 use hvsleuth_parsers::etl::container::{RecordKind, Records, parse_event};
@@ -38,36 +40,6 @@ impl PacketSink for Count {
     fn packet(&mut self, p: &Packet<'_>) {
         self.packets += 1;
         self.bytes += p.wire_len as u64;
-    }
-}
-
-/// Wall clock and, where Linux tells it, this thread's CPU time.
-struct Timer {
-    wall: Instant,
-    cpu_ns: Option<u64>,
-}
-
-fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
-}
-
-impl Timer {
-    fn start() -> Timer {
-        Timer {
-            wall: Instant::now(),
-            cpu_ns: thread_cpu_ns(),
-        }
-    }
-    /// CPU seconds since `start` (wall seconds when CPU time is unknown).
-    fn secs(&self) -> f64 {
-        match (self.cpu_ns, thread_cpu_ns()) {
-            (Some(a), Some(b)) => (b - a) as f64 / 1e9,
-            _ => self.wall_secs(),
-        }
-    }
-    fn wall_secs(&self) -> f64 {
-        self.wall.elapsed().as_secs_f64()
     }
 }
 

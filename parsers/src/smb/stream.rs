@@ -29,6 +29,13 @@ pub const MAX_BUFFER: usize = 64 << 10;
 /// Buffer capacity kept between messages (larger buffers are shrunk back, so
 /// idle connections hold little memory).
 const IDLE_BUFFER: usize = 8 << 10;
+/// The same on a connection whose keys have decrypted something: whole transform messages
+/// (up to ~1 MiB each for 1 MiB IOs) are buffered there, and regrowing the
+/// buffer from 8 KiB for every message (a dozen reallocations and copies,
+/// fresh pages each time) cost more than the AES-GCM itself. The plaintext
+/// buffer keeps as much ([`super::crypto`]'s idle size): at most a few MB per
+/// connection that carried large encrypted messages, once the bytes came.
+const IDLE_BUFFER_DECRYPTING: usize = 4 << 20;
 /// Most outstanding requests remembered per connection (READ, CREATE, TREE_CONNECT).
 pub const MAX_PENDING: usize = 4096;
 /// Most PDUs decoded from one compound chain.
@@ -343,8 +350,20 @@ impl SmbConnState {
                             let st = &mut self.dirs[d];
                             st.buf = buf;
                             st.buf.clear();
-                            if st.buf.capacity() > IDLE_BUFFER {
-                                st.buf.shrink_to(IDLE_BUFFER);
+                            // Only where keys have fitted: a session whose
+                            // keys never fit is not buffered whole.
+                            let idle = if self
+                                .crypto
+                                .as_deref()
+                                .is_some_and(|c| c.stats().decrypted > 0)
+                            {
+                                IDLE_BUFFER_DECRYPTING
+                            } else {
+                                IDLE_BUFFER
+                            };
+                            let st = &mut self.dirs[d];
+                            if st.buf.capacity() > idle {
+                                st.buf.shrink_to(idle);
                             }
                             if u64::from(len) > used {
                                 st.phase = Phase::Skip {

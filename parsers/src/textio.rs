@@ -21,6 +21,9 @@ pub struct TextReader<R: Read> {
     encoding: TextEncoding,
     /// Bytes of decoded text consumed so far (after BOM and transcoding).
     consumed: u64,
+    /// The last line read ended at the end of the input without a line end
+    /// (a file cut short, or one written without a final newline).
+    unterminated: bool,
 }
 
 /// The first bytes read for BOM sniffing, put back in front of the rest.
@@ -76,11 +79,19 @@ impl<R: Read> TextReader<R> {
             inner,
             encoding,
             consumed: 0,
+            unterminated: false,
         })
     }
 
     pub fn encoding(&self) -> TextEncoding {
         self.encoding
+    }
+
+    /// Whether the line just read had no line end: the input ended inside
+    /// it (text formats written by Windows end every line, so this usually
+    /// means the file was cut short).
+    pub fn ended_mid_line(&self) -> bool {
+        self.unterminated
     }
 
     /// Decoded bytes consumed so far.
@@ -110,6 +121,7 @@ impl<R: Read> TextReader<R> {
                 Err(e) => return Err(e),
             };
             if buf.is_empty() {
+                self.unterminated = any;
                 break if any { Line::Line } else { Line::Eof };
             }
             any = true;

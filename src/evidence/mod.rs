@@ -156,6 +156,13 @@ pub fn read(path: &Path, kind: InputKind, evtx_threads: usize) -> Result<Evidenc
                 }
             }
             let st = r.stats();
+            if st.truncated_tail {
+                ev.damaged.push(format!(
+                    "{name}: the file ends inside a row at byte {} (no line end: probably cut short); that row was {}",
+                    r.consumed(),
+                    if st.bad_rows > 0 { "skipped if short" } else { "complete and kept" }
+                ));
+            }
             if st.bad_rows > 0 {
                 ev.damaged
                     .push(format!("{name}: {} bad perfmon rows skipped", st.bad_rows));
@@ -238,6 +245,12 @@ pub fn read(path: &Path, kind: InputKind, evtx_threads: usize) -> Result<Evidenc
                 "{name}: cluster.log, {} entries, {} on the timeline",
                 st.entries, st.classified
             ));
+            if st.truncated_tail {
+                ev.damaged.push(format!(
+                    "{name}: the file ends inside a line at byte {} (no line end: probably cut short); the last entry may be incomplete",
+                    st.bytes
+                ));
+            }
         }
         InputKind::Blg => {
             return Err(format!(

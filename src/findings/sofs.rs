@@ -10,9 +10,9 @@ use hvsleuth_reports::{Finding, Role, Severity};
 
 use super::catalogue::HVS003;
 use super::{Ctx, addr_filter};
+use crate::attribution::rules::Proto;
 use crate::merge::attribute::GroupRow;
 use crate::units::human_bytes;
-use crate::attribution::rules::Proto;
 
 /// The node a redirected-IO group carries `a`'s forwarded IO to, if it does.
 /// Over SMB (TCP) the non-owner is the SMB client of the owner, for reads

@@ -360,7 +360,9 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
         // NetFT groups count their small frames by length (frame_lengths).
         c(
             "has_lengths",
-            gs.iter().map(|g| g.lengths.is_some()).collect::<Vec<bool>>(),
+            gs.iter()
+                .map(|g| g.lengths.is_some())
+                .collect::<Vec<bool>>(),
         ),
         c(
             "lengths_overflowed",
@@ -642,7 +644,10 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
         u64s(&df, "encrypted_bytes")?,
         bools(&df, "witness")?,
     );
-    let (has_len, len_over) = (bools(&df, "has_lengths")?, bools(&df, "lengths_overflowed")?);
+    let (has_len, len_over) = (
+        bools(&df, "has_lengths")?,
+        bools(&df, "lengths_overflowed")?,
+    );
     let tcp = tcp_read(&df)?;
     let mut keys = Vec::with_capacity(df.height());
     let mut groups = Vec::with_capacity(df.height());

@@ -98,6 +98,11 @@ pub struct ClusterLogStats {
     pub long_lines: u64,
     /// Entries whose time is earlier than the previous entry's.
     pub time_going_back: u64,
+    /// The file ends inside a line (no line end after it): probably cut
+    /// short; the last entry's text may be incomplete.
+    pub truncated_tail: bool,
+    /// Decoded bytes read.
+    pub bytes: u64,
 }
 
 /// Parses one line's head. `None` if the line does not start an entry.
@@ -189,6 +194,8 @@ pub fn read_cluster_log<R: Read>(
             Line::Line => {}
         }
         stats.lines += 1;
+        stats.truncated_tail |= text.ended_mid_line();
+        stats.bytes = text.consumed();
         let line = String::from_utf8_lossy(&buf);
         if let Some(e) = parse_line(&line) {
             stats.entries += 1;

@@ -149,3 +149,17 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_file_cut_inside_a_line_is_reported() {
+    let log = "00000e10.00001a2c::2026/03/08-10:00:00.000 INFO  [NM] Received request from client address node2.\r\n\
+               00000e10.00001a2c::2026/03/08-10:00:01.000 WARN  [NM] Connectivity lost\r\n";
+    let opts = ClusterLogOptions::default();
+    let st = read_cluster_log(log.as_bytes(), &opts, |_| {}).unwrap();
+    assert!(!st.truncated_tail);
+    let cut = &log.as_bytes()[..log.len() - 10];
+    let st = read_cluster_log(cut, &opts, |_| {}).unwrap();
+    assert!(st.truncated_tail);
+    assert_eq!(st.entries, 2);
+    assert_eq!(st.bytes, cut.len() as u64);
+}

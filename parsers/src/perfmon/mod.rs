@@ -68,6 +68,10 @@ pub struct PerfmonStats {
     pub long_rows: u64,
     /// Blank or single-space samples.
     pub missing_values: u64,
+    /// The file ends inside a row (no line end after it): the file was
+    /// probably cut short. The row is kept when it has every cell, skipped
+    /// (and counted in `bad_rows`) when it is short.
+    pub truncated_tail: bool,
     /// Non-empty samples that are not numbers (read as `None`).
     pub unparsable_values: u64,
 }
@@ -172,6 +176,13 @@ impl<R: Read> PerfmonReader<R> {
                         self.stats.long_rows += 1;
                         break;
                     }
+                }
+            }
+            if self.text.ended_mid_line() {
+                self.stats.truncated_tail = true;
+                if n < self.values.len() {
+                    self.stats.bad_rows += 1;
+                    continue;
                 }
             }
             if n < self.values.len() {

@@ -273,3 +273,22 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_file_cut_inside_a_row_is_reported_and_the_short_row_skipped() {
+    let text = format!("{CSV}\"03/08/2026 03:00:03.000\",\"1\",\"2\"\r\n");
+    let full = text.as_bytes();
+    assert!(!collect(full).2.truncated_tail);
+    // Cut inside the last row (1 of its 2 counter cells): skipped, reported.
+    let cut = &full[..full.len() - 6];
+    let (_, rows_cut, st) = collect(cut);
+    let (_, rows_full, st_full) = collect(full);
+    assert!(st.truncated_tail);
+    assert_eq!(rows_cut.len(), rows_full.len() - 1);
+    assert_eq!(st.bad_rows, st_full.bad_rows + 1);
+    // A last row with every cell but no line end is kept (and reported).
+    let no_eol = &full[..full.len() - 2];
+    let (_, rows, st) = collect(no_eol);
+    assert!(st.truncated_tail);
+    assert_eq!(rows.len(), rows_full.len());
+}

@@ -64,12 +64,16 @@ impl Guid {
     }
 }
 
+/// Microsoft-Windows-NDIS-PacketCapture (`netsh trace`; decoded in `ndis`).
+/// The provider GUIDs live here, in the container layer that names them,
+/// so the decoders import the container and never the other way round.
+pub const NDIS_PROVIDER: Guid = Guid::from_u128(0x2ed6006e_4729_4609_b423_3ee7bcd678ef);
+/// Microsoft-Windows-PktMon (decoded in `pktmon`).
+pub const PKTMON_PROVIDER: Guid = Guid::from_u128(0x4d4f80d9_c8bd_4d73_bb5b_19c90402c5ac);
+
 const KNOWN_PROVIDERS: &[(Guid, &str)] = &[
-    (
-        super::ndis::NDIS_PROVIDER,
-        "Microsoft-Windows-NDIS-PacketCapture",
-    ),
-    (super::pktmon::PKTMON_PROVIDER, "Microsoft-Windows-PktMon"),
+    (NDIS_PROVIDER, "Microsoft-Windows-NDIS-PacketCapture"),
+    (PKTMON_PROVIDER, "Microsoft-Windows-PktMon"),
     (
         Guid::from_u128(0x68fdd900_4a3e_11d1_84f4_0000f80464e3),
         "EventTraceEvent (logfile header)",

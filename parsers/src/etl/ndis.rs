@@ -7,11 +7,10 @@
 //! Windows 8.1), the first and last fragment. Layouts and keyword bits as
 //! microsoft/etl2pcapng and the provider manifest give them.
 
-use super::container::{Guid, u32_at, utf16z};
+use super::container::{u32_at, utf16z};
 use crate::link::LinkType;
 
-/// {2ED6006E-4729-4609-B423-3EE7BCD678EF}
-pub const NDIS_PROVIDER: Guid = Guid::from_u128(0x2ed6006e_4729_4609_b423_3ee7bcd678ef);
+pub use super::container::NDIS_PROVIDER;
 pub const EVENT_FRAGMENT: u16 = 1001;
 pub const EVENT_METADATA: u16 = 1002;
 pub const EVENT_VMSWITCH_FRAGMENT: u16 = 1003;

@@ -10,11 +10,10 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::container::{Guid, u16_at, u32_at, utf16z_into};
+use super::container::{u16_at, u32_at, utf16z_into};
 use crate::link::LinkType;
 
-/// {4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC}
-pub const PKTMON_PROVIDER: Guid = Guid::from_u128(0x4d4f80d9_c8bd_4d73_bb5b_19c90402c5ac);
+pub use super::container::PKTMON_PROVIDER;
 pub const EVENT_COMPONENT_INFO: u16 = 20;
 pub const EVENT_COMPONENT_PROP_UINT: u16 = 30;
 pub const EVENT_FRAME: u16 = 160;

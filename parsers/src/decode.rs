@@ -62,9 +62,20 @@ pub enum Transport<'a> {
         v6: bool,
         icmp_type: u8,
     },
+    /// A TCP segment the snaplen cut inside its first 20 bytes (4 or more
+    /// captured): only the ports are known. It belongs to its conversation
+    /// (its bytes count there, as tshark counts them), but has no sequence
+    /// number, flags or data offset, so nothing of it may go to reassembly.
+    /// (A segment cut inside its options is a [`Transport::Tcp`] with an
+    /// empty payload and its payload length in `missing`.)
+    TcpPorts {
+        src_port: u16,
+        dst_port: u16,
+    },
     /// An IP fragment other than the first: no transport header.
     Fragment,
-    /// Another IP protocol, or a transport header cut by the snaplen.
+    /// Another IP protocol, a transport header cut by the snaplen before its
+    /// ports, or a malformed TCP header (data offset below 5).
     Other(u8),
     None,
 }
@@ -245,6 +256,9 @@ fn ip<'a>(d: &mut Decoded<'a>, frame: &'a [u8], p: &'a [u8]) {
                 }
                 .into()
             }
+            Err(etherparse::err::tcp::HeaderSliceError::Len(_)) => {
+                tcp_header_cut(body, missing).unwrap_or(other)
+            }
             Err(_) => other,
         },
         etherparse::ip_number::UDP => match UdpSlice::from_slice_lax(body) {
@@ -254,7 +268,18 @@ fn ip<'a>(d: &mut Decoded<'a>, frame: &'a [u8], p: &'a [u8]) {
                 payload: u.payload(),
                 missing,
             }),
-            Err(_) => other,
+            // A UDP header cut after its ports: the datagram is in its
+            // conversation, its payload (whatever the IP header announces
+            // beyond the 8 header bytes) all cut.
+            Err(_) => match body {
+                [a, b, c, d, ..] => Transport::Udp(UdpView {
+                    src_port: u16::from_be_bytes([*a, *b]),
+                    dst_port: u16::from_be_bytes([*c, *d]),
+                    payload: &[],
+                    missing: (body.len() as u32 + missing).saturating_sub(8),
+                }),
+                _ => other,
+            },
         },
         etherparse::ip_number::ICMP => match Icmpv4Slice::from_slice(body) {
             Ok(i) => Transport::Icmp {
@@ -272,6 +297,41 @@ fn ip<'a>(d: &mut Decoded<'a>, frame: &'a [u8], p: &'a [u8]) {
         },
         _ => other,
     };
+}
+
+/// A TCP header the capture cut (`body` is what was captured of the IP
+/// payload, `missing` the bytes the IP header announces beyond it):
+/// - 20 bytes or more (a valid data offset whose options are cut): every
+///   fixed field, an empty payload and the payload's whole length (the IP
+///   payload less the header length) as `missing`, as a snaplen cut right
+///   after the header would give;
+/// - 4 to 19 bytes: the ports only ([`Transport::TcpPorts`]);
+/// - fewer: `None` (not known to be TCP of any conversation).
+fn tcp_header_cut(body: &[u8], missing: u32) -> Option<Transport<'_>> {
+    let be16 = |i: usize| u16::from_be_bytes([body[i], body[i + 1]]);
+    let be32 = |i: usize| u32::from_be_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+    if body.len() < 4 {
+        return None;
+    }
+    let (src_port, dst_port) = (be16(0), be16(2));
+    if body.len() < 20 {
+        return Some(Transport::TcpPorts { src_port, dst_port });
+    }
+    let header_len = u32::from(body[12] >> 4) * 4;
+    if header_len < 20 {
+        return None;
+    }
+    let wire = body.len() as u32 + missing;
+    Some(Transport::Tcp(TcpView {
+        src_port,
+        dst_port,
+        seq: be32(4),
+        ack: be32(8),
+        flags: body[13],
+        window: be16(14),
+        payload: &[],
+        missing: wire.saturating_sub(header_len),
+    }))
 }
 
 impl<'a> From<TcpView<'a>> for Transport<'a> {
@@ -464,7 +524,60 @@ mod tests {
             None if d.ip_fragment => Transport::Fragment,
             None => Transport::Other(ip_number),
         };
+        // A TCP or UDP header the capture cut (a length error at that
+        // layer): read by hand from the captured IP payload.
+        if let (
+            Transport::Other(n @ (6 | 17)),
+            Some((etherparse::err::packet::SliceError::Len(_), layer)),
+        ) = (d.transport, &p.stop_err)
+            && matches!(
+                layer,
+                etherparse::err::Layer::TcpHeader | etherparse::err::Layer::UdpHeader
+            )
+        {
+            let body = match &p.net {
+                Some(LaxNetSlice::Ipv4(v4)) => v4.payload().payload,
+                Some(LaxNetSlice::Ipv6(v6)) => v6.payload().payload,
+                _ => &[],
+            };
+            d.transport = reference_cut(n, body, missing);
+        }
         d
+    }
+
+    /// The reference's reading of a cut TCP or UDP header.
+    fn reference_cut(ip_number: u8, body: &[u8], missing: u32) -> Transport<'_> {
+        let Some(ports) = body.get(..4) else {
+            return Transport::Other(ip_number);
+        };
+        let src_port = u16::from_be_bytes([ports[0], ports[1]]);
+        let dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+        let on_wire = body.len() as u32 + missing;
+        if ip_number == 17 {
+            return Transport::Udp(UdpView {
+                src_port,
+                dst_port,
+                payload: &[],
+                missing: on_wire.saturating_sub(8),
+            });
+        }
+        let Some(h) = body.get(..20) else {
+            return Transport::TcpPorts { src_port, dst_port };
+        };
+        let hl = u32::from(h[12] & 0xf0) >> 2;
+        if hl < 20 {
+            return Transport::Other(ip_number);
+        }
+        Transport::Tcp(TcpView {
+            src_port,
+            dst_port,
+            seq: u32::from_be_bytes(h[4..8].try_into().unwrap()),
+            ack: u32::from_be_bytes(h[8..12].try_into().unwrap()),
+            flags: h[13],
+            window: u16::from_be_bytes([h[14], h[15]]),
+            payload: &[],
+            missing: on_wire.saturating_sub(hl),
+        })
     }
 
     /// Every frame of every corpus capture decodes as the reference does.
@@ -536,6 +649,251 @@ mod tests {
             // with a pseudo header in front, as the link type says).
             let frame: &[u8] = if lt == 1 { &f } else { f.get(18..).unwrap_or(&[]) };
             proptest::prop_assert_eq!(decode(link, frame), reference(link, frame));
+        }
+    }
+
+    /// A TCP segment with timestamps and two SACK blocks (32 option bytes,
+    /// as during retransmissions) or none, over IPv4 (with or without a
+    /// 4-byte IP option) or IPv6 (with or without a hop-by-hop header).
+    fn tcp_with_options(v6: bool, ip_opts: bool, tcp_opts: bool, payload: &[u8]) -> Vec<u8> {
+        use etherparse::{TcpHeader, TcpOptionElement as O};
+        let mut tcp = TcpHeader::new(50000, 445, 0x0102_0304, 4096);
+        tcp.ack = true;
+        tcp.acknowledgment_number = 0x0a0b_0c0d;
+        if tcp_opts {
+            tcp.set_options(&[
+                O::Noop,
+                O::Noop,
+                O::Timestamp(1, 2),
+                O::Noop,
+                O::Noop,
+                O::SelectiveAcknowledgement((10, 20), [Some((30, 40)), None, None]),
+            ])
+            .unwrap();
+        }
+        let eth = PacketBuilder::ethernet2([1; 6], [2; 6]);
+        let mut f = Vec::new();
+        if v6 {
+            let mut h = etherparse::Ipv6Header {
+                source: [1; 16],
+                destination: [2; 16],
+                hop_limit: 64,
+                ..Default::default()
+            };
+            let mut exts = etherparse::Ipv6Extensions::default();
+            if ip_opts {
+                h.next_header = etherparse::ip_number::IPV6_HOP_BY_HOP;
+                exts.hop_by_hop_options = Some(
+                    etherparse::Ipv6RawExtHeader::new_raw(
+                        etherparse::ip_number::TCP,
+                        &[1, 4, 0, 0, 0, 0],
+                    )
+                    .unwrap(),
+                );
+            } else {
+                h.next_header = etherparse::ip_number::TCP;
+            }
+            eth.ip(etherparse::IpHeaders::Ipv6(h, exts))
+                .tcp_header(tcp)
+                .write(&mut f, payload)
+                .unwrap();
+        } else {
+            let mut h = etherparse::Ipv4Header::new(
+                0,
+                64,
+                etherparse::ip_number::TCP,
+                [10, 0, 0, 1],
+                [10, 0, 0, 2],
+            )
+            .unwrap();
+            if ip_opts {
+                h.options = [1u8, 1, 1, 0][..].try_into().unwrap();
+            }
+            eth.ip(etherparse::IpHeaders::Ipv4(h, Default::default()))
+                .tcp_header(tcp)
+                .write(&mut f, payload)
+                .unwrap();
+        }
+        f
+    }
+
+    /// Frames cut at every length from 34 to 74 bytes: the IP header is read
+    /// when complete; from 4 TCP bytes on, the ports are; from 20, every
+    /// fixed field with the cut payload counted missing; never a panic.
+    #[test]
+    fn tcp_header_cut_at_every_length_keeps_ports() {
+        let payload = [9u8; 100];
+        for v6 in [false, true] {
+            for ip_opts in [false, true] {
+                for tcp_opts in [false, true] {
+                    let f = tcp_with_options(v6, ip_opts, tcp_opts, &payload);
+                    let ip_len = match (v6, ip_opts) {
+                        (false, false) => 20,
+                        (false, true) => 24,
+                        (true, false) => 40,
+                        (true, true) => 48,
+                    };
+                    let tcp_start = 14 + ip_len;
+                    let hl = if tcp_opts { 52 } else { 20 };
+                    assert_eq!(f.len(), tcp_start + hl + payload.len());
+                    for cut in 34..=74 {
+                        let what =
+                            format!("v6 {v6} ip_opts {ip_opts} tcp_opts {tcp_opts} cut {cut}");
+                        let d = decode(LinkType::ETHERNET, &f[..cut]);
+                        assert_eq!(d, reference(LinkType::ETHERNET, &f[..cut]), "{what}");
+                        if cut < 14 + if v6 { 40 } else { ip_len } {
+                            assert_eq!(d.src, None, "{what}");
+                            assert_eq!(d.transport, Transport::None, "{what}");
+                            continue;
+                        }
+                        if cut < tcp_start {
+                            // The IPv6 hop-by-hop header cut: as before.
+                            assert_eq!(d.transport, Transport::Other(0), "{what}");
+                            continue;
+                        }
+                        let got = cut - tcp_start;
+                        match d.transport {
+                            Transport::Other(6) => assert!(got < 4, "{what}"),
+                            Transport::TcpPorts { src_port, dst_port } => {
+                                assert!((4..20).contains(&got), "{what}");
+                                assert_eq!((src_port, dst_port), (50000, 445), "{what}");
+                            }
+                            Transport::Tcp(t) => {
+                                assert!(got >= 20, "{what}");
+                                assert_eq!(
+                                    (t.src_port, t.dst_port, t.seq, t.ack, t.window),
+                                    (50000, 445, 0x0102_0304, 0x0a0b_0c0d, 4096),
+                                    "{what}"
+                                );
+                                assert!(t.has(tcp_flags::ACK), "{what}");
+                                assert_eq!(t.payload_len(), 100, "{what}");
+                                assert_eq!(t.payload.len(), got.saturating_sub(hl), "{what}");
+                            }
+                            other => panic!("{what}: {other:?}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// UDP over IPv6 cut inside its header: from the ports on (4 bytes),
+    /// ports kept, the payload counted missing.
+    #[test]
+    fn udp_header_cut_keeps_ports() {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6([1; 16], [2; 16], 64)
+            .udp(3343, 3344)
+            .write(&mut f, &[0u8; 50])
+            .unwrap();
+        for cut in 54..f.len() {
+            let d = decode(LinkType::ETHERNET, &f[..cut]);
+            assert_eq!(d, reference(LinkType::ETHERNET, &f[..cut]), "cut {cut}");
+            match d.transport {
+                Transport::Other(17) => assert!(cut < 58, "cut {cut}"),
+                Transport::Udp(u) => {
+                    assert!(cut >= 58, "cut {cut}");
+                    assert_eq!((u.src_port, u.dst_port), (3343, 3344));
+                    assert_eq!(u.payload.len() as u32 + u.missing, 50, "cut {cut}");
+                }
+                other => panic!("cut {cut}: {other:?}"),
+            }
+        }
+    }
+
+    /// Segments of one stream whose options the snaplen cut go to the
+    /// reassembler as fully cut payloads: no byte of them (nor of their
+    /// options) is delivered as data, their sequence space is reported cut,
+    /// and the stream goes on in order after them.
+    #[test]
+    fn options_cut_segments_reassemble_as_cut_bytes() {
+        use crate::flow::Direction;
+        use crate::tcp::{ReassemblyConfig, StreamHandler, TcpConnection, TcpCounters};
+        #[derive(Default)]
+        struct Rec {
+            data: Vec<u8>,
+            cut: u64,
+        }
+        impl StreamHandler for Rec {
+            fn data(&mut self, _: Direction, _: i64, d: &[u8]) {
+                self.data.extend_from_slice(d);
+            }
+            fn gap(&mut self, _: Direction, len: u64) {
+                panic!("gap of {len}");
+            }
+            fn cut(&mut self, _: Direction, len: u64) {
+                self.cut += len;
+            }
+        }
+        let mut c = TcpConnection::new();
+        let (mut h, mut n) = (Rec::default(), TcpCounters::default());
+        let cfg = ReassemblyConfig::default();
+        let mut seq = 0x0102_0304u32;
+        // Three segments of 100 bytes: with SACK options cut at 60 bytes,
+        // without options whole.
+        for (opts, cut) in [(true, 60), (false, 1000), (true, 70)] {
+            let mut f = tcp_with_options(false, false, opts, &[b'x'; 100]);
+            let hl = if opts { 52 } else { 20 };
+            f[14 + 20 + 4..14 + 20 + 8].copy_from_slice(&seq.to_be_bytes());
+            let f = &f[..cut.min(f.len())];
+            let Transport::Tcp(t) = decode(LinkType::ETHERNET, f).transport else {
+                panic!("cut {cut}");
+            };
+            assert_eq!(t.payload_len(), 100);
+            assert!(t.payload.len() <= f.len().saturating_sub(14 + 20 + hl));
+            c.segment(Direction::AtoB, 0, &t, &cfg, &mut h, &mut n);
+            seq = seq.wrapping_add(100);
+        }
+        c.finish(&mut h, &mut n);
+        assert_eq!(h.data, vec![b'x'; 100]);
+        assert_eq!(h.cut, 200);
+        assert_eq!(n.truncated, 2);
+    }
+
+    /// A TCP header whose data offset is below 5 stays "other", cut or not.
+    #[test]
+    fn malformed_data_offset_is_not_tcp() {
+        let mut f = tcp_with_options(false, false, false, &[1; 10]);
+        f[14 + 20 + 12] = 0x40;
+        for cut in [f.len(), 14 + 20 + 20] {
+            assert_eq!(
+                decode(LinkType::ETHERNET, &f[..cut]).transport,
+                Transport::Other(6)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any truncation of a valid TCP frame (any options, IP options or
+        /// not, IPv4 or IPv6) never panics and gives the right ports (and
+        /// the right payload length on the wire when the fixed header is
+        /// there) or no transport.
+        #[test]
+        fn truncated_tcp_keeps_ports_or_nothing(
+            v6 in proptest::bool::ANY,
+            ip_opts in proptest::bool::ANY,
+            tcp_opts in proptest::bool::ANY,
+            plen in 0usize..200,
+            cut in 0usize..400,
+        ) {
+            let f = tcp_with_options(v6, ip_opts, tcp_opts, &vec![5u8; plen]);
+            let f = &f[..cut.min(f.len())];
+            let d = decode(LinkType::ETHERNET, f);
+            proptest::prop_assert_eq!(d, reference(LinkType::ETHERNET, f));
+            match d.transport {
+                Transport::Tcp(t) => {
+                    proptest::prop_assert_eq!((t.src_port, t.dst_port, t.seq), (50000, 445, 0x0102_0304));
+                    proptest::prop_assert_eq!(t.payload_len() as usize, plen);
+                }
+                Transport::TcpPorts { src_port, dst_port } => {
+                    proptest::prop_assert_eq!((src_port, dst_port), (50000, 445));
+                }
+                Transport::Other(6) | Transport::None => {}
+                // A cut IPv6 hop-by-hop header.
+                Transport::Other(0) if v6 && ip_opts => {}
+                other => proptest::prop_assert!(false, "{:?}", other),
+            }
         }
     }
 

@@ -541,6 +541,9 @@ impl PacketSink for Scan {
         }
         let (proto, sp, dp, tcp) = match d.transport {
             Transport::Tcp(t) => (L4Proto::Tcp, t.src_port, t.dst_port, Some(t)),
+            // Header cut before its sequence number: counted in its
+            // conversation, nothing given to reassembly.
+            Transport::TcpPorts { src_port, dst_port } => (L4Proto::Tcp, src_port, dst_port, None),
             Transport::Udp(u) => {
                 if u.src_port == 3343 && u.dst_port == 3343 && self.groups.is_some() {
                     let k = (p.iface, src, dst);

@@ -500,3 +500,157 @@ fn many_interfaces_give_a_bounded_report() {
     assert!(html.contains("Only the 24 busiest of 1500 interfaces are charted"));
     assert!(html.contains(">if1499<"), "every interface is still listed");
 }
+
+/// A pcap at snaplen 60 where every TCP segment carries options (SYN options,
+/// timestamps, SACK blocks on the retransmission's ACKs): the IPv4 segments are
+/// cut inside their options, the IPv6 ones 6 bytes into TCP (ports only), and
+/// an IPv6 UDP flow inside its header. Each conversation is still one TCP (or
+/// UDP) conversation of its own, as tshark sees them.
+fn snaplen60_pcap() -> Vec<u8> {
+    use etherparse::{PacketBuilder, TcpOptionElement as O};
+    const SNAP: usize = 60;
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&(SNAP as u32).to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    let mut t = 0u32;
+    let mut rec = |out: &mut Vec<u8>, f: &[u8]| {
+        t += 1;
+        let cap = f.len().min(SNAP);
+        out.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        out.extend_from_slice(&(t * 1000).to_le_bytes());
+        out.extend_from_slice(&(cap as u32).to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(&f[..cap]);
+    };
+    for conn in 0..5u16 {
+        let v6 = conn >= 3;
+        let (cport, sport) = (40_000 + conn, 445);
+        let seg = |to_server: bool, seq: u32, ack: u32, syn: bool, opts: &[O], payload: &[u8]| {
+            let eth = PacketBuilder::ethernet2([1; 6], [2; 6]);
+            let ip = if v6 {
+                let (a, b) = (
+                    [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                    [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+                );
+                if to_server {
+                    eth.ipv6(a, b, 64)
+                } else {
+                    eth.ipv6(b, a, 64)
+                }
+            } else if to_server {
+                eth.ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            } else {
+                eth.ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
+            };
+            let (s, d) = if to_server {
+                (cport, sport)
+            } else {
+                (sport, cport)
+            };
+            let mut b = ip.tcp(s, d, seq, 65535).options(opts).unwrap();
+            b = if syn { b.syn() } else { b };
+            if ack != 0 {
+                b = b.ack(ack);
+            }
+            let mut f = Vec::new();
+            b.write(&mut f, payload).unwrap();
+            f
+        };
+        let syn_opts = [
+            O::MaximumSegmentSize(1460),
+            O::Noop,
+            O::WindowScale(7),
+            O::SelectiveAcknowledgementPermitted,
+            O::Noop,
+            O::Timestamp(1, 0),
+        ];
+        let ts = [O::Noop, O::Noop, O::Timestamp(2, 1)];
+        let sack = [
+            O::Noop,
+            O::Noop,
+            O::Timestamp(3, 2),
+            O::Noop,
+            O::Noop,
+            O::SelectiveAcknowledgement((3001, 4001), [None, None, None]),
+        ];
+        let data = [7u8; 1000];
+        rec(&mut out, &seg(true, 1000, 0, true, &syn_opts, &[]));
+        rec(&mut out, &seg(false, 5000, 1001, true, &syn_opts, &[]));
+        rec(&mut out, &seg(true, 1001, 5001, false, &ts, &data));
+        // The second segment (2001) is lost before the capture point, the
+        // third arrives: the ACK carries a SACK block, 2001 is retransmitted.
+        rec(&mut out, &seg(true, 3001, 5001, false, &ts, &data));
+        rec(&mut out, &seg(false, 5001, 2001, false, &sack, &[]));
+        rec(&mut out, &seg(true, 2001, 5001, false, &ts, &data));
+        rec(&mut out, &seg(false, 5001, 4001, false, &ts, &[]));
+    }
+    let mut f = Vec::new();
+    PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv6([1; 16], [2; 16], 64)
+        .udp(3343, 3343)
+        .write(&mut f, &[0u8; 200])
+        .unwrap();
+    rec(&mut out, &f);
+    out
+}
+
+#[test]
+fn snaplen_60_tcp_options_cut_conversations_match_tshark() {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("snaplen60_tcp_options.pcap");
+    std::fs::write(&path, snaplen60_pcap()).unwrap();
+    let (code, v) = run_json(&["inspect", "--json", "--top", "100", path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let c = &v["captures"][0];
+    let mut got: Vec<(String, String, String, u64, u64)> = c["top_flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap().to_string();
+            (
+                s("proto"),
+                s("a"),
+                s("b"),
+                f["packets"].as_u64().unwrap(),
+                f["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    // tshark 4.0.17 on the file this test writes (target/tmp/snaplen60_tcp_options.pcap):
+    //   tshark -r F -Y tcp -T fields -e ip.src -e ipv6.src -e ip.dst -e ipv6.dst \
+    //     -e tcp.srcport -e tcp.dstport -e frame.len   (grouped by unordered 4-tuple)
+    // gives 5 conversations of 7 frames: 3498 bytes each over IPv4, 3638 over IPv6;
+    //   tshark -r F -Y udp -T fields -e udp.srcport -e udp.dstport: one 3343 datagram (262).
+    // (`tshark -q -z conv,tcp` lists none: its tap is not queued for a frame whose
+    // header dissection hit the end of the capture, though the ports are read;
+    // `-e tcp.stream` numbers the three IPv4 ones, whose fixed header is whole.)
+    // Before the fix hvsleuth saw 0 conversations here (all "other IP").
+    let tcp = |a: &str, b: &str, bytes| ("tcp".to_string(), a.to_string(), b.to_string(), 7, bytes);
+    let want = vec![
+        tcp("10.0.0.1:40000", "10.0.0.2:445", 3498),
+        tcp("10.0.0.1:40001", "10.0.0.2:445", 3498),
+        tcp("10.0.0.1:40002", "10.0.0.2:445", 3498),
+        tcp("[fd00::1]:40003", "[fd00::2]:445", 3638),
+        tcp("[fd00::1]:40004", "[fd00::2]:445", 3638),
+        (
+            "udp".to_string(),
+            "[101:101:101:101:101:101:101:101]:3343".to_string(),
+            "[202:202:202:202:202:202:202:202]:3343".to_string(),
+            1,
+            262,
+        ),
+    ];
+    assert_eq!(got, want);
+    assert_eq!(c["flows"], 6);
+    // Options-cut IPv4 data segments reach reassembly as cut payloads (3 per
+    // connection, 1000 bytes each), never as data; the IPv6 ones (ports only)
+    // do not reach it at all.
+    assert_eq!(c["tcp"]["delivered_bytes"], 0);
+    assert_eq!(c["tcp"]["truncated"], 9);
+    assert_eq!(c["tcp"]["gap_bytes"], 9000);
+}

@@ -259,7 +259,7 @@ impl<V> FlowTable<V> {
         self.index.insert_unique(hash, i, |&j| {
             slots[j as usize]
                 .as_ref()
-                .map_or(0, |s| hasher.hash_one(&s.key))
+                .map_or(0, |s| hasher.hash_one(s.key))
         });
         self.len += 1;
         let value = &mut self.slots[i as usize].as_mut().expect("just stored").value;
@@ -498,10 +498,10 @@ impl<V> FlowTable<V> {
         for (i, s) in slots.iter().enumerate() {
             if let Some(s) = s {
                 self.index
-                    .insert_unique(hasher.hash_one(&s.key), i as u32, |&j| {
+                    .insert_unique(hasher.hash_one(s.key), i as u32, |&j| {
                         slots[j as usize]
                             .as_ref()
-                            .map_or(0, |s| hasher.hash_one(&s.key))
+                            .map_or(0, |s| hasher.hash_one(s.key))
                     });
             }
         }

@@ -11,6 +11,9 @@ use crate::usage::tempdir;
 
 /// Peak RSS (KiB) and exit code of one `hvsleuth` run, from wait4 on that
 /// child alone (RUSAGE_CHILDREN would mix in the other tests' children).
+// The child is reaped by wait4 below (which also gives its rusage), not by
+// Child::wait, so clippy cannot see it.
+#[allow(clippy::zombie_processes)]
 fn peak_rss_kib(args: &[&std::ffi::OsStr]) -> (i64, Option<i32>) {
     let child = Command::new(bin())
         .args(args)
@@ -57,7 +60,10 @@ fn live_flows_cost_hundreds_of_bytes_and_one_budget_covers_parallel_files() {
     // 200,000 live flows: at most 450 bytes each over the baseline (key,
     // last-seen time, state, index; the mapped input drops behind itself).
     let per_flow = (one - base) * 1024 / 200_000;
-    assert!(per_flow <= 450, "{per_flow} bytes per live flow (RSS {one} KiB vs {base} KiB)");
+    assert!(
+        per_flow <= 450,
+        "{per_flow} bytes per live flow (RSS {one} KiB vs {base} KiB)"
+    );
     // Two such files in parallel under a budget of 100,000 flows take about
     // the memory of one file under it (a table per file would double it).
     let (one_capped, c2) = inspect(&[&big], &["--max-flows", "100000"]);

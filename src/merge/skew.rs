@@ -77,6 +77,12 @@ pub fn align(files: &[FileScan]) -> (Vec<i64>, Vec<Skew>) {
             continue;
         }
         offset[root] = Some(0);
+        // Only captures of `root`'s group are tried as references: those of
+        // the groups before it were tried against every capture still
+        // unaligned and matched none (without this the search is cubic in
+        // the captures when few align).
+        let mut in_group = vec![false; files.len()];
+        in_group[root] = true;
         // Grow the aligned set from `root` until no capture joins.
         let mut progress = true;
         while progress {
@@ -86,11 +92,13 @@ pub fn align(files: &[FileScan]) -> (Vec<i64>, Vec<Skew>) {
                     continue;
                 }
                 let best = (0..files.len())
+                    .filter(|&j| in_group[j])
                     .filter_map(|j| Some((j, offset[j]?)))
                     .filter_map(|(j, oj)| estimate(&files[j], &files[i]).map(|e| (j, oj, e)))
                     .max_by_key(|(_, _, e)| e.2);
                 if let Some((j, oj, (skew, delay, n))) = best {
                     offset[i] = Some(oj - skew);
+                    in_group[i] = true;
                     found.push(Skew {
                         reference: files[j].name.clone(),
                         capture: files[i].name.clone(),

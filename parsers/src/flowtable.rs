@@ -269,9 +269,16 @@ impl<V> FlowTable<V> {
     /// Takes one credit from the shared budget for a new entry, evicting
     /// this table's oldest entries when the budget is spent.
     fn reserve_credit(&mut self, now_ns: i64, evicted: &mut impl FnMut(ConvKey, V)) {
-        let Some(budget) = self.lease.as_ref().map(|l| Arc::clone(&l.budget)) else {
+        let Some(l) = self.lease.as_mut() else {
             return;
         };
+        // Fast path (all but one insert in a chunk): a credit in hand and
+        // nobody starved. No atomic write, no reference count touched.
+        if l.spare > 0 && !l.budget.pressure.load(Ordering::Relaxed) {
+            l.spare -= 1;
+            return;
+        }
+        let budget = Arc::clone(&l.budget);
         self.rebalance(evicted);
         if self.lease_mut().spare == 0 {
             self.lease_mut().spare = budget.take(budget.chunk);
@@ -411,14 +418,7 @@ impl<V> FlowTable<V> {
 
     /// Frees room: all idle entries, and at least the oldest `cap / 8` (or 1).
     fn evict_batch(&mut self, now_ns: i64, evicted: &mut impl FnMut(ConvKey, V)) {
-        let limit = now_ns.saturating_sub(self.idle_timeout_ns);
-        let idle = self
-            .slots
-            .iter()
-            .flatten()
-            .filter(|s| s.last_seen < limit)
-            .count();
-        let n = idle.max(self.cap / 8).max(1);
+        let n = idle_or_eighth(&self.slots, now_ns, self.idle_timeout_ns, self.cap);
         self.evict_oldest_inner(n, evicted, false);
     }
 
@@ -518,15 +518,15 @@ impl<V> Drop for FlowTable<V> {
 }
 
 /// How many entries a full table gives up at once: every idle one, and at
-/// least an eighth of it (or 1).
-fn idle_or_eighth<V>(slots: &[Option<Slot<V>>], now_ns: i64, idle_ns: i64, len: usize) -> usize {
+/// least an eighth of `size` (or 1).
+fn idle_or_eighth<V>(slots: &[Option<Slot<V>>], now_ns: i64, idle_ns: i64, size: usize) -> usize {
     let limit = now_ns.saturating_sub(idle_ns);
     let idle = slots
         .iter()
         .flatten()
         .filter(|s| s.last_seen < limit)
         .count();
-    idle.max(len / 8).max(1)
+    idle.max(size / 8).max(1)
 }
 
 /// (last seen, key) order of two slot references.

@@ -377,31 +377,31 @@ impl<V> FlowTable<V> {
         Some(slot)
     }
 
-    /// Evicts every entry not seen since `now_ns - idle_timeout_ns`. O(len):
-    /// call it now and then (e.g. every few seconds of capture time).
-    pub fn expire_idle(&mut self, now_ns: i64, evicted: &mut impl FnMut(ConvKey, V)) {
-        let limit = now_ns.saturating_sub(self.idle_timeout_ns);
+    /// Fills the scratch list with (last seen, slot) of the live entries
+    /// whose last-seen time passes `keep`.
+    fn scratch_live(&mut self, keep: impl Fn(i64) -> bool) {
         self.scratch.clear();
         self.scratch.extend(
             self.slots
                 .iter()
                 .enumerate()
                 .filter_map(|(i, s)| s.as_ref().map(|s| (s.last_seen, i as u32)))
-                .filter(|(t, _)| *t < limit),
+                .filter(|&(t, _)| keep(t)),
         );
+    }
+
+    /// Evicts every entry not seen since `now_ns - idle_timeout_ns`. O(len):
+    /// call it now and then (e.g. every few seconds of capture time).
+    pub fn expire_idle(&mut self, now_ns: i64, evicted: &mut impl FnMut(ConvKey, V)) {
+        let limit = now_ns.saturating_sub(self.idle_timeout_ns);
+        self.scratch_live(|t| t < limit);
         sort_by_age(&mut self.scratch, &self.slots);
         self.evict_scratch(evicted, false);
     }
 
     /// Removes all entries, oldest first, giving each to `evicted`.
     pub fn drain(mut self, evicted: &mut impl FnMut(ConvKey, V)) {
-        self.scratch.clear();
-        self.scratch.extend(
-            self.slots
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.as_ref().map(|s| (s.last_seen, i as u32))),
-        );
+        self.scratch_live(|_| true);
         sort_by_age(&mut self.scratch, &self.slots);
         let order = std::mem::take(&mut self.scratch);
         for (_, i) in order {
@@ -433,13 +433,7 @@ impl<V> FlowTable<V> {
         evicted: &mut impl FnMut(ConvKey, V),
         for_budget: bool,
     ) {
-        self.scratch.clear();
-        self.scratch.extend(
-            self.slots
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.as_ref().map(|s| (s.last_seen, i as u32))),
-        );
+        self.scratch_live(|_| true);
         let n = n.min(self.scratch.len());
         if n == 0 {
             return;
@@ -547,16 +541,21 @@ mod tests {
     use super::*;
     use crate::flow::{Endpoint, L4Proto};
 
-    fn key(i: u16) -> ConvKey {
+    /// A TCP conversation from `client` to 10.255.0.1:445.
+    fn conv(client: std::net::Ipv4Addr, port: u16) -> ConvKey {
         let a = Endpoint {
-            ip: [10, 0, 0, 1].into(),
-            port: i,
+            ip: client.into(),
+            port,
         };
         let b = Endpoint {
-            ip: [10, 0, 0, 2].into(),
+            ip: [10, 255, 0, 1].into(),
             port: 445,
         };
         ConvKey::new(L4Proto::Tcp, a, b).0
+    }
+
+    fn key(i: u16) -> ConvKey {
+        conv([10, 0, 0, 1].into(), i)
     }
 
     #[test]
@@ -634,15 +633,7 @@ mod tests {
     }
 
     fn wide_key(i: u32) -> ConvKey {
-        let a = Endpoint {
-            ip: std::net::Ipv4Addr::from(0x0a00_0000 | i).into(),
-            port: 40_000,
-        };
-        let b = Endpoint {
-            ip: [10, 255, 0, 1].into(),
-            port: 445,
-        };
-        ConvKey::new(L4Proto::Tcp, a, b).0
+        conv(std::net::Ipv4Addr::from(0x0a00_0000 | i), 40_000)
     }
 
     #[test]

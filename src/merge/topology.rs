@@ -517,32 +517,8 @@ fn resolve(
                         })
                     })
             });
-            if let Some((i_is_a, why)) = decided {
-                if !i_is_a {
-                    std::mem::swap(&mut a, &mut b);
-                }
-                let bj = guesses[j]
-                    .undecided
-                    .iter()
-                    .find(|e| same_end(e, &b))
-                    .cloned()
-                    .unwrap_or_else(|| b.clone());
-                for (k, mine, other) in [(i, &a, &b), (j, &bj, &a)] {
-                    let peer = if k == i { j } else { i };
-                    guesses[k].reason = format!(
-                        "only {} and {} talk on this link, captured at both ends ({} and {}); {why} (a frame is \
-                         captured where it is sent before where it arrives): {} is this NIC's",
-                        end_str(mine),
-                        end_str(other),
-                        names[guesses[k].file],
-                        names[guesses[peer].file],
-                        end_str(mine)
-                    );
-                    guesses[k].own = Some(mine.clone());
-                    guesses[k].undecided.clear();
-                    guesses[k].confidence = 0.85;
-                }
-                continue;
+            if let Some((false, _)) = decided {
+                std::mem::swap(&mut a, &mut b);
             }
             // In capture j, the end that is `b` (its own copy, which may list other addresses).
             let bj = guesses[j]
@@ -553,19 +529,33 @@ fn resolve(
                 .unwrap_or_else(|| b.clone());
             for (k, mine, other) in [(i, &a, &b), (j, &bj, &a)] {
                 let peer = if k == i { j } else { i };
-                guesses[k].reason = format!(
-                    "ambiguous: only {} and {} talk on this link, captured at both ends ({} and {}); nothing \
-                     in the traffic tells which end is which: {} taken as this NIC's, arbitrarily",
-                    end_str(mine),
-                    end_str(other),
-                    names[guesses[i].file],
-                    names[guesses[peer].file],
-                    end_str(mine)
-                );
-                guesses[k].own = Some(mine.clone());
-                guesses[k].undecided.clear();
-                guesses[k].confidence = 0.5;
-                guesses[k].conflict = true;
+                let (here, there) = (&names[guesses[k].file], &names[guesses[peer].file]);
+                let g = &mut guesses[k];
+                match &decided {
+                    Some((_, why)) => {
+                        g.reason = format!(
+                            "only {} and {} talk on this link, captured at both ends ({here} and {there}); {why} (a frame is \
+                             captured where it is sent before where it arrives): {} is this NIC's",
+                            end_str(mine),
+                            end_str(other),
+                            end_str(mine)
+                        );
+                        g.confidence = 0.85;
+                    }
+                    None => {
+                        g.reason = format!(
+                            "ambiguous: only {} and {} talk on this link, captured at both ends ({here} and {there}); nothing \
+                             in the traffic tells which end is which: {} taken as this NIC's, arbitrarily",
+                            end_str(mine),
+                            end_str(other),
+                            end_str(mine)
+                        );
+                        g.confidence = 0.5;
+                        g.conflict = true;
+                    }
+                }
+                g.own = Some(mine.clone());
+                g.undecided.clear();
             }
         }
     }

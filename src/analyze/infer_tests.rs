@@ -989,6 +989,18 @@ fn hundred_thousand_interfaces_analyse_in_seconds() {
 /// Writes `cap` as pcapng by hand, with `epb_flags` on every packet:
 /// outbound when its source MAC is `me`, inbound otherwise.
 fn write_with_flags(cap: Cap, me: [u8; 6], dir: &std::path::Path) -> PathBuf {
+    write_pcapng(cap, Some(me), &[], dir)
+}
+
+/// Writes `cap` as pcapng by hand: `epb_flags` on every packet when `flags_for`
+/// is given (outbound when its source MAC is it), and `idb_options` (code,
+/// value) on every interface.
+fn write_pcapng(
+    cap: Cap,
+    flags_for: Option<[u8; 6]>,
+    idb_options: &[(u16, Vec<u8>)],
+    dir: &std::path::Path,
+) -> PathBuf {
     let mut frames = cap.frames;
     frames.sort_by_key(|f| f.0);
     let mut v: Vec<u8> = Vec::new();
@@ -1010,8 +1022,15 @@ fn write_with_flags(cap: Cap, me: [u8; 6], dir: &std::path::Path) -> PathBuf {
         idb.extend_from_slice(&1u16.to_le_bytes());
         idb.extend_from_slice(&0u16.to_le_bytes());
         idb.extend_from_slice(&65535u32.to_le_bytes());
-        // if_tsresol = 9 (ns), end of options.
-        idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+        // if_tsresol = 9 (ns), the options asked for, end of options.
+        idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]);
+        for (code, value) in idb_options {
+            idb.extend_from_slice(&code.to_le_bytes());
+            idb.extend_from_slice(&(value.len() as u16).to_le_bytes());
+            idb.extend_from_slice(value);
+            idb.resize(idb.len().div_ceil(4) * 4, 0);
+        }
+        idb.extend_from_slice(&[0, 0, 0, 0]);
         block(&mut v, 1, &idb);
     }
     for (ts, i, f, wire) in &frames {
@@ -1023,11 +1042,13 @@ fn write_with_flags(cap: Cap, me: [u8; 6], dir: &std::path::Path) -> PathBuf {
         epb.extend_from_slice(&wire.to_le_bytes());
         epb.extend_from_slice(f);
         epb.resize(epb.len().div_ceil(4) * 4, 0);
-        let out = f[6..12] == me;
-        epb.extend_from_slice(&2u16.to_le_bytes());
-        epb.extend_from_slice(&4u16.to_le_bytes());
-        epb.extend_from_slice(&(if out { 2u32 } else { 1u32 }).to_le_bytes());
-        epb.extend_from_slice(&[0, 0, 0, 0]);
+        if let Some(me) = flags_for {
+            let out = f[6..12] == me;
+            epb.extend_from_slice(&2u16.to_le_bytes());
+            epb.extend_from_slice(&4u16.to_le_bytes());
+            epb.extend_from_slice(&(if out { 2u32 } else { 1u32 }).to_le_bytes());
+            epb.extend_from_slice(&[0, 0, 0, 0]);
+        }
         block(&mut v, 6, &epb);
     }
     let p = dir.join(&cap.name);
@@ -1052,6 +1073,42 @@ fn class1_epb_direction_flags_decide_a_one_peer_link() {
             .iter()
             .any(|f| f.reason.contains("EPB direction flags"))
     );
+}
+
+#[test]
+fn class1_interface_options_decide_a_one_peer_link() {
+    // The same one-peer link without direction flags: the capture tool's
+    // if_MACaddr, or only its if_IPv6addr / if_IPv4addr, says which end is
+    // the NIC (Npcap, pktmon's component table).
+    for (v6, opt) in [
+        (true, "mac"),
+        (true, "addr"),
+        (false, "addr"),
+        (false, "mac"),
+    ] {
+        let d = tmpdir(&format!("c1-idb-{v6}-{opt}"));
+        let (me, peer) = if v6 {
+            (h(0x30, "fd77::30"), h(0x02, "fd77::2"))
+        } else {
+            (h(0x30, "10.77.0.30"), h(0x02, "10.77.0.2"))
+        };
+        let mut c = Cap::new("recv-side.pcapng", &[("\\Device\\NPF_{5E1B}", None)]);
+        smb_bulk(&mut c, 0, &peer, &me, T0, 2000, 1_000_000, 50200);
+        let value = match (opt, me.ip) {
+            ("mac", _) => (6u16, me.mac.to_vec()),
+            (_, IpAddr::V4(a)) => (4u16, [a.octets(), [255, 255, 255, 0]].concat()),
+            (_, IpAddr::V6(a)) => (5u16, [&a.octets()[..], &[64]].concat()),
+        };
+        let a = run(&[write_pcapng(c, None, &[value], &d)], S);
+        assert_eq!(a.model.ifaces[0].addresses, vec![me.ip], "{v6} {opt}");
+        assert!(
+            a.summary
+                .inferred
+                .iter()
+                .any(|f| f.reason.contains("capture tool recorded") && !f.conflict),
+            "{v6} {opt}"
+        );
+    }
 }
 
 // ---- class 2: nodes named by the best name seen ----

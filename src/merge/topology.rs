@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
+use hvsleuth_parsers::capture::InterfaceInfo;
+
 use serde::Serialize;
 
 use crate::attribution::rules::{Proto, Topology};
@@ -154,6 +156,8 @@ struct MacTables {
     ips: IpTable,
     /// Per capture interface: (MAC, frames) the EPB direction flags give as its own.
     dir: HashMap<u32, Vec<(Mac, u64)>>,
+    /// Per capture interface: the MACs `ips` has addresses for.
+    macs: HashMap<u32, Vec<Mac>>,
 }
 
 impl MacTables {
@@ -168,6 +172,10 @@ impl MacTables {
                 ips.entry((*i, *m)).or_default().push((*ip, *n));
             }
         }
+        let mut macs: HashMap<u32, Vec<Mac>> = HashMap::new();
+        for (i, m) in ips.keys() {
+            macs.entry(*i).or_default().push(*m);
+        }
         for v in ips.values_mut() {
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         }
@@ -175,7 +183,12 @@ impl MacTables {
         for ((i, m), n) in &f.scan.dir_macs {
             dir.entry(*i).or_default().push((*m, *n));
         }
-        MacTables { pairs, ips, dir }
+        MacTables {
+            pairs,
+            ips,
+            dir,
+            macs,
+        }
     }
 
     fn end(&self, iface: u32, mac: [u8; 6]) -> End {
@@ -190,6 +203,83 @@ impl MacTables {
             ips,
         }
     }
+}
+
+/// An interface's own end as the capture tool recorded it: the MAC and
+/// addresses of pcapng `if_MACaddr` / `if_IPv4addr` / `if_IPv6addr` options
+/// or of pktmon's component table. With addresses but no MAC, the MAC that
+/// sent from one of them is taken with them. Direction flags that give
+/// another MAC make it a conflict, said so.
+fn declared_end(file: usize, info: usize, d: &InterfaceInfo, t: &MacTables) -> Option<Guess> {
+    if d.mac.is_none() && d.addresses.is_empty() {
+        return None;
+    }
+    let mac = d.mac.or_else(|| {
+        let mut sent: Vec<[u8; 6]> = t
+            .macs
+            .get(&d.index)
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                t.ips
+                    .get(&(d.index, **m))
+                    .is_some_and(|v| v.iter().any(|(ip, _)| d.addresses.contains(ip)))
+            })
+            .copied()
+            .collect();
+        sent.sort();
+        sent.dedup();
+        (sent.len() == 1).then(|| sent[0])
+    });
+    let mut own = match mac {
+        Some(m) => t.end(d.index, m),
+        None => End {
+            mac: None,
+            ips: Vec::new(),
+        },
+    };
+    for a in &d.addresses {
+        if is_unicast(*a) && !own.ips.contains(a) {
+            own.ips.push(*a);
+        }
+    }
+    own.ips.sort();
+    let what = match (d.mac, d.addresses.is_empty()) {
+        (Some(m), true) => format!("MAC {}", mac_str(&m)),
+        (Some(m), false) => format!("MAC {} and addresses", mac_str(&m)),
+        (None, _) => "addresses".to_string(),
+    };
+    let source = if d
+        .description
+        .as_deref()
+        .is_some_and(|x| x.contains("pktmon NIC"))
+    {
+        "pktmon's component table"
+    } else {
+        "pcapng interface options"
+    };
+    let mut reason = format!("the capture tool recorded this NIC's {what} ({source})");
+    let flagged = t.dir.get(&d.index).and_then(|v| {
+        v.iter()
+            .max_by_key(|x| (x.1, std::cmp::Reverse(x.0)))
+            .map(|x| x.0)
+    });
+    let conflict = matches!((flagged, mac), (Some(f), Some(m)) if f != m);
+    if let (true, Some(f)) = (conflict, flagged) {
+        reason = format!(
+            "conflict: {reason}, but the EPB direction flags give {} as its own",
+            mac_str(&f)
+        );
+    }
+    Some(Guess {
+        file,
+        info,
+        own: Some(own),
+        undecided: Vec::new(),
+        reason,
+        confidence: if conflict { 0.5 } else { 0.99 },
+        conflict,
+    })
 }
 
 /// An interface's own end: the pcapng EPB direction flags when the capture
@@ -806,7 +896,9 @@ pub fn build(
             let mapped =
                 inv.is_some_and(|inv| inv.interface_for_capture(&f.name, &info.name).is_some());
             if !mapped {
-                guesses.push(own_end(fi, ii, info.index, &tables, &seen, &ip_packets));
+                let g = declared_end(fi, ii, info, &tables)
+                    .unwrap_or_else(|| own_end(fi, ii, info.index, &tables, &seen, &ip_packets));
+                guesses.push(g);
             }
         }
     }

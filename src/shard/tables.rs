@@ -5,7 +5,7 @@
 //!
 //! | table | one row per |
 //! |---|---|
-//! | `interfaces` | capture interface (index, name, description, link type, speed, snaplen) |
+//! | `interfaces` | capture interface (index, name, description, link type, speed, snaplen, the MAC and addresses the capture tool recorded) |
 //! | `iface_counts` | interface index: packets, wire bytes |
 //! | `groups` | service group: key, totals, application facts, TCP counters |
 //! | `group_facts` | share name or RPC interface of a group, in order |
@@ -280,6 +280,21 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
             c(
                 "snaplen",
                 ifs.iter().map(|i| i.snaplen).collect::<Vec<u32>>(),
+            ),
+            c(
+                "mac",
+                ifs.iter()
+                    .map(|i| i.mac.as_ref().map(mac_str))
+                    .collect::<Vec<Option<String>>>(),
+            ),
+            c(
+                "addresses",
+                ifs.iter()
+                    .map(|i| {
+                        let a: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+                        (!a.is_empty()).then(|| a.join(" "))
+                    })
+                    .collect::<Vec<Option<String>>>(),
             ),
         ],
         &mut t,
@@ -604,6 +619,7 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
         opt_u64s(&df, "speed_bps")?,
         u32s(&df, "snaplen")?,
     );
+    let (macs, addrs) = (opt_strs(&df, "mac")?, opt_strs(&df, "addresses")?);
     for i in 0..df.height() {
         s.interfaces.push(InterfaceInfo {
             index: index[i],
@@ -612,6 +628,11 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
             link_type: LinkType(u16::try_from(lt[i]).context("link type")?),
             speed_bps: speed[i],
             snaplen: snap[i],
+            mac: macs[i].as_deref().map(mac).transpose()?,
+            addresses: match &addrs[i] {
+                Some(a) => a.split(' ').map(ip).collect::<Result<Vec<_>>>()?,
+                None => Vec::new(),
+            },
         });
     }
     let df = get(dir, "iface_counts")?;

@@ -113,6 +113,95 @@ struct FlowState {
     /// several interfaces; usually one).
     group: Option<(u32, u32)>,
     app: App,
+    /// Answer times of the two ends (topology: which end is the captured machine).
+    answer: AnswerTrack,
+}
+
+/// Answer-time tracking of one TCP connection. Per direction (index
+/// [`Direction::index`]): the newest segment that took the sequence space
+/// further (its capture time, its end sequence number); a segment of the
+/// other direction acknowledging it is its answer. An answer is causally
+/// after its segment reached the answering end, so where the capture sits at
+/// one end, that end's answers come within its own processing time and the
+/// far end's take at least the round trip. Retransmitted data is never
+/// tracked (Karn: an answer to it is ambiguous).
+#[derive(Debug, Default)]
+struct AnswerTrack {
+    /// Capture time of the tracked segment; 0: none.
+    ts: [i64; 2],
+    end: [u32; 2],
+    /// Highest end sequence number sent, per direction (valid once `seen` has its bit).
+    hi: [u32; 2],
+    seen: u8,
+}
+
+/// `a` is at or after `b` in sequence space (RFC 793 modular comparison).
+fn seq_ge(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
+impl AnswerTrack {
+    /// A segment in direction `d` at `ts`: the answer time it gives (ns), if it answers one.
+    fn segment(
+        &mut self,
+        d: usize,
+        ts: i64,
+        t: &hvsleuth_parsers::decode::TcpView<'_>,
+    ) -> Option<i64> {
+        let o = 1 - d;
+        let mut out = None;
+        if t.has(tcp_flags::ACK) && self.ts[o] != 0 && seq_ge(t.ack, self.end[o]) {
+            out = Some(ts - self.ts[o]).filter(|x| *x >= 0);
+            self.ts[o] = 0;
+        }
+        let len =
+            t.payload_len() + u32::from(t.has(tcp_flags::SYN)) + u32::from(t.has(tcp_flags::FIN));
+        if len > 0 && !t.has(tcp_flags::RST) {
+            let end = t.seq.wrapping_add(len);
+            let new = self.seen & (1 << d) == 0 || !seq_ge(self.hi[d], end);
+            if new {
+                self.hi[d] = end;
+                self.seen |= 1 << d;
+                self.end[d] = end;
+                self.ts[d] = ts.max(1);
+            }
+        }
+        out
+    }
+}
+
+/// The smallest answer times one address gave on one capture interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerTimes {
+    /// Answers seen.
+    pub count: u64,
+    /// The smallest answer times (ns), ascending; `i64::MAX` where fewer were seen.
+    pub lowest: [i64; 4],
+}
+
+impl Default for AnswerTimes {
+    fn default() -> Self {
+        AnswerTimes {
+            count: 0,
+            lowest: [i64::MAX; 4],
+        }
+    }
+}
+
+impl AnswerTimes {
+    pub fn add(&mut self, dt: i64) {
+        self.count += 1;
+        if dt < self.lowest[3] {
+            self.lowest[3] = dt;
+            self.lowest.sort_unstable();
+        }
+    }
+
+    /// The answer time the end stays under, robust to two stray samples:
+    /// the third smallest, with at least `min` answers seen.
+    pub fn typical_low(&self, min: u64) -> Option<i64> {
+        (self.count >= min && self.lowest[2] != i64::MAX).then_some(self.lowest[2])
+    }
 }
 
 /// Arrivals of UDP 3343 datagrams from one address to another on one
@@ -212,6 +301,11 @@ pub struct Scan {
     /// of [`SKEW_SAMPLE_MOD`], so every capture samples the same ones) with their
     /// first capture time: matched across captures to estimate clock skew.
     pub seg_samples: FastMap<(ConvKey, Direction, u32, u32), i64>,
+    /// Per (capture interface, address): how fast the address answered TCP
+    /// segments (SYN, data, FIN) sent to it ([`AnswerTrack`]), and ARP requests.
+    pub answers: FastMap<(u32, IpAddr), AnswerTimes>,
+    /// ARP requests waiting for their reply: (interface, asker, asked) -> time.
+    arp_pending: FastMap<(u32, IpAddr, IpAddr), i64>,
     flows: FlowTable<FlowState>,
     /// Evictions of flow tables already drained by [`Scan::finish`].
     evicted_earlier: u64,
@@ -219,6 +313,13 @@ pub struct Scan {
     /// Out-of-order bytes buffered by live connections.
     buffered: usize,
     next_expiry_ns: i64,
+}
+
+fn is_unicast_v4(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_broadcast() || a.is_multicast()),
+        IpAddr::V6(_) => false,
+    }
 }
 
 /// Well-known service ports: the side using one is the server when no SYN was seen.
@@ -337,6 +438,8 @@ impl Scan {
             dir_macs: FastMap::default(),
             next_outbound: None,
             seg_samples: FastMap::default(),
+            answers: FastMap::default(),
+            arp_pending: FastMap::default(),
             evicted_earlier: 0,
             budget_evicted_earlier: 0,
             buffered: 0,
@@ -407,6 +510,63 @@ impl Scan {
             && (self.mac_ips.len() < MAX || self.mac_ips.contains_key(&(iface, smac, src)))
         {
             *self.mac_ips.entry((iface, smac, src)).or_default() += 1;
+        }
+    }
+
+    /// An answer of `who` on `iface` after `dt` ns (bounded table).
+    fn note_answer(
+        answers: &mut FastMap<(u32, IpAddr), AnswerTimes>,
+        iface: u32,
+        who: IpAddr,
+        dt: i64,
+    ) {
+        const MAX: usize = 65_536;
+        if answers.len() < MAX || answers.contains_key(&(iface, who)) {
+            answers.entry((iface, who)).or_default().add(dt);
+        }
+    }
+
+    /// ARP over Ethernet (untagged or one 802.1Q tag): a reply answers the
+    /// request the capture saw from the address it is sent to.
+    fn note_arp(&mut self, iface: u32, ts: i64, data: &[u8]) {
+        const MAX_PENDING: usize = 4_096;
+        let mut off = 12;
+        let et = |o: usize| data.get(o..o + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        if et(off) == Some(0x8100) {
+            off += 4;
+        }
+        if et(off) != Some(0x0806) {
+            return;
+        }
+        let Some(a) = data.get(off + 2..off + 30) else {
+            return;
+        };
+        // Ethernet / IPv4, hardware length 6, protocol length 4.
+        if a[0..6] != [0, 1, 8, 0, 6, 4] {
+            return;
+        }
+        let op = u16::from_be_bytes([a[6], a[7]]);
+        let spa = IpAddr::from([a[14], a[15], a[16], a[17]]);
+        let tpa = IpAddr::from([a[24], a[25], a[26], a[27]]);
+        if spa == tpa || !is_unicast_v4(spa) || !is_unicast_v4(tpa) {
+            return; // gratuitous ARP or a probe: nothing to time
+        }
+        match op {
+            1 => {
+                if self.arp_pending.len() < MAX_PENDING
+                    || self.arp_pending.contains_key(&(iface, spa, tpa))
+                {
+                    self.arp_pending.insert((iface, spa, tpa), ts);
+                }
+            }
+            2 => {
+                if let Some(t0) = self.arp_pending.remove(&(iface, tpa, spa)) {
+                    if ts >= t0 {
+                        Self::note_answer(&mut self.answers, iface, spa, ts - t0);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -521,6 +681,9 @@ impl PacketSink for Scan {
         }
         let d = decode(p.link_type, p.data);
         let (Some(src), Some(dst)) = (d.src, d.dst) else {
+            if self.groups.is_some() && p.link_type == hvsleuth_parsers::link::LinkType::ETHERNET {
+                self.note_arp(p.iface, ts, p.data);
+            }
             self.non_ip += 1;
             self.group_frame(non_ip, ts, wire);
             return;
@@ -660,6 +823,11 @@ impl PacketSink for Scan {
                 self.seg_samples
                     .entry((key, dir, t.seq, t.payload_len()))
                     .or_insert(ts);
+            }
+            if self.groups.is_some() {
+                if let Some(dt) = flow.answer.segment(dir.index(), ts, &t) {
+                    Self::note_answer(&mut self.answers, p.iface, src, dt);
+                }
             }
             let client = key.source(to_server);
             let server = key.source(to_server.reverse());

@@ -243,6 +243,40 @@ pub fn lm_only_on_intended(ctx: &Ctx<'_>) -> Vec<String> {
     }
 }
 
+/// HVS004's fix when the live migration's network was found by its lack of
+/// heartbeats (no inventory): confirm its cluster role, exclude the
+/// role-None networks from live migration, or on each host list only the
+/// networks that carry heartbeats (`cluster`: the node's addresses there).
+pub fn lm_off_role_none_networks(address: &str, cluster: &[std::net::IpAddr]) -> Vec<String> {
+    let subnets = if cluster.is_empty() {
+        "\"<subnet of a cluster network>\"".to_string()
+    } else {
+        cluster
+            .iter()
+            .map(|a| format!("\"<subnet of {a}>\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Add-VMMigrationNetwork takes one subnet per call.
+    vec![
+        format!(
+            "# the network of {address} carries no heartbeats: check that its role is None (0), and its name\n\
+             Get-ClusterNetworkInterface | Format-Table Node, Network, Address\n\
+             Get-ClusterNetwork | Format-Table Name, Role, Address, AddressMask"
+        ),
+        "# failover clusters: exclude every role-None network from live migration (Live Migration Settings); \
+         the current list: Get-ClusterResourceType -Name \"Virtual Machine\" | Get-ClusterParameter -Name MigrationExcludeNetworks\n\
+         Get-ClusterResourceType -Name \"Virtual Machine\" | Set-ClusterParameter -Name MigrationExcludeNetworks \
+         -Value ([String]::Join(\";\", (Get-ClusterNetwork | Where-Object { $_.Role -eq \"None\" }).ID))"
+            .into(),
+        format!(
+            "# or on every node: live migration only on networks that carry heartbeats (management ones left out when others do)\n\
+             Set-VMHost -UseAnyNetworkForMigration $false\n\
+             {subnets} | ForEach-Object {{ Add-VMMigrationNetwork $_ }}"
+        ),
+    ]
+}
+
 /// The client-side adapters an RDMA fix applies to: inventory interfaces
 /// marked `rdma = true`, else none (and a comment on how to find them).
 pub fn rdma_adapters(ctx: &Ctx<'_>) -> String {

@@ -526,7 +526,8 @@ impl Scan {
         }
     }
 
-    /// ARP over Ethernet (untagged or one 802.1Q tag): a reply answers the
+    /// ARP over Ethernet (untagged or one 802.1Q tag): the sender's MAC and
+    /// address go with the IP frames' (`mac_ips`); a reply answers the
     /// request the capture saw from the address it is sent to.
     fn note_arp(&mut self, iface: u32, ts: i64, data: &[u8]) {
         const MAX_PENDING: usize = 4_096;
@@ -546,8 +547,17 @@ impl Scan {
             return;
         }
         let op = u16::from_be_bytes([a[6], a[7]]);
+        let sha: [u8; 6] = [a[8], a[9], a[10], a[11], a[12], a[13]];
         let spa = IpAddr::from([a[14], a[15], a[16], a[17]]);
         let tpa = IpAddr::from([a[24], a[25], a[26], a[27]]);
+        // The sender's MAC owns the sender's address (requests, replies and
+        // gratuitous ARP alike; a probe's sender address is 0.0.0.0).
+        if sha[0] & 1 == 0
+            && is_unicast_v4(spa)
+            && (self.mac_ips.len() < 65_536 || self.mac_ips.contains_key(&(iface, sha, spa)))
+        {
+            *self.mac_ips.entry((iface, sha, spa)).or_default() += 1;
+        }
         if spa == tpa || !is_unicast_v4(spa) || !is_unicast_v4(tpa) {
             return; // gratuitous ARP or a probe: nothing to time
         }

@@ -117,22 +117,24 @@ struct FlowState {
     answer: AnswerTrack,
 }
 
-/// Answer-time tracking of one TCP connection. Per direction (index
-/// [`Direction::index`]): the newest segment that took the sequence space
-/// further (its capture time, its end sequence number); a segment of the
-/// other direction acknowledging it is its answer. An answer is causally
-/// after its segment reached the answering end, so where the capture sits at
-/// one end, that end's answers come within its own processing time and the
-/// far end's take at least the round trip. Retransmitted data is never
-/// tracked (Karn: an answer to it is ambiguous).
+/// Answer-time tracking of one TCP connection, in 8 bytes (a flow table
+/// slot stays small, issue 13): the newest segment that took its direction's
+/// sequence space further, and when it was captured; a segment of the other
+/// direction acknowledging it is its answer. An answer is causally after
+/// its segment reached the answering end, so where the capture sits at one
+/// end, that end's answers come within its own processing time and the far
+/// end's take at least the round trip. Retransmitted data is not tracked
+/// (Karn: an answer to it is ambiguous). One segment at a time: a segment of
+/// the other direction replaces an unanswered one (fewer samples, none wrong).
 #[derive(Debug, Default)]
 struct AnswerTrack {
-    /// Capture time of the tracked segment; 0: none.
-    ts: [i64; 2],
-    end: [u32; 2],
-    /// Highest end sequence number sent, per direction (valid once `seen` has its bit).
-    hi: [u32; 2],
-    seen: u8,
+    /// Bit 31: direction of the tracked segment; bits 0-30: its capture time
+    /// in us after the flow's first packet, plus 1 (0: nothing waits; `end`
+    /// then keeps the direction's highest end). Flows older than 35 min are
+    /// no longer tracked.
+    at: u32,
+    /// End sequence number of the tracked (or last tracked) segment.
+    end: u32,
 }
 
 /// `a` is at or after `b` in sequence space (RFC 793 modular comparison).
@@ -141,29 +143,38 @@ fn seq_ge(a: u32, b: u32) -> bool {
 }
 
 impl AnswerTrack {
-    /// A segment in direction `d` at `ts`: the answer time it gives (ns), if it answers one.
+    const DIR: u32 = 1 << 31;
+
+    /// A segment in direction `d` (0 or 1) captured at `ts`, the flow's first
+    /// packet at `base`: the answer time it gives (ns), if it answers one.
     fn segment(
         &mut self,
         d: usize,
         ts: i64,
+        base: i64,
         t: &hvsleuth_parsers::decode::TcpView<'_>,
     ) -> Option<i64> {
-        let o = 1 - d;
+        let rel = (ts - base) / 1_000 + 1;
+        if !(1..i64::from(Self::DIR)).contains(&rel) {
+            return None;
+        }
+        let rel = rel as u32;
+        let dir = |a: u32| usize::from(a & Self::DIR != 0);
+        let waiting = self.at & !Self::DIR;
         let mut out = None;
-        if t.has(tcp_flags::ACK) && self.ts[o] != 0 && seq_ge(t.ack, self.end[o]) {
-            out = Some(ts - self.ts[o]).filter(|x| *x >= 0);
-            self.ts[o] = 0;
+        if waiting != 0 && dir(self.at) != d && t.has(tcp_flags::ACK) && seq_ge(t.ack, self.end) {
+            out = Some(i64::from(rel.saturating_sub(waiting)) * 1_000);
+            self.at &= Self::DIR;
         }
         let len =
             t.payload_len() + u32::from(t.has(tcp_flags::SYN)) + u32::from(t.has(tcp_flags::FIN));
         if len > 0 && !t.has(tcp_flags::RST) {
             let end = t.seq.wrapping_add(len);
-            let new = self.seen & (1 << d) == 0 || !seq_ge(self.hi[d], end);
-            if new {
-                self.hi[d] = end;
-                self.seen |= 1 << d;
-                self.end[d] = end;
-                self.ts[d] = ts.max(1);
+            let seen = self.at != 0 || self.end != 0;
+            let old = seen && dir(self.at) == d && seq_ge(self.end, end);
+            if !old {
+                self.at = rel | if d == 1 { Self::DIR } else { 0 };
+                self.end = end;
             }
         }
         out
@@ -835,7 +846,10 @@ impl PacketSink for Scan {
                     .or_insert(ts);
             }
             if self.groups.is_some() {
-                if let Some(dt) = flow.answer.segment(dir.index(), ts, &t) {
+                if let Some(dt) = flow
+                    .answer
+                    .segment(dir.index(), ts, flow.stats.first_ts_ns, &t)
+                {
                     Self::note_answer(&mut self.answers, p.iface, src, dt);
                 }
             }
@@ -947,6 +961,59 @@ mod tests {
         scan.finish();
         assert_eq!(scan.buffered, 0);
         assert_eq!(scan.flows_seen, 200);
+    }
+
+    #[test]
+    fn answer_times_follow_acknowledgements_not_retransmissions() {
+        let view = |seq: u32, ack: u32, flags: u8, payload: &'static [u8]| {
+            hvsleuth_parsers::decode::TcpView {
+                src_port: 1,
+                dst_port: 2,
+                seq,
+                ack,
+                flags,
+                window: 1000,
+                payload,
+                missing: 0,
+            }
+        };
+        const A: u8 = tcp_flags::ACK;
+        let mut t = AnswerTrack::default();
+        // SYN at 0, SYN/ACK 300 us later, ACK 10 us after that.
+        assert_eq!(
+            t.segment(0, 1_000, 0, &view(100, 0, tcp_flags::SYN, b"")),
+            None
+        );
+        assert_eq!(
+            t.segment(1, 301_000, 0, &view(900, 101, tcp_flags::SYN | A, b"")),
+            Some(300_000)
+        );
+        assert_eq!(
+            t.segment(0, 311_000, 0, &view(101, 901, A, b"")),
+            Some(10_000)
+        );
+        // Data, then its retransmission: the ACK answers the first send (Karn:
+        // the retransmission is not tracked, so no 5 us sample).
+        t.segment(0, 1_000_000, 0, &view(101, 901, A, b"abcd"));
+        t.segment(0, 1_400_000, 0, &view(101, 901, A, b"abcd"));
+        assert_eq!(
+            t.segment(1, 1_405_000, 0, &view(901, 105, A, b"")),
+            Some(405_000)
+        );
+        // An ACK short of the tracked end answers nothing.
+        t.segment(0, 2_000_000, 0, &view(105, 901, A, b"efgh"));
+        assert_eq!(t.segment(1, 2_001_000, 0, &view(901, 107, A, b"")), None);
+        assert_eq!(
+            t.segment(1, 2_002_000, 0, &view(901, 109, A, b"")),
+            Some(2_000)
+        );
+        let mut a = AnswerTimes::default();
+        for d in [50, 7, 9, 400, 8, 3] {
+            a.add(d);
+        }
+        assert_eq!(a.lowest, [3, 7, 8, 9]);
+        assert_eq!(a.typical_low(5), Some(8));
+        assert_eq!(a.typical_low(7), None);
     }
 
     #[test]

@@ -212,6 +212,16 @@ pub fn csv_for_node(ctx: &Ctx<'_>, node: &str, volumes: &[String]) -> (String, S
     }
 }
 
+/// One `Add-VMMigrationNetwork` line per subnet: its `-Subnet` takes one
+/// string (PowerShell would join a list into one "a b" string).
+fn add_migration_networks(subnets: &[String]) -> String {
+    subnets
+        .iter()
+        .map(|s| format!("Add-VMMigrationNetwork {s}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// HVS004's fix: live migration only on the intended network.
 pub fn lm_only_on_intended(ctx: &Ctx<'_>) -> Vec<String> {
     match lm_network(ctx) {
@@ -220,8 +230,8 @@ pub fn lm_only_on_intended(ctx: &Ctx<'_>) -> Vec<String> {
                 "# on every node: live migration only on the {name} network\n\
                  Set-VMHost -UseAnyNetworkForMigration $false\n\
                  Get-VMMigrationNetwork | Remove-VMMigrationNetwork\n\
-                 Add-VMMigrationNetwork {}",
-                subnets.join(", ")
+                 {}",
+                add_migration_networks(&subnets)
             ),
             format!(
                 "# failover clusters: exclude every cluster network but {name} from live migration\n\
@@ -433,14 +443,14 @@ pub fn hvs001(f: &Hvs001Facts<'_>) -> Hvs001Fix {
         Role::LiveMigration => {
             remediation.push(constraint);
             let (name, subnet) = match &f.lm {
-                Some((n, s)) if !s.is_empty() => (Some(n.clone()), s.join(", ")),
+                Some((n, s)) if !s.is_empty() => (Some(n.clone()), add_migration_networks(s)),
                 _ => (None, String::new()),
             };
             remediation.push(match name {
                 Some(n) => format!(
                     "# live migration only on the {n} network\n\
                      Set-VMHost -UseAnyNetworkForMigration $false\n\
-                     Add-VMMigrationNetwork {subnet}"
+                     {subnet}"
                 ),
                 None => "# live migration only on the intended network; its subnet: Get-ClusterNetwork | Format-Table Name, Address, AddressMask\n\
                      Set-VMHost -UseAnyNetworkForMigration $false\n\

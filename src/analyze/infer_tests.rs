@@ -1208,6 +1208,23 @@ fn exchange(
     c_ans: i64,
     s_ans: i64,
 ) {
+    exchange_every(cap, i, c, s, port, from, n, gap, c_ans, s_ans, 10);
+}
+
+/// [`exchange`] with a response to every `resp`-th request (0: none, data one way only).
+fn exchange_every(
+    cap: &mut Cap,
+    i: u32,
+    c: &Host,
+    s: &Host,
+    port: u16,
+    from: i64,
+    n: u32,
+    gap: i64,
+    c_ans: i64,
+    s_ans: i64,
+    resp: u32,
+) {
     let ports = (port, 445);
     let back = (445, port);
     let mut push = |ts: i64, f: Vec<u8>| {
@@ -1228,7 +1245,7 @@ fn exchange(
         push(t, seg(c, s, ports, cs, Some(ss), false, 1448));
         cs += 1448;
         push(t + s_ans, seg(s, c, back, ss, Some(cs), false, 0));
-        if k % 10 == 9 {
+        if resp > 0 && k % resp == resp - 1 {
             let r = t + s_ans + 40_000;
             push(r, seg(s, c, back, ss, Some(cs), false, 100));
             ss += 100;
@@ -1555,6 +1572,126 @@ fn hvs004_lm_on_a_network_without_heartbeats_v4_and_v6() {
             findings(&a, "HVS004").is_empty(),
             "{:#?}",
             a.summary.findings
+        );
+    }
+}
+
+/// A migration-like link between nodes alpha and beta, data one way (alpha
+/// to beta, so only beta answers), nothing else on it; each node's other
+/// NIC has two peers (its MAC decided), with TCP answers on it when
+/// `tcp_elsewhere`. Alpha's capture sees beta answer in 180 us, beta's in 12 us.
+fn one_way_link(
+    dir: &std::path::Path,
+    v6: bool,
+    which: &[usize],
+    tcp_elsewhere: bool,
+) -> Vec<PathBuf> {
+    let ip = |v4: &str, v6s: &str| if v6 { v6s.to_string() } else { v4.to_string() };
+    let link = [
+        h(0xa1, &ip("10.62.0.31", "fd62::31")),
+        h(0x0a, &ip("10.62.0.4", "fd62::4")),
+    ];
+    let other = [
+        h(0xb1, &ip("10.61.0.31", "fd61::31")),
+        h(0xb2, &ip("10.61.0.4", "fd61::4")),
+    ];
+    let peers = [
+        h(0xc1, &ip("10.61.0.200", "fd61::c8")),
+        h(0xc2, &ip("10.61.0.201", "fd61::c9")),
+    ];
+    let names = ["cap-x.pcapng", "cap-y.pcapng"];
+    let mut out = Vec::new();
+    for &n in which {
+        let mut cap = Cap::new(names[n], &[("eth0", None), ("eth1", None)]);
+        if tcp_elsewhere {
+            exchange(
+                &mut cap, 0, &peers[0], &other[n], 50700, T0, 100, 20_000_000, 200_000, 6_000,
+            );
+            exchange(
+                &mut cap, 0, &peers[1], &other[n], 50701, T0, 100, 20_000_000, 200_000, 6_000,
+            );
+        } else {
+            cap.chatter(0, &other[n], &peers, T0, T0 + 20 * S);
+        }
+        let (c_ans, s_ans) = if n == 0 {
+            (5_000, 180_000)
+        } else {
+            (190_000, 12_000)
+        };
+        exchange_every(
+            &mut cap,
+            1,
+            &link[0],
+            &link[1],
+            50702,
+            T0 + S,
+            2000,
+            5_000_000,
+            c_ans,
+            s_ans,
+            0,
+        );
+        out.push(cap.write(dir));
+    }
+    out
+}
+
+#[test]
+fn class1_one_way_link_decided_by_who_answers_v4_and_v6() {
+    for v6 in [false, true] {
+        let (x, y): (IpAddr, IpAddr) = if v6 {
+            ("fd62::31".parse().unwrap(), "fd62::4".parse().unwrap())
+        } else {
+            ("10.62.0.31".parse().unwrap(), "10.62.0.4".parse().unwrap())
+        };
+        let own = |a: &Analysis, cap: &str| {
+            a.model
+                .ifaces
+                .iter()
+                .find(|i| i.capture == cap && i.capture_if_name == "eth1")
+                .unwrap()
+                .addresses
+                .clone()
+        };
+        // Captured at both ends, no answer times elsewhere: beta's answers
+        // are fast in beta's capture and slow in alpha's.
+        let d = tmpdir(&format!("c1-oneway-both-{v6}"));
+        let a = run(&one_way_link(&d, v6, &[0, 1], false), S);
+        assert_eq!(
+            own(&a, "cap-x.pcapng"),
+            vec![x],
+            "v6 {v6}: {:#?}",
+            a.summary.inferred
+        );
+        assert_eq!(
+            own(&a, "cap-y.pcapng"),
+            vec![y],
+            "v6 {v6}: {:#?}",
+            a.summary.inferred
+        );
+        assert!(
+            !a.summary.inferred.iter().any(|f| f.conflict),
+            "{:#?}",
+            a.summary.inferred
+        );
+        // Alpha's capture alone: only beta answers, far slower than alpha
+        // answers on its other NIC.
+        let d = tmpdir(&format!("c1-oneway-x-{v6}"));
+        let a = run(&one_way_link(&d, v6, &[0], true), S);
+        assert_eq!(
+            own(&a, "cap-x.pcapng"),
+            vec![x],
+            "v6 {v6}: {:#?}",
+            a.summary.inferred
+        );
+        // Beta's capture alone: only beta answers, as fast as beta does
+        // elsewhere: that alone does not say which end it is.
+        let d = tmpdir(&format!("c1-oneway-y-{v6}"));
+        let a = run(&one_way_link(&d, v6, &[1], true), S);
+        assert!(
+            own(&a, "cap-y.pcapng").is_empty(),
+            "v6 {v6}: {:#?}",
+            a.summary.inferred
         );
     }
 }

@@ -525,6 +525,11 @@ fn resolve(
                     .or_else(|| {
                         let i1 = f1.scan.interfaces.get(ii)?.index;
                         let i2 = f2.scan.interfaces.get(ij)?.index;
+                        end_by_answers_at_both(f1, i1, f2, i2, &a, &b)
+                    })
+                    .or_else(|| {
+                        let i1 = f1.scan.interfaces.get(ii)?.index;
+                        let i2 = f2.scan.interfaces.get(ij)?.index;
                         end_by_heartbeat_phase(f1, i1, f2, i2, &a, &b).map(|(x, n, d)| {
                             (
                                 x,
@@ -661,10 +666,33 @@ fn end_by_answer_time(
     ends: &[End],
     reference: Option<i64>,
 ) -> AnswerVerdict {
-    let (Some((ta, na)), Some((tb, nb))) = (
+    let (ta, tb) = (
         answer_low(f, iface, &ends[0]),
         answer_low(f, iface, &ends[1]),
-    ) else {
+    );
+    // Only one end answers (data flows one way): it is the far end when it
+    // answers much slower than this machine does on its other NICs.
+    match (ta, tb, reference) {
+        (Some((t, n)), None, Some(r)) | (None, Some((t, n)), Some(r))
+            if t >= 3 * r.max(1) && t - r >= 10_000 =>
+        {
+            let far = usize::from(tb.is_some());
+            return AnswerVerdict::Own(
+                1 - far,
+                format!(
+                    "within this capture only {} answers, in {} ({n} answers), and this machine answers in {} on its \
+                     other NICs: the round trip is in it, so {} is the far end",
+                    end_str(&ends[far]),
+                    us(t),
+                    us(r),
+                    end_str(&ends[far]),
+                ),
+                0.7,
+            );
+        }
+        _ => {}
+    }
+    let (Some((ta, na)), Some((tb, nb))) = (ta, tb) else {
         return AnswerVerdict::Undecided;
     };
     let (own, fast, slow, nf, ns) = if ta <= tb {
@@ -701,6 +729,54 @@ fn end_by_answer_time(
         )),
         None => AnswerVerdict::Own(own, why, 0.75),
     }
+}
+
+/// Which end of a two-station link captured at both ends (`fi` on interface
+/// `ii`, `fj` on `ij`) capture `fi` sits at, from one end's answers timed in
+/// both captures: where the capture is at the answering end they take its
+/// processing time, at the other end the round trip on top (clear margin:
+/// 3 times and 10 us). (`fi` is at `a`, why.)
+fn end_by_answers_at_both(
+    fi: &FileScan,
+    ii: u32,
+    fj: &FileScan,
+    ij: u32,
+    a: &End,
+    b: &End,
+) -> Option<(bool, String)> {
+    for (x, x_is_a) in [(a, true), (b, false)] {
+        let (Some((ti, ni)), Some((tj, nj))) = (answer_low(fi, ii, x), answer_low(fj, ij, x))
+        else {
+            continue;
+        };
+        let clear = |fast: i64, slow: i64| slow >= 3 * fast.max(1) && slow - fast >= 10_000;
+        let at_x_is_i = if clear(ti, tj) {
+            true
+        } else if clear(tj, ti) {
+            false
+        } else {
+            continue;
+        };
+        let (near, far) = if at_x_is_i {
+            ((ti, ni), (tj, nj))
+        } else {
+            ((tj, nj), (ti, ni))
+        };
+        return Some((
+            at_x_is_i == x_is_a,
+            format!(
+                "{} answers in {} ({} answers) in one capture and {} ({} answers) in the other: the round trip is in \
+                 the slower, so the faster capture is at {}",
+                end_str(x),
+                us(near.0),
+                near.1,
+                us(far.0),
+                far.1,
+                end_str(x)
+            ),
+        ));
+    }
+    None
 }
 
 /// Which end of a two-station link capture `fi` sits at, when the link was

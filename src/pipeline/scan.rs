@@ -572,22 +572,19 @@ impl Scan {
         if spa == tpa || !is_unicast_v4(spa) || !is_unicast_v4(tpa) {
             return; // gratuitous ARP or a probe: nothing to time
         }
-        match op {
-            1 => {
-                if self.arp_pending.len() < MAX_PENDING
-                    || self.arp_pending.contains_key(&(iface, spa, tpa))
-                {
-                    self.arp_pending.insert((iface, spa, tpa), ts);
-                }
+        if op == 1
+            && (self.arp_pending.len() < MAX_PENDING
+                || self.arp_pending.contains_key(&(iface, spa, tpa)))
+        {
+            self.arp_pending.insert((iface, spa, tpa), ts);
+        } else if op == 2 {
+            if let Some(t0) = self
+                .arp_pending
+                .remove(&(iface, tpa, spa))
+                .filter(|t0| ts >= *t0)
+            {
+                Self::note_answer(&mut self.answers, iface, spa, ts - t0);
             }
-            2 => {
-                if let Some(t0) = self.arp_pending.remove(&(iface, tpa, spa)) {
-                    if ts >= t0 {
-                        Self::note_answer(&mut self.answers, iface, spa, ts - t0);
-                    }
-                }
-            }
-            _ => {}
         }
     }
 

@@ -166,3 +166,34 @@ fn smb_sessions_table_lists_multichannel() {
     assert!(row.contains(",1366632,"), "{row}");
     assert!(dir.join("smb_sessions.parquet").is_file());
 }
+
+#[test]
+fn one_peer_captures_own_end_agrees_with_tshark_ack_times() {
+    needs_corpus!();
+    // Real captures of one link with one peer, no direction flags: the own
+    // end is taken from answer times. The expected end is the one tshark
+    // times as acknowledging faster (third-lowest tcp.analysis.ack_rtt per
+    // source, by benches/own_end_vs_tshark.py, tshark 4.0.17):
+    //   ndpi/smb_deletefile.pcap: 192.168.1.118 35 us, 192.168.1.187 374 us
+    //   zeek/smb2.pcap: 10.0.0.12 63 us, 10.0.0.11 222 us
+    //   zeek/rdp-to-ssl.pcap: 192.168.1.200 20 us, 192.168.1.150 390 us
+    //   zeek/smb2-zero-byte-error-ioctl.pcapng: 192.168.2.186 20 us, 192.168.2.69 295 us
+    for (file, own) in [
+        ("ndpi/smb_deletefile.pcap", "192.168.1.118"),
+        ("zeek/smb2.pcap", "10.0.0.12"),
+        ("zeek/rdp-to-ssl.pcap", "192.168.1.200"),
+        ("zeek/smb2-zero-byte-error-ioctl.pcapng", "192.168.2.186"),
+    ] {
+        let f = corpus().join(file);
+        let (code, v) = run_json(&["analyze", "--json", f.to_str().unwrap()]);
+        assert_eq!(code, 0, "{file}");
+        let addrs: Vec<&str> = v["interfaces"][0]["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .filter(|a| !a.starts_with("fe80"))
+            .collect();
+        assert_eq!(addrs, vec![own], "{file}: {:#}", v["inferred"]);
+    }
+}

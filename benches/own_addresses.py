@@ -7,6 +7,13 @@ For every capture interface given addresses (analyze --json, no inventory), its 
 addresses must be among those scenario.json gives the captured machine. Prints every wrong
 one and the decisions made by answer times, then per scenario: right, wrong, conflicts.
 Shares no code with hvsleuth."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
 binp = sys.argv[1]
 for d in sys.argv[2:]:
     sc = json.load(open(os.path.join(d, "scenario.json")))

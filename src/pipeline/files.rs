@@ -38,6 +38,8 @@ pub struct ScanOutput {
     pub dir_macs: FastMap<(u32, [u8; 6]), u64>,
     /// See [`Scan::seg_samples`].
     pub seg_samples: FastMap<(ConvKey, Direction, u32, u32), i64>,
+    /// See [`Scan::answers`].
+    pub answers: FastMap<(u32, IpAddr), super::scan::AnswerTimes>,
     /// This capture's SMB session model (merged across files by the global stage).
     pub smb_model: Option<SmbModel>,
     /// SMB Witness operations (for `hvsleuth smb`; not part of a shard).
@@ -55,6 +57,7 @@ impl From<Scan> for ScanOutput {
             mac_pairs: s.mac_pairs,
             dir_macs: s.dir_macs,
             seg_samples: s.seg_samples,
+            answers: s.answers,
             smb_model: s.smb_model,
             witness: s.apps.witness,
         }

@@ -36,7 +36,10 @@ use crate::attribution::rules::{AppFacts, Proto};
 use crate::evidence::{Counter, Evidence};
 use crate::merge::facts::{CaptureFacts, GroupHosts, SegSamples};
 use crate::pipeline::files::ScanOutput;
-use crate::pipeline::scan::{HeartbeatTrack, IfaceCounts};
+use crate::pipeline::scan::{
+    HB_MAX_ARRIVALS, HB_MAX_GAPS, HB_MAX_TRACKS, HeartbeatTrack, IfaceCounts, MAX_MAC_ENTRIES,
+    MAX_SEG_SAMPLES,
+};
 
 type Tables = BTreeMap<String, usize>;
 /// A `macs` row: table, interface, MAC, peer MAC, address, frames.
@@ -64,7 +67,7 @@ fn put(dir: &Path, name: &str, cols: Vec<Column>, tables: &mut Tables) -> Result
 }
 
 fn get(dir: &Path, name: &str) -> Result<DataFrame> {
-    read_table(dir, name, None)
+    read_table(dir, name, None, usize::MAX)
 }
 
 /// Only the named columns of a table.
@@ -73,14 +76,39 @@ fn get_columns(dir: &Path, name: &str, columns: &[&str]) -> Result<DataFrame> {
         dir,
         name,
         Some(columns.iter().map(|c| c.to_string()).collect()),
+        usize::MAX,
     )
 }
 
-fn read_table(dir: &Path, name: &str, columns: Option<Vec<String>>) -> Result<DataFrame> {
+/// A table the merge keeps for every shard, refused (before its rows are
+/// read) when it holds more rows than a scan writes: the merge's memory
+/// bound must not rest on a shard's word.
+fn get_bounded(dir: &Path, name: &str, max_rows: usize) -> Result<DataFrame> {
+    read_table(dir, name, None, max_rows)
+}
+
+fn read_table(
+    dir: &Path,
+    name: &str,
+    columns: Option<Vec<String>>,
+    max_rows: usize,
+) -> Result<DataFrame> {
     let path = dir.join(format!("{name}.parquet"));
     let f = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    ParquetReader::new(f)
-        .with_columns(columns)
+    let mut r = ParquetReader::new(f);
+    if max_rows < usize::MAX {
+        let n = r
+            .num_rows()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n > max_rows {
+            bail!(
+                "{}: {n} rows, more than a scan writes ({max_rows})",
+                path.display()
+            );
+        }
+    }
+    r.with_columns(columns)
         .finish()
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot read {}", path.display()))
@@ -663,7 +691,7 @@ pub fn read_capture_facts(dir: &Path) -> Result<(CaptureFacts, Option<SmbModel>)
     }
     drop(df);
     s.hosts = GroupHosts::of(keys.into_iter());
-    let df = get(dir, "heartbeats")?;
+    let df = get_bounded(dir, "heartbeats", HB_MAX_TRACKS)?;
     let (iface, src, dst, count, first, last) = (
         u32s(&df, "iface")?,
         strs(&df, "src")?,
@@ -685,7 +713,11 @@ pub fn read_capture_facts(dir: &Path) -> Result<(CaptureFacts, Option<SmbModel>)
             },
         ));
     }
-    let df = get(dir, "heartbeat_arrivals")?;
+    let df = get_bounded(
+        dir,
+        "heartbeat_arrivals",
+        tracks.len().saturating_mul(HB_MAX_ARRIVALS),
+    )?;
     for (tr, ts) in u64s(&df, "track")?.into_iter().zip(i64s(&df, "ts_ns")?) {
         tracks
             .get_mut(tr as usize)
@@ -694,7 +726,11 @@ pub fn read_capture_facts(dir: &Path) -> Result<(CaptureFacts, Option<SmbModel>)
             .arrivals
             .push(ts);
     }
-    let df = get(dir, "heartbeat_gaps")?;
+    let df = get_bounded(
+        dir,
+        "heartbeat_gaps",
+        tracks.len().saturating_mul(HB_MAX_GAPS),
+    )?;
     for ((tr, a), b) in u64s(&df, "track")?
         .into_iter()
         .zip(i64s(&df, "last_before_ns")?)
@@ -708,7 +744,8 @@ pub fn read_capture_facts(dir: &Path) -> Result<(CaptureFacts, Option<SmbModel>)
             .push((a, b));
     }
     s.heartbeats = tracks.into_iter().collect();
-    let df = get(dir, "macs")?;
+    // Three tables of at most MAX_MAC_ENTRIES each.
+    let df = get_bounded(dir, "macs", 3 * MAX_MAC_ENTRIES)?;
     let (table, iface, m, peer, addr, frames) = (
         strs(&df, "table")?,
         u32s(&df, "iface")?,
@@ -734,7 +771,7 @@ pub fn read_capture_facts(dir: &Path) -> Result<(CaptureFacts, Option<SmbModel>)
             t => bail!("macs: unknown table {t:?}"),
         }
     }
-    let df = get(dir, "seg_samples")?;
+    let df = get_bounded(dir, "seg_samples", MAX_SEG_SAMPLES)?;
     let (proto, a_ip, a_port, b_ip, b_port, b_to_a, seq, len, ts) = (
         strs(&df, "proto")?,
         strs(&df, "a_ip")?,

@@ -67,32 +67,17 @@ fn put(dir: &Path, name: &str, cols: Vec<Column>, tables: &mut Tables) -> Result
 }
 
 fn get(dir: &Path, name: &str) -> Result<DataFrame> {
-    read_table(dir, name, None, usize::MAX)
-}
-
-/// Only the named columns of a table.
-fn get_columns(dir: &Path, name: &str, columns: &[&str]) -> Result<DataFrame> {
-    read_table(
-        dir,
-        name,
-        Some(columns.iter().map(|c| c.to_string()).collect()),
-        usize::MAX,
-    )
+    read_table(dir, name, usize::MAX)
 }
 
 /// A table the merge keeps for every shard, refused (before its rows are
 /// read) when it holds more rows than a scan writes: the merge's memory
 /// bound must not rest on a shard's word.
 fn get_bounded(dir: &Path, name: &str, max_rows: usize) -> Result<DataFrame> {
-    read_table(dir, name, None, max_rows)
+    read_table(dir, name, max_rows)
 }
 
-fn read_table(
-    dir: &Path,
-    name: &str,
-    columns: Option<Vec<String>>,
-    max_rows: usize,
-) -> Result<DataFrame> {
+fn read_table(dir: &Path, name: &str, max_rows: usize) -> Result<DataFrame> {
     let path = dir.join(format!("{name}.parquet"));
     let f = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut r = ParquetReader::new(f);
@@ -108,8 +93,7 @@ fn read_table(
             );
         }
     }
-    r.with_columns(columns)
-        .finish()
+    r.finish()
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot read {}", path.display()))
 }
@@ -664,12 +648,9 @@ pub fn read_capture_facts(dir: &Path) -> Result<(CaptureFacts, Option<SmbModel>)
             wire_bytes,
         })
         .collect();
-    // Of the groups, only what topology infers from.
-    let df = get_columns(
-        dir,
-        "groups",
-        &["iface", "proto", "client", "server", "port", "packets"],
-    )?;
+    // Of the groups, only what topology infers from (their series, facts
+    // and frame lengths are other tables, read in the second pass).
+    let df = get(dir, "groups")?;
     let (iface, proto, client, server, port, packets) = (
         u32s(&df, "iface")?,
         strs(&df, "proto")?,

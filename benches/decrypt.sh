@@ -19,7 +19,7 @@ MIB=${MIB:-128}
 RUNS=${RUNS:-3}
 BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/hvsleuth}
 [ -x "$BIN" ] || { echo "no release binary at $BIN (cargo build --release, or set BIN)"; exit 2; }
-cargo run -q --release -p hvsleuth-parsers --example smb_decrypt_speed -- "$MIB"
+SMB_DECRYPT_KEEP=1 cargo run -q --release -p hvsleuth-parsers --example smb_decrypt_speed -- "$MIB"
 FILE=${TMPDIR:-/tmp}/hvsleuth-smb-encrypted-${MIB}mib-gcm128.pcap
 hex() { python3 -c "import sys; print(''.join('%02x' % ((i*$1+$2) & 255) for i in range(16)))"; }
 S2C=$(hex 11 5); C2S=$(hex 37 1)
@@ -50,3 +50,4 @@ if command -v tshark >/dev/null; then
   printf 'tshark: wall %.2f s = %.3f GB/s (%d lines with a write length); ratio tshark/hvsleuth wall: %.1fx\n' \
     "$tw" "$(python3 -c "print($SIZE/$tw/1e9)")" "$tn" "$(python3 -c "print($tw/$best_wall)")"
 fi
+rm -f "$FILE"

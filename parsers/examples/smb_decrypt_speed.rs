@@ -7,6 +7,8 @@
 //! (`-o uat:smb2_seskey_list:...`) when tshark is installed, and the ratio.
 //!
 //!     cargo run --release -p hvsleuth-parsers --example smb_decrypt_speed [-- MIB [gcm128|gcm256]]
+//!
+//! With `SMB_DECRYPT_KEEP` set, the capture is left in the temporary directory.
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -296,5 +298,8 @@ fn main() {
         }
         _ => println!("tshark: not run (not installed or failed)"),
     }
-    let _ = std::fs::remove_file(&path);
+    // benches/decrypt.sh times the hvsleuth binary on the same file.
+    if std::env::var_os("SMB_DECRYPT_KEEP").is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -18,6 +18,7 @@ mod dataset;
 mod evidence;
 mod findings;
 mod generated;
+mod kerberos;
 mod lab;
 mod memory;
 mod robustness;

@@ -339,7 +339,8 @@ pub fn decrypt(e: Enctype, key: &[u8], usage: u32, ct: &[u8]) -> Result<Vec<u8>,
             if ct.len() < 16 + 8 {
                 return Err(DecryptError::TooShort);
             }
-            let k1 = hmac_md5(key, &[&rc4_usage(usage).to_le_bytes()]).ok_or(DecryptError::BadKey)?;
+            let k1 =
+                hmac_md5(key, &[&rc4_usage(usage).to_le_bytes()]).ok_or(DecryptError::BadKey)?;
             let (cksum, edata) = ct.split_at(16);
             let k3 = hmac_md5(&k1, &[cksum]).ok_or(DecryptError::BadKey)?;
             let mut p = edata.to_vec();
@@ -357,7 +358,13 @@ pub fn decrypt(e: Enctype, key: &[u8], usage: u32, ct: &[u8]) -> Result<Vec<u8>,
 
 /// Encrypts `plain` behind `confounder` (16 bytes for AES, 8 used for RC4):
 /// the inverse of [`decrypt`], for tests, fixtures and fuzzing.
-pub fn encrypt(e: Enctype, key: &[u8], usage: u32, confounder: &[u8; 16], plain: &[u8]) -> Option<Vec<u8>> {
+pub fn encrypt(
+    e: Enctype,
+    key: &[u8],
+    usage: u32,
+    confounder: &[u8; 16],
+    plain: &[u8],
+) -> Option<Vec<u8>> {
     if key.len() != e.key_len() {
         return None;
     }

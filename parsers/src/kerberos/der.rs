@@ -42,7 +42,9 @@ pub fn tlv(b: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None; // indefinite or absurd
         }
-        let len = rest[..n].iter().fold(0usize, |a, &x| (a << 8) | usize::from(x));
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |a, &x| (a << 8) | usize::from(x));
         (len, &rest[n..])
     };
     if rest.len() < len {

@@ -63,7 +63,9 @@ fn encrypted(etype: i32, kvno: Option<u32>, cipher: Vec<u8>) -> Vec<u8> {
     seq(&f)
 }
 
-const KRB5_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
+const KRB5_OID: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
+];
 
 fn gss_krb5(tok_id: u16, msg: &[u8]) -> Vec<u8> {
     let mut inner = KRB5_OID.to_vec();
@@ -103,7 +105,13 @@ pub fn spnego_ap_req(s: &ApReqSpec<'_>) -> Option<Vec<u8>> {
         ]),
     );
     let conf = [0x5Au8; 16];
-    let ticket_cipher = crypto::encrypt(e, s.service_key, crypto::USAGE_TICKET, &conf, &enc_ticket_part)?;
+    let ticket_cipher = crypto::encrypt(
+        e,
+        s.service_key,
+        crypto::USAGE_TICKET,
+        &conf,
+        &enc_ticket_part,
+    )?;
     let ticket = enc(
         0x61,
         &seq(&[
@@ -151,7 +159,11 @@ pub fn spnego_ap_req(s: &ApReqSpec<'_>) -> Option<Vec<u8>> {
 
 /// A SPNEGO negTokenResp (accept-completed) carrying an AP-REP sealed with
 /// the ticket session key, with `subkey` as the acceptor subkey.
-pub fn spnego_ap_rep(session_etype: i32, session_key: &[u8], subkey: Option<&[u8]>) -> Option<Vec<u8>> {
+pub fn spnego_ap_rep(
+    session_etype: i32,
+    session_key: &[u8],
+    subkey: Option<&[u8]>,
+) -> Option<Vec<u8>> {
     let se = Enctype::of(session_etype)?;
     let mut f = vec![(0, enc(0x18, b"20170329141952Z")), (1, int(22526))];
     if let Some(sk) = subkey {
@@ -162,7 +174,11 @@ pub fn spnego_ap_rep(session_etype: i32, session_key: &[u8], subkey: Option<&[u8
     let cipher = crypto::encrypt(se, session_key, crypto::USAGE_AP_REP, &[0x3C; 16], &part)?;
     let ap_rep = enc(
         0x6F,
-        &seq(&[(0, int(5)), (1, int(15)), (2, encrypted(session_etype, None, cipher))]),
+        &seq(&[
+            (0, int(5)),
+            (1, int(15)),
+            (2, encrypted(session_etype, None, cipher)),
+        ]),
     );
     let resp = seq(&[
         (0, enc(0x0A, &[0])),

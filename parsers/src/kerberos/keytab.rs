@@ -115,7 +115,12 @@ fn entry(b: &[u8]) -> Option<KeytabEntry> {
 pub fn parse(data: &[u8]) -> Result<Keytab, String> {
     match data {
         [0x05, 0x02, ..] => {}
-        [0x05, 0x01, ..] => return Err("keytab format 0x501 (native byte order) is not supported; rewrite it with ktutil".into()),
+        [0x05, 0x01, ..] => {
+            return Err(
+                "keytab format 0x501 (native byte order) is not supported; rewrite it with ktutil"
+                    .into(),
+            );
+        }
         _ => return Err("not a keytab (expected the 0x0502 header)".into()),
     }
     let mut r = Reader { b: &data[2..] };

@@ -178,7 +178,10 @@ pub enum ApReqOutcome {
         etype: i32,
     },
     /// The ticket's encryption type is not supported here.
-    Unsupported { service: String, etype: i32 },
+    Unsupported {
+        service: String,
+        etype: i32,
+    },
     /// Keys of the right type were tried; none passed the integrity check.
     IntegrityFailed {
         service: String,
@@ -197,7 +200,12 @@ pub fn accept_ap_req(m: &[u8], keytab: &Keytab) -> ApReqOutcome {
 fn accept(m: &[u8], keytab: &Keytab) -> Option<ApReqOutcome> {
     let ap = der::expect(m, app(14))?;
     let seq = der::expect(ap.value, der::SEQUENCE)?;
-    let ticket = der::expect(der::elements(seq.value).find(|t| t.tag == der::ctx(3))?.value, app(1))?;
+    let ticket = der::expect(
+        der::elements(seq.value)
+            .find(|t| t.tag == der::ctx(3))?
+            .value,
+        app(1),
+    )?;
     let tseq = der::expect(ticket.value, der::SEQUENCE)?;
     let realm = field(tseq.value, 1).and_then(string).unwrap_or_default();
     let sname = field(tseq.value, 2)

@@ -24,7 +24,11 @@ fn nfold_rfc3961_a1_vectors() {
         (&b"012345"[..], 64, "be072631276b1955"),
         (b"password", 56, "78a07b6caf85fa"),
         (b"Rough Consensus, and Running Code", 64, "bb6ed30870b7f0e0"),
-        (b"password", 168, "59e4a8ca7c0385c3c37b3f6d2000247cb6e6bd5b3e"),
+        (
+            b"password",
+            168,
+            "59e4a8ca7c0385c3c37b3f6d2000247cb6e6bd5b3e",
+        ),
         (
             b"MASSACHVSETTS INSTITVTE OF TECHNOLOGY",
             192,
@@ -34,7 +38,11 @@ fn nfold_rfc3961_a1_vectors() {
         (b"ba", 168, "fb25d531ae8974499f52fd92ea9857c4ba24cf297e"),
         (b"kerberos", 64, "6b65726265726f73"),
         (b"kerberos", 128, "6b65726265726f737b9b5b2b93132b93"),
-        (b"kerberos", 168, "8372c236344e5f1550cd0747e15d62ca7a5a3bcea4"),
+        (
+            b"kerberos",
+            168,
+            "8372c236344e5f1550cd0747e15d62ca7a5a3bcea4",
+        ),
         (
             b"kerberos",
             256,
@@ -53,8 +61,14 @@ fn cts_rfc3962_vectors() {
     let full = b"I would like the General Gau's Chicken, please, and wonton soup.".to_vec();
     for (n, want) in [
         (17, "c6353568f2bf8cb4d8a580362da7ff7f97"),
-        (31, "fc00783e0efdb2c1d445d4c8eff7ed2297687268d6ecccc0c07b25e25ecfe5"),
-        (32, "39312523a78662d5be7fcbcc98ebf5a897687268d6ecccc0c07b25e25ecfe584"),
+        (
+            31,
+            "fc00783e0efdb2c1d445d4c8eff7ed2297687268d6ecccc0c07b25e25ecfe5",
+        ),
+        (
+            32,
+            "39312523a78662d5be7fcbcc98ebf5a897687268d6ecccc0c07b25e25ecfe584",
+        ),
         (
             47,
             "97687268d6ecccc0c07b25e25ecfe584b3fffd940c16a18c1b5549d2f838029e39312523a78662d5be7fcbcc98ebf5",
@@ -70,7 +84,11 @@ fn cts_rfc3962_vectors() {
     ] {
         let ct = cts_encrypt(&key, &full[..n]).unwrap();
         assert_eq!(ct, hex(want), "encrypt {n} bytes");
-        assert_eq!(cts_decrypt(&key, &ct).unwrap(), full[..n], "decrypt {n} bytes");
+        assert_eq!(
+            cts_decrypt(&key, &ct).unwrap(),
+            full[..n],
+            "decrypt {n} bytes"
+        );
     }
     assert!(cts_encrypt(&key, &full[..15]).is_none());
     assert!(cts_decrypt(&key, &[0; 3]).is_none());
@@ -81,7 +99,10 @@ fn cts_rfc3962_vectors() {
 fn one_block_cts_is_plain_aes() {
     let key = hex("636869636b656e207465726979616b69");
     let p = [7u8; 16];
-    assert_eq!(cts_decrypt(&key, &cts_encrypt(&key, &p).unwrap()).unwrap(), p);
+    assert_eq!(
+        cts_decrypt(&key, &cts_encrypt(&key, &p).unwrap()).unwrap(),
+        p
+    );
 }
 
 /// DK is AES of the n-folded constant, chained to the key length (RFC 3961
@@ -154,7 +175,10 @@ fn enctypes_round_trip_and_detect_tampering() {
 fn rc4_usage_translation() {
     let k = [0x44u8; 16];
     let c = crypto::encrypt(Enctype::Rc4Hmac, &k, 8, &[1; 16], b"abc").unwrap();
-    assert_eq!(crypto::decrypt(Enctype::Rc4Hmac, &k, 3, &c).unwrap(), b"abc");
+    assert_eq!(
+        crypto::decrypt(Enctype::Rc4Hmac, &k, 3, &c).unwrap(),
+        b"abc"
+    );
 }
 
 const SERVICE_KEY: [u8; 32] = [0x51; 32];
@@ -182,7 +206,14 @@ fn ap_req_and_ap_rep_open_for_every_supported_enctype() {
         let (id, m) = krb5_token(&blob).unwrap();
         assert_eq!(id, TOK_AP_REQ);
         // The principal differs from the ticket's: the key is still tried.
-        let kt = keytab::parse(&keytab(&[(&["host", "fs1"], "LAB.TEST", 3, etype, &SERVICE_KEY[..kl])])).unwrap();
+        let kt = keytab::parse(&keytab(&[(
+            &["host", "fs1"],
+            "LAB.TEST",
+            3,
+            etype,
+            &SERVICE_KEY[..kl],
+        )]))
+        .unwrap();
         let ApReqOutcome::Accepted(a) = accept_ap_req(m, &kt) else {
             panic!("etype {etype} not accepted");
         };
@@ -212,7 +243,14 @@ fn ap_req_and_ap_rep_open_for_every_supported_enctype() {
 fn wrong_or_missing_keytab_keys_are_named() {
     let blob = spnego_ap_req(&spec(18, 32)).unwrap();
     let (_, m) = krb5_token(&blob).unwrap();
-    let other = keytab::parse(&keytab(&[(&["cifs", "fs1.lab.test"], "LAB.TEST", 3, 17, &[1; 16])])).unwrap();
+    let other = keytab::parse(&keytab(&[(
+        &["cifs", "fs1.lab.test"],
+        "LAB.TEST",
+        3,
+        17,
+        &[1; 16],
+    )]))
+    .unwrap();
     assert_eq!(
         accept_ap_req(m, &other),
         ApReqOutcome::NoEntry {
@@ -221,13 +259,26 @@ fn wrong_or_missing_keytab_keys_are_named() {
             etype: 18
         }
     );
-    let wrong = keytab::parse(&keytab(&[(&["cifs", "fs1.lab.test"], "LAB.TEST", 3, 18, &[1; 32])])).unwrap();
+    let wrong = keytab::parse(&keytab(&[(
+        &["cifs", "fs1.lab.test"],
+        "LAB.TEST",
+        3,
+        18,
+        &[1; 32],
+    )]))
+    .unwrap();
     assert!(matches!(
         accept_ap_req(m, &wrong),
         ApReqOutcome::IntegrityFailed { etype: 18, .. }
     ));
-    let des = ApReqSpec { etype: 3, ..spec(18, 32) };
-    assert!(spnego_ap_req(&des).is_none(), "fixtures cannot build DES either");
+    let des = ApReqSpec {
+        etype: 3,
+        ..spec(18, 32)
+    };
+    assert!(
+        spnego_ap_req(&des).is_none(),
+        "fixtures cannot build DES either"
+    );
 }
 
 #[test]
@@ -238,12 +289,18 @@ fn keytab_rejects_bad_headers_and_lengths_without_allocating() {
     assert!(keytab::parse(&[5, 2, 0x7F, 0xFF, 0xFF, 0xFF, 0, 1]).is_err());
     // A hole (negative size) then nothing: no keys.
     assert!(keytab::parse(&[5, 2, 0xFF, 0xFF, 0xFF, 0xFE, 0, 0]).is_err());
-    let good = keytab(&[(&["a"], "R", 2, 18, &[1; 32]), (&["b", "c"], "R", 300, 23, &[2; 16])]);
+    let good = keytab(&[
+        (&["a"], "R", 2, 18, &[1; 32]),
+        (&["b", "c"], "R", 300, 23, &[2; 16]),
+    ]);
     let kt = keytab::parse(&good).unwrap();
     assert_eq!(kt.entries.len(), 2);
     assert_eq!(kt.entries[1].principal(), "b/c@R");
     assert_eq!(kt.entries[1].kvno, 300);
-    assert!(!format!("{:?}", kt).contains("0202"), "Debug shows no key bytes");
+    assert!(
+        !format!("{:?}", kt).contains("0202"),
+        "Debug shows no key bytes"
+    );
     // Every truncation is an error or fewer keys, never a panic.
     for n in 0..good.len() {
         let _ = keytab::parse(&good[..n]);

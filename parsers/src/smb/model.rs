@@ -742,7 +742,10 @@ impl SmbModel {
             SmbEventKind::SessionKey { session_id, origin } => {
                 if let Some(s) = self.session(*session_id, id) {
                     // A recovered key is not replaced by a later failure (a channel's binding).
-                    if s.key.as_ref().is_none_or(|k| !k.recovered || origin.recovered) {
+                    if s.key
+                        .as_ref()
+                        .is_none_or(|k| !k.recovered || origin.recovered)
+                    {
                         s.key = Some(origin.clone());
                     }
                 }

@@ -300,7 +300,8 @@ impl ConnCrypto {
     /// Opens a SESSION_SETUP request's AP-REQ with the keytab.
     fn kerberos_request(&mut self, s: &mut Setup, pdu: &[u8]) {
         let Some(kt) = self.ring.keytab() else { return };
-        let Some((kerberos::TOK_AP_REQ, m)) = security_blob(pdu, false).and_then(kerberos::krb5_token)
+        let Some((kerberos::TOK_AP_REQ, m)) =
+            security_blob(pdu, false).and_then(kerberos::krb5_token)
         else {
             return;
         };
@@ -318,12 +319,20 @@ impl ConnCrypto {
                 s.session_key = None;
                 s.krb = None;
                 s.origin = Some(not_recovered(match o {
-                    ApReqOutcome::NoEntry { service, kvno, etype } => format!(
+                    ApReqOutcome::NoEntry {
+                        service,
+                        kvno,
+                        etype,
+                    } => format!(
                         "key not recovered: no keytab entry for {service}, {}, {}",
                         kv(kvno),
                         enctype_name(etype)
                     ),
-                    ApReqOutcome::IntegrityFailed { service, kvno, etype } => format!(
+                    ApReqOutcome::IntegrityFailed {
+                        service,
+                        kvno,
+                        etype,
+                    } => format!(
                         "key not recovered: ticket integrity check failed ({service}, {}, {}: the keytab's key is not the one the ticket was sealed with)",
                         kv(kvno),
                         enctype_name(etype)
@@ -342,7 +351,8 @@ impl ConnCrypto {
     /// is the session's key.
     fn kerberos_response(s: &mut Setup, pdu: &[u8]) {
         let Some(a) = s.krb.as_deref() else { return };
-        let Some((kerberos::TOK_AP_REP, m)) = security_blob(pdu, true).and_then(kerberos::krb5_token)
+        let Some((kerberos::TOK_AP_REP, m)) =
+            security_blob(pdu, true).and_then(kerberos::krb5_token)
         else {
             return;
         };

@@ -55,7 +55,10 @@ fn corpus_kerberos_session_key_verifies_the_signed_setup_response() {
         .unwrap();
     let k = s.key.as_ref().expect("a key origin");
     assert!(k.recovered, "{k:?}");
-    assert_eq!(k.how, "key recovered from Kerberos (aes256-cts-hmac-sha1-96)");
+    assert_eq!(
+        k.how,
+        "key recovered from Kerberos (aes256-cts-hmac-sha1-96)"
+    );
     let d = k.detail.as_deref().unwrap();
     assert!(d.starts_with("acceptor subkey"), "{d}");
     assert!(
@@ -171,14 +174,29 @@ fn lab(etype: i32, keytab_key: &[u8]) -> Lab {
     let ap_req = fixtures::spnego_ap_req(&spec).unwrap();
     let ap_rep = fixtures::spnego_ap_rep(etype, &ticket_key, Some(&acceptor)).unwrap();
     let ctx = std_contexts(&[cipher::AES_256_GCM]);
-    let neg_req = pdu(H { session: 0, ..H::req(cmd::NEGOTIATE, 0) }, &negotiate_request(&[0x0311], 0x44, &ctx));
+    let neg_req = pdu(
+        H {
+            session: 0,
+            ..H::req(cmd::NEGOTIATE, 0)
+        },
+        &negotiate_request(&[0x0311], 0x44, &ctx),
+    );
     let resp_ctx = {
         let mut c = ctx.clone();
         // The response picks one cipher and one signing algorithm (AES-GMAC).
-        c[1].1 = [1u16, cipher::AES_256_GCM].iter().flat_map(|x| x.to_le_bytes()).collect();
+        c[1].1 = [1u16, cipher::AES_256_GCM]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         c
     };
-    let neg_resp = pdu(H { session: 0, ..H::resp(cmd::NEGOTIATE, 0) }, &negotiate_response(0x0311, 0x44, &resp_ctx));
+    let neg_resp = pdu(
+        H {
+            session: 0,
+            ..H::resp(cmd::NEGOTIATE, 0)
+        },
+        &negotiate_response(0x0311, 0x44, &resp_ctx),
+    );
     let ss_req = setup(false, 1, 0, 0, &ap_req);
     let mut ss_resp = setup(true, 1, SID, 0, &ap_rep);
     ss_resp[16..20].copy_from_slice(&(flags::SERVER_TO_REDIR | flags::SIGNED).to_le_bytes());
@@ -192,7 +210,10 @@ fn lab(etype: i32, keytab_key: &[u8]) -> Lab {
     let (c2s, _) = kdf::cipher_keys(0x0311, cipher::AES_256_GCM, &acceptor, Some(&h)).unwrap();
     let c = Cipher::new(cipher::AES_256_GCM, c2s.expose()).unwrap();
     let tc = pdu(
-        H { session: SID, ..H::req(cmd::TREE_CONNECT, 2) },
+        H {
+            session: SID,
+            ..H::req(cmd::TREE_CONNECT, 2)
+        },
         &tree_connect_request(0, "\\\\fs1\\vms"),
     );
     let enc = cipher::transform_message(&c, SID, [3; 16], &tc);
@@ -247,7 +268,11 @@ fn smb311_kerberos_sessions_decrypt_for_every_supported_enctype() {
         assert!(o.recovered, "{o:?}");
         assert_eq!(o.how, format!("key recovered from Kerberos ({name})"));
         assert_eq!(checks(&l.events), vec![SignatureCheck::Verified], "{name}");
-        assert_eq!(decryptions(&l.events), vec![Decryption::Decrypted], "{name}");
+        assert_eq!(
+            decryptions(&l.events),
+            vec![Decryption::Decrypted],
+            "{name}"
+        );
         assert!(l.events.iter().any(|e| matches!(
             &e.kind,
             SmbEventKind::Pdu(p) if matches!(&p.body, Body::TreeConnectRequest { path, .. } if path == "\\\\fs1\\vms")
@@ -265,10 +290,20 @@ fn smb311_kerberos_sessions_decrypt_for_every_supported_enctype() {
 #[test]
 fn signing_known_answers_per_dialect() {
     // Each algorithm: a signature it made verifies, a flipped byte does not.
-    let mut m = pdu(H::resp(cmd::TREE_CONNECT, 9), &[16, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let mut m = pdu(
+        H::resp(cmd::TREE_CONNECT, 9),
+        &[16, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
     m[16..20].copy_from_slice(&(flags::SERVER_TO_REDIR | flags::SIGNED).to_le_bytes());
     let h = [0x5Au8; 64];
-    for (d, alg) in [(0x0210, None), (0x0300, None), (0x0302, None), (0x0311, Some(0)), (0x0311, Some(1)), (0x0311, Some(2))] {
+    for (d, alg) in [
+        (0x0210, None),
+        (0x0300, None),
+        (0x0302, None),
+        (0x0311, Some(0)),
+        (0x0311, Some(1)),
+        (0x0311, Some(2)),
+    ] {
         let s = Signer::new(d, alg, &[0x42; 16], Some(&h)).unwrap();
         let mut x = m.clone();
         let sig = s.sign(&x).unwrap();

@@ -26,6 +26,6 @@ pub use conn::{ConnCrypto, CryptoStats, Decryption, KeyOrigin, SignatureCheck};
 pub use keys::{KeyRing, NtCredential, Secret, SessionKeySpec};
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod krb_tests;
+#[cfg(test)]
+mod tests;

@@ -188,8 +188,11 @@ pub fn spnego_ap_rep(
     Some(enc(0xA1, &resp))
 }
 
-/// A keytab (format 0x502) with one entry per (principal parts, realm, kvno, etype, key).
-pub fn keytab(entries: &[(&[&str], &str, u32, i32, &[u8])]) -> Vec<u8> {
+/// One keytab entry: (principal parts, realm, kvno, etype, key).
+pub type Entry<'a> = (&'a [&'a str], &'a str, u32, i32, &'a [u8]);
+
+/// A keytab (format 0x502) with one entry per [`Entry`].
+pub fn keytab(entries: &[Entry<'_>]) -> Vec<u8> {
     let mut v = vec![0x05, 0x02];
     for (parts, realm, kvno, etype, k) in entries {
         let mut e = Vec::new();

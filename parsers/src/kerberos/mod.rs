@@ -17,7 +17,7 @@ pub mod keytab;
 pub use keytab::{Keytab, KeytabEntry};
 
 use crate::smb::crypto::keys::Secret;
-use crypto::{DecryptError, Enctype, USAGE_AP_REP, USAGE_AP_REQ_AUTHENTICATOR, USAGE_TICKET};
+use crypto::{Enctype, USAGE_AP_REP, USAGE_AP_REQ_AUTHENTICATOR, USAGE_TICKET};
 use der::{app, field, integer, octets, string};
 
 /// The Kerberos 5 mechanism OIDs (RFC 1964 and Microsoft's legacy one), DER content.
@@ -238,12 +238,10 @@ fn accept(m: &[u8], keytab: &Keytab) -> Option<ApReqOutcome> {
         u8::from(!name) * 2 + u8::from(!v)
     };
     keys.sort_by_key(|k| rank(k));
-    let plain = keys.iter().take(MAX_TRIES).find_map(|k| {
-        match crypto::decrypt(e, k.key.expose(), USAGE_TICKET, cipher) {
-            Ok(p) => Some(p),
-            Err(DecryptError::Integrity | DecryptError::TooShort | DecryptError::BadKey) => None,
-        }
-    });
+    let plain = keys
+        .iter()
+        .take(MAX_TRIES)
+        .find_map(|k| crypto::decrypt(e, k.key.expose(), USAGE_TICKET, cipher).ok());
     let Some(plain) = plain else {
         return Some(ApReqOutcome::IntegrityFailed {
             service,

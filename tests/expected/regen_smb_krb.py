@@ -12,7 +12,11 @@ message(s), how many SMB2 messages carry the SIGNED flag (tshark 4.0 does not
 verify SMB2 signatures with Kerberos keys; hvsleuth's verification of each is
 the proof of the key), the ticket's service, client and enctype, and the
 learnt keys (public test data, so that the test can assert that none of them
-ever appears in hvsleuth's output). Run from the repository root:
+ever appears in hvsleuth's output). Also the SIGNED message count of the other
+captures whose keys are known (the five encrypted corpus captures, keys in
+KEYS.md; the samples/encrypted lab captures, password in samples/README.md):
+their signed SESSION_SETUP responses check AES-128-CMAC (3.0, 3.1.1) and
+AES-GMAC (Samba, 3.1.1). Run from the repository root:
     python3 tests/expected/regen_smb_krb.py
 """
 import json, os, subprocess
@@ -50,6 +54,16 @@ out = {
     "initiator_subkey": initiator_subkey,
     "acceptor_subkey": rep[2],
 }
+signed_by_capture = {}
+for rel in ["wireshark/smb300-aes-128-ccm.pcap.gz", "wireshark/smb311-aes-128-ccm.pcap.gz",
+            "wireshark/smb311-aes-128-gcm.pcap.gz", "wireshark/smb311-aes-256-ccm.pcap.gz",
+            "wireshark/smb311-aes-256-gcm.pcap.gz", "samples/encrypted/smb311-aes128gcm-ntlmv2.pcap",
+            "samples/encrypted/smb311-aes256gcm-ntlmv2.pcap"]:
+    f = os.path.join(ROOT, rel) if rel.startswith("samples/") else os.path.join(CORPUS, rel)
+    o = subprocess.run(["tshark", "-r", f, "-Y", "smb2.flags.signature == 1", "-T", "fields",
+                        "-e", "frame.number"], capture_output=True, text=True, check=True).stdout
+    signed_by_capture[rel] = len(o.split())
+out["signed_messages_by_capture"] = signed_by_capture
 path = os.path.join(ROOT, "tests", "expected", "smb_krb.json")
 with open(path, "w") as f:
     json.dump(out, f, indent=2)

@@ -317,3 +317,56 @@ fn signing_known_answers_per_dialect() {
     assert!(Signer::new(0x0311, None, &[1; 16], None).is_none());
     assert!(Signer::new(0x0202, None, &[], None).is_none());
 }
+
+/// The signed SESSION_SETUP responses of the captures with known keys verify:
+/// AES-128-CMAC (Wireshark's 3.0 and 3.1.1 captures, session keys from
+/// KEYS.md) and AES-GMAC (the Samba lab captures, NTLMv2 password). Counts
+/// from tshark (`smb2.flags.signature == 1`), tests/expected/smb_krb.json.
+#[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
+fn signed_setup_responses_verify_with_supplied_and_recovered_keys() {
+    let e: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../tests/expected/smb_krb.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let keys_md = std::fs::read_to_string(format!(
+        "{}/../../shared/corpus/KEYS.md",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    for (rel, want) in e["signed_messages_by_capture"].as_object().unwrap() {
+        let mut ring = KeyRing::new();
+        if rel.starts_with("samples/") {
+            for c in super::keys::parse_password_file("LAB\\labuser:Encrypt-Me-2026\n").unwrap() {
+                ring.add_credential(c);
+            }
+        } else {
+            let row = keys_md
+                .lines()
+                .find(|l| l.starts_with(&format!("| {rel} |")))
+                .unwrap();
+            let f: Vec<&str> = row.split('|').map(str::trim).collect();
+            ring.add_session(super::keys::parse_key_spec(&format!("{}:{}", f[2], f[3])).unwrap());
+        }
+        let r = run_with(
+            rel,
+            Opts {
+                keys: Some(Arc::new(ring)),
+                ..Default::default()
+            },
+        );
+        let rep = r.model.report();
+        let v: u64 = rep.sessions.iter().map(|s| s.signatures.verified).sum();
+        let bad: u64 = rep
+            .sessions
+            .iter()
+            .map(|s| s.signatures.failed + s.signatures.unchecked)
+            .sum();
+        assert_eq!(v, want.as_u64().unwrap(), "{rel}");
+        assert_eq!(bad, 0, "{rel}");
+    }
+}

@@ -58,6 +58,13 @@ pub struct IfaceReport {
     pub name: String,
     pub link_type: String,
     pub speed_bps: Option<u64>,
+    /// The NIC's own MAC as the capture tool recorded it (pcapng
+    /// `if_MACaddr`, pktmon's component table), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// Its own addresses as recorded, when any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<std::net::IpAddr>,
     pub packets: u64,
     pub wire_bytes: u64,
 }
@@ -157,6 +164,13 @@ fn build_report(
                 name: i.name.clone(),
                 link_type: i.link_type.to_string(),
                 speed_bps: i.speed_bps,
+                mac: i.mac.map(|m| {
+                    m.iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":")
+                }),
+                addresses: i.addresses.clone(),
                 packets: c.packets,
                 wire_bytes: c.wire_bytes,
             }

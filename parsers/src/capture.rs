@@ -27,6 +27,63 @@ pub struct InterfaceInfo {
     /// `if_speed` in bits per second, when recorded.
     pub speed_bps: Option<u64>,
     pub snaplen: u32,
+    /// The NIC's own MAC as the capture tool recorded it: pcapng
+    /// `if_MACaddr`, pktmon's component table.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "mac_as_text"
+    )]
+    pub mac: Option<[u8; 6]>,
+    /// The NIC's own addresses as recorded: pcapng `if_IPv4addr` /
+    /// `if_IPv6addr`, pktmon's component table (at most [`MAX_IF_ADDRESSES`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<std::net::IpAddr>,
+}
+
+/// Most addresses kept for one interface (options beyond are ignored).
+pub const MAX_IF_ADDRESSES: usize = 32;
+
+fn mac_as_text<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_str(&format!(
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )),
+        None => s.serialize_none(),
+    }
+}
+
+/// The NIC's own MAC and addresses from an IDB's options: `if_IPv4addr`
+/// (code 4: address and netmask, 8 bytes), `if_IPv6addr` (5: address and
+/// prefix length, 17 bytes), `if_MACaddr` (6: 6 bytes); each option may
+/// repeat. Addresses are in network byte order whatever the section's byte
+/// order. Malformed options are ignored.
+pub fn idb_addressing<'o>(
+    options: impl IntoIterator<Item = (u16, &'o [u8])>,
+) -> (Option<[u8; 6]>, Vec<std::net::IpAddr>) {
+    let mut mac = None;
+    let mut addrs: Vec<std::net::IpAddr> = Vec::new();
+    for (code, v) in options {
+        let ip: Option<std::net::IpAddr> = match (code, v.len()) {
+            (4, 8) => Some(std::net::Ipv4Addr::new(v[0], v[1], v[2], v[3]).into()),
+            (5, 17) => <[u8; 16]>::try_from(&v[..16])
+                .ok()
+                .map(|b| std::net::Ipv6Addr::from(b).into()),
+            (6, 6) => {
+                if mac.is_none() {
+                    mac = <[u8; 6]>::try_from(v).ok();
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(ip) = ip {
+            if addrs.len() < MAX_IF_ADDRESSES && !ip.is_unspecified() && !addrs.contains(&ip) {
+                addrs.push(ip);
+            }
+        }
+    }
+    (mac, addrs)
 }
 
 /// The name of a pcapng interface: `if_name`, else `if_description`. Npcap
@@ -672,6 +729,8 @@ fn legacy_interface(h: &pcap_parser::PcapHeader, name: &str) -> InterfaceInfo {
         link_type: LinkType(h.network.0 as u16),
         speed_bps: None,
         snaplen: h.snaplen,
+        mac: None,
+        addresses: Vec::new(),
     }
 }
 
@@ -734,6 +793,11 @@ fn ng_block(
                 .if_description()
                 .and_then(|r| r.ok())
                 .map(str::to_string);
+            let (mac, addresses) = idb_addressing(
+                idb.options
+                    .iter()
+                    .filter_map(|o| Some((o.code.0, o.as_bytes().ok()?))),
+            );
             let info = InterfaceInfo {
                 index,
                 name: interface_name(name, description.as_deref())
@@ -742,6 +806,8 @@ fn ng_block(
                 link_type: LinkType(idb.linktype.0 as u16),
                 speed_bps: idb.if_speed().and_then(|r| r.ok()),
                 snaplen: idb.snaplen,
+                mac,
+                addresses,
             };
             let resolution = match idb.ts_resolution() {
                 Some(r) if r > 0 => r,
@@ -1091,6 +1157,56 @@ mod tests {
         b.extend_from_slice(&(data.len() as u32).to_le_bytes());
         b.extend_from_slice(data);
         block(out, 6, &b);
+    }
+
+    /// The NIC's MAC and addresses from IDB options (Npcap and other tools
+    /// write if_MACaddr / if_IPv4addr / if_IPv6addr), through both readers;
+    /// malformed, repeated and unspecified ones are ignored.
+    #[test]
+    fn idb_addressing_options() {
+        let mut f = shb();
+        let mut b = vec![1, 0, 0, 0];
+        b.extend_from_slice(&65535u32.to_le_bytes());
+        let mut opt = |code: u16, v: &[u8]| {
+            b.extend_from_slice(&code.to_le_bytes());
+            b.extend_from_slice(&(v.len() as u16).to_le_bytes());
+            b.extend_from_slice(v);
+            b.resize(b.len().div_ceil(4) * 4, 0);
+        };
+        opt(6, &[0x00, 0x15, 0x5d, 0x01, 0x02, 0x03]);
+        opt(6, &[0xaa; 6]); // a second MAC: the first stays
+        opt(4, &[10, 1, 2, 3, 255, 255, 255, 0]);
+        opt(4, &[10, 1, 2, 3, 255, 255, 0, 0]); // the same address again
+        opt(4, &[0, 0, 0, 0, 0, 0, 0, 0]); // unspecified
+        opt(4, &[10, 9, 9]); // too short
+        let mut v6 = [0u8; 17];
+        v6[0] = 0xfe;
+        v6[1] = 0x80;
+        v6[15] = 7;
+        v6[16] = 64;
+        opt(5, &v6);
+        opt(5, &v6[..16]); // no prefix length
+        b.extend_from_slice(&[0; 4]);
+        block(&mut f, 1, &b);
+        idb(&mut f, None);
+        for (r, c) in both(&f) {
+            assert!(r.error.is_none());
+            assert_eq!(c.ifaces[0].mac, Some([0x00, 0x15, 0x5d, 0x01, 0x02, 0x03]));
+            assert_eq!(
+                c.ifaces[0].addresses,
+                vec![
+                    "10.1.2.3".parse::<std::net::IpAddr>().unwrap(),
+                    "fe80::7".parse().unwrap()
+                ]
+            );
+            assert_eq!((c.ifaces[1].mac, c.ifaces[1].addresses.len()), (None, 0));
+        }
+        // Bounded however many are given.
+        let many: Vec<(u16, Vec<u8>)> = (0..1000u32)
+            .map(|i| (4, [i.to_be_bytes(), [255; 4]].concat()))
+            .collect();
+        let (_, a) = idb_addressing(many.iter().map(|(c, v)| (*c, &v[..])));
+        assert_eq!(a.len(), MAX_IF_ADDRESSES);
     }
 
     /// Both readers: (report, packets).

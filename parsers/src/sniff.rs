@@ -21,6 +21,10 @@ pub enum InputKind {
     EventXml,
     /// Event Viewer CSV export: `Level,Date and Time,Source,Event ID,Task Category`.
     EventCsv,
+    /// A Microsoft cabinet archive ("MSCF"): the companion `netsh trace ...
+    /// report=yes` writes beside its .etl (configuration reports, logs). Not
+    /// an input: recognised so that it is set aside with a note.
+    Cab,
     Unknown,
 }
 
@@ -43,6 +47,10 @@ pub fn sniff(head: &[u8]) -> InputKind {
     }
     if at(0, b"ElfFile\0") {
         return InputKind::Evtx;
+    }
+    // MS-CAB header: signature "MSCF", then reserved1 (0).
+    if at(0, b"MSCF\0\0\0\0") {
+        return InputKind::Cab;
     }
     // BLG (binary perfmon log): both public samples (corpus microsoft-tx/BasicPerfCounters.blg
     // and pal/SampleLog.blg, checked with xxd) start `00 00 01 00`, hold the header length
@@ -191,6 +199,8 @@ mod tests {
         blg[0x30..0x38].copy_from_slice(&[0x30, 2, 0, 0, 1, 0, 4, 0]);
         assert_eq!(sniff(&blg), InputKind::Blg);
         assert_eq!(sniff(b""), InputKind::Unknown);
+        assert_eq!(sniff(b"MSCF\0\0\0\0\x40\x02\0\0"), InputKind::Cab);
+        assert_eq!(sniff(b"MSCF"), InputKind::Unknown);
     }
 
     /// First 0x50 bytes of the corpus ETL files (`xxd -l 80`):

@@ -66,8 +66,8 @@ for _ in $(seq 1 100); do
   ip netns exec "$CLI" bash -c 'exec 3<>/dev/tcp/192.0.2.10/445' 2>/dev/null && break
   sleep 0.1
 done
-# Deterministic content: 64 KiB of a counter pattern.
-python3 -c "import sys; sys.stdout.buffer.write(bytes(i*7 & 0xff for i in range(64*1024)))" >"$W/vm-disk.vhdx"
+# Deterministic content: 4 KiB of a counter pattern (small: samples/ has a 20 MB budget).
+python3 -c "import sys; sys.stdout.buffer.write(bytes(i*7 & 0xff for i in range(4*1024)))" >"$W/vm-disk.vhdx"
 for cipher in AES-128-GCM AES-256-GCM; do
   name=$(echo "$cipher" | tr 'A-Z' 'a-z' | tr -d '-')
   cat >"$W/cli/smb.conf" <<EOC

@@ -989,6 +989,18 @@ fn hundred_thousand_interfaces_analyse_in_seconds() {
 /// Writes `cap` as pcapng by hand, with `epb_flags` on every packet:
 /// outbound when its source MAC is `me`, inbound otherwise.
 fn write_with_flags(cap: Cap, me: [u8; 6], dir: &std::path::Path) -> PathBuf {
+    write_pcapng(cap, Some(me), &[], dir)
+}
+
+/// Writes `cap` as pcapng by hand: `epb_flags` on every packet when `flags_for`
+/// is given (outbound when its source MAC is it), and `idb_options` (code,
+/// value) on every interface.
+fn write_pcapng(
+    cap: Cap,
+    flags_for: Option<[u8; 6]>,
+    idb_options: &[(u16, Vec<u8>)],
+    dir: &std::path::Path,
+) -> PathBuf {
     let mut frames = cap.frames;
     frames.sort_by_key(|f| f.0);
     let mut v: Vec<u8> = Vec::new();
@@ -1010,8 +1022,15 @@ fn write_with_flags(cap: Cap, me: [u8; 6], dir: &std::path::Path) -> PathBuf {
         idb.extend_from_slice(&1u16.to_le_bytes());
         idb.extend_from_slice(&0u16.to_le_bytes());
         idb.extend_from_slice(&65535u32.to_le_bytes());
-        // if_tsresol = 9 (ns), end of options.
-        idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+        // if_tsresol = 9 (ns), the options asked for, end of options.
+        idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]);
+        for (code, value) in idb_options {
+            idb.extend_from_slice(&code.to_le_bytes());
+            idb.extend_from_slice(&(value.len() as u16).to_le_bytes());
+            idb.extend_from_slice(value);
+            idb.resize(idb.len().div_ceil(4) * 4, 0);
+        }
+        idb.extend_from_slice(&[0, 0, 0, 0]);
         block(&mut v, 1, &idb);
     }
     for (ts, i, f, wire) in &frames {
@@ -1023,11 +1042,13 @@ fn write_with_flags(cap: Cap, me: [u8; 6], dir: &std::path::Path) -> PathBuf {
         epb.extend_from_slice(&wire.to_le_bytes());
         epb.extend_from_slice(f);
         epb.resize(epb.len().div_ceil(4) * 4, 0);
-        let out = f[6..12] == me;
-        epb.extend_from_slice(&2u16.to_le_bytes());
-        epb.extend_from_slice(&4u16.to_le_bytes());
-        epb.extend_from_slice(&(if out { 2u32 } else { 1u32 }).to_le_bytes());
-        epb.extend_from_slice(&[0, 0, 0, 0]);
+        if let Some(me) = flags_for {
+            let out = f[6..12] == me;
+            epb.extend_from_slice(&2u16.to_le_bytes());
+            epb.extend_from_slice(&4u16.to_le_bytes());
+            epb.extend_from_slice(&(if out { 2u32 } else { 1u32 }).to_le_bytes());
+            epb.extend_from_slice(&[0, 0, 0, 0]);
+        }
         block(&mut v, 6, &epb);
     }
     let p = dir.join(&cap.name);
@@ -1052,6 +1073,42 @@ fn class1_epb_direction_flags_decide_a_one_peer_link() {
             .iter()
             .any(|f| f.reason.contains("EPB direction flags"))
     );
+}
+
+#[test]
+fn class1_interface_options_decide_a_one_peer_link() {
+    // The same one-peer link without direction flags: the capture tool's
+    // if_MACaddr, or only its if_IPv6addr / if_IPv4addr, says which end is
+    // the NIC (Npcap, pktmon's component table).
+    for (v6, opt) in [
+        (true, "mac"),
+        (true, "addr"),
+        (false, "addr"),
+        (false, "mac"),
+    ] {
+        let d = tmpdir(&format!("c1-idb-{v6}-{opt}"));
+        let (me, peer) = if v6 {
+            (h(0x30, "fd77::30"), h(0x02, "fd77::2"))
+        } else {
+            (h(0x30, "10.77.0.30"), h(0x02, "10.77.0.2"))
+        };
+        let mut c = Cap::new("recv-side.pcapng", &[("\\Device\\NPF_{5E1B}", None)]);
+        smb_bulk(&mut c, 0, &peer, &me, T0, 2000, 1_000_000, 50200);
+        let value = match (opt, me.ip) {
+            ("mac", _) => (6u16, me.mac.to_vec()),
+            (_, IpAddr::V4(a)) => (4u16, [a.octets(), [255, 255, 255, 0]].concat()),
+            (_, IpAddr::V6(a)) => (5u16, [&a.octets()[..], &[64]].concat()),
+        };
+        let a = run(&[write_pcapng(c, None, &[value], &d)], S);
+        assert_eq!(a.model.ifaces[0].addresses, vec![me.ip], "{v6} {opt}");
+        assert!(
+            a.summary
+                .inferred
+                .iter()
+                .any(|f| f.reason.contains("capture tool recorded") && !f.conflict),
+            "{v6} {opt}"
+        );
+    }
 }
 
 // ---- class 2: nodes named by the best name seen ----
@@ -1155,4 +1212,543 @@ fn class2_peer_named_by_the_smb_name_not_an_address() {
     }
     let q = hb.iter().find(|f| f.title.contains("quarantine")).unwrap();
     assert!(q.remediation.iter().any(|r| r.contains("-Name WEST-07")));
+}
+
+// ---- class 1: one-peer links decided by answer times within the capture ----
+
+/// A TCP segment with real sequence and acknowledgement numbers (`ack`
+/// None: no ACK flag), SYN when `syn`, `len` bytes of payload.
+fn seg(
+    src: &Host,
+    dst: &Host,
+    ports: (u16, u16),
+    seq: u32,
+    ack: Option<u32>,
+    syn: bool,
+    len: usize,
+) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2(src.mac, dst.mac);
+    let b = match (src.ip, dst.ip) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => b.ipv4(s.octets(), d.octets(), 128),
+        (IpAddr::V6(s), IpAddr::V6(d)) => b.ipv6(s.octets(), d.octets(), 128),
+        _ => panic!("mixed families"),
+    };
+    let mut t = b.tcp(ports.0, ports.1, seq, 64000);
+    if syn {
+        t = t.syn();
+    }
+    if let Some(a) = ack {
+        t = t.ack(a);
+    }
+    if len > 0 {
+        t = t.psh();
+    }
+    let mut v = Vec::new();
+    t.write(&mut v, &vec![0x3cu8; len]).unwrap();
+    v
+}
+
+/// An SMB-like conversation from `c` to `s` on interface `i` as a capture at
+/// one end sees it: a handshake, then `n` requests of 1448 bytes every `gap`
+/// ns, each acknowledged by the server `s_ans` ns after it is captured; every
+/// 10th also gets a 100-byte response, which the client acknowledges
+/// `c_ans` ns after it is captured.
+fn exchange(
+    cap: &mut Cap,
+    i: u32,
+    c: &Host,
+    s: &Host,
+    port: u16,
+    from: i64,
+    n: u32,
+    gap: i64,
+    c_ans: i64,
+    s_ans: i64,
+) {
+    exchange_every(cap, i, c, s, port, from, n, gap, c_ans, s_ans, 10);
+}
+
+/// [`exchange`] with a response to every `resp`-th request (0: none, data one way only).
+fn exchange_every(
+    cap: &mut Cap,
+    i: u32,
+    c: &Host,
+    s: &Host,
+    port: u16,
+    from: i64,
+    n: u32,
+    gap: i64,
+    c_ans: i64,
+    s_ans: i64,
+    resp: u32,
+) {
+    let ports = (port, 445);
+    let back = (445, port);
+    let mut push = |ts: i64, f: Vec<u8>| {
+        let w = f.len() as u32;
+        cap.frames.push((ts, i, f, w));
+    };
+    let (mut cs, mut ss) = (1000u32, 9000u32);
+    push(from, seg(c, s, ports, cs, None, true, 0));
+    push(from + s_ans, seg(s, c, back, ss, Some(cs + 1), true, 0));
+    cs += 1;
+    ss += 1;
+    push(
+        from + s_ans + c_ans,
+        seg(c, s, ports, cs, Some(ss), false, 0),
+    );
+    for k in 0..n {
+        let t = from + S / 10 + k as i64 * gap;
+        push(t, seg(c, s, ports, cs, Some(ss), false, 1448));
+        cs += 1448;
+        push(t + s_ans, seg(s, c, back, ss, Some(cs), false, 0));
+        if resp > 0 && k % resp == resp - 1 {
+            let r = t + s_ans + 40_000;
+            push(r, seg(s, c, back, ss, Some(cs), false, 100));
+            ss += 100;
+            push(r + c_ans, seg(c, s, ports, cs, Some(ss), false, 0));
+        }
+    }
+}
+
+/// SOFS node alpha's capture (the seed-28 class): its front NIC's only peer
+/// is a Hyper-V host (not captured) writing to it, no direction flags; its
+/// back NIC heartbeats with beta and gamma and forwards the writes to beta.
+/// Alpha answers in `me_ans` ns, the host in `host_ans`. The host's MAC and
+/// address are the lower ones.
+fn one_peer_front(dir: &std::path::Path, v6: bool, me_ans: i64, host_ans: i64) -> PathBuf {
+    let (host, front) = if v6 {
+        (h(0x01, "fd5e:10::7"), h(0x40, "fd5e:10::2b"))
+    } else {
+        (h(0x01, "10.77.4.7"), h(0x40, "10.77.4.43"))
+    };
+    let (a, b, c) = if v6 {
+        (
+            h(0x41, "fd5e:20::2b"),
+            h(0x42, "fd5e:20::2c"),
+            h(0x43, "fd5e:20::2d"),
+        )
+    } else {
+        (
+            h(0x41, "10.78.4.43"),
+            h(0x42, "10.78.4.44"),
+            h(0x43, "10.78.4.45"),
+        )
+    };
+    let mut cap = Cap::new("node-a.pcapng", &[("SLOT 2", None), ("SLOT 3", None)]);
+    cap.heartbeats(1, &a, &b, T0, T0 + 40 * S, S, &[]);
+    cap.heartbeats(1, &a, &c, T0, T0 + 40 * S, S, &[]);
+    exchange(
+        &mut cap,
+        0,
+        &host,
+        &front,
+        50300,
+        T0 + 5 * S,
+        4000,
+        5_000_000,
+        host_ans,
+        me_ans,
+    );
+    smb_bulk(
+        &mut cap,
+        1,
+        &a,
+        &b,
+        T0 + 5 * S + 3_000_000,
+        4000,
+        5_000_000,
+        50301,
+    );
+    cap.write(dir)
+}
+
+#[test]
+fn class1_one_peer_link_decided_by_answer_times_v4_and_v6() {
+    for v6 in [false, true] {
+        let d = tmpdir(&format!("c1-ans-{v6}"));
+        // Alpha answers in 15 us, the host (a round trip away) in 250 us.
+        let a = run(&[one_peer_front(&d, v6, 15_000, 250_000)], S);
+        let front = a
+            .model
+            .ifaces
+            .iter()
+            .find(|i| i.capture_if_name == "SLOT 2")
+            .unwrap();
+        let want: IpAddr = if v6 { "fd5e:10::2b" } else { "10.77.4.43" }
+            .parse()
+            .unwrap();
+        assert_eq!(
+            front.addresses,
+            vec![want],
+            "v6 {v6}: {:#?}",
+            a.summary.inferred
+        );
+        let fact = a
+            .summary
+            .inferred
+            .iter()
+            .find(|f| f.fact.contains("\"SLOT 2\""))
+            .unwrap();
+        assert!(
+            !fact.conflict && fact.reason.contains("answers in 15 us"),
+            "{fact:?}"
+        );
+        // The SMB server is placed on alpha, so the SOFS forwarding
+        // correlation runs without an inventory.
+        let f = findings(&a, "HVS003");
+        assert_eq!(f.len(), 1, "v6 {v6}: {:#?}", a.summary.findings);
+        assert_eq!(f[0].node.as_deref(), Some("node-a"));
+    }
+}
+
+#[test]
+fn class1_answer_times_that_do_not_decide_keep_the_conflict() {
+    // Both ends answer alike: nothing to tell them apart.
+    let d = tmpdir("c1-ans-same");
+    let a = run(&[one_peer_front(&d, false, 40_000, 45_000)], S);
+    let front = a
+        .model
+        .ifaces
+        .iter()
+        .find(|i| i.capture_if_name == "SLOT 2")
+        .unwrap();
+    assert!(front.addresses.is_empty(), "{:?}", front.addresses);
+    assert!(
+        a.summary
+            .inferred
+            .iter()
+            .any(|f| f.conflict && f.fact.contains("\"SLOT 2\"") && f.reason.contains("undecided"))
+    );
+    // The faster end is far slower than this machine answers on its other
+    // NIC (a capture point away from both ends, a tap): disagreement.
+    let d = tmpdir("c1-ans-tap");
+    let mut cap = Cap::new("tap.pcapng", &[("p0", None), ("p1", None)]);
+    let (x, y) = (h(0x01, "10.9.9.1"), h(0x02, "10.9.9.2"));
+    let (me, p1, p2) = (
+        h(0x50, "10.8.8.5"),
+        h(0x51, "10.8.8.6"),
+        h(0x52, "10.8.8.7"),
+    );
+    exchange(
+        &mut cap, 0, &x, &y, 50400, T0, 200, 10_000_000, 2_000_000, 400_000,
+    );
+    exchange(
+        &mut cap, 1, &p1, &me, 50401, T0, 200, 10_000_000, 300_000, 8_000,
+    );
+    exchange(
+        &mut cap, 1, &p2, &me, 50402, T0, 200, 10_000_000, 300_000, 8_000,
+    );
+    let a = run(&[cap.write(&d)], S);
+    let p0 = a
+        .model
+        .ifaces
+        .iter()
+        .find(|i| i.capture_if_name == "p0")
+        .unwrap();
+    let p1i = a
+        .model
+        .ifaces
+        .iter()
+        .find(|i| i.capture_if_name == "p1")
+        .unwrap();
+    assert_eq!(p1i.addresses, vec![me.ip]);
+    assert!(p0.addresses.is_empty(), "{:?}", p0.addresses);
+    let fact = a
+        .summary
+        .inferred
+        .iter()
+        .find(|f| f.fact.contains("\"p0\""))
+        .unwrap();
+    assert!(
+        fact.conflict && fact.reason.contains("do not fit the captured machine"),
+        "{fact:?}"
+    );
+}
+
+/// An ARP request from `who` asking for `whom`, or (`reply`) the answer.
+fn arp(src: &Host, dst_mac: [u8; 6], tpa: &Host, reply: bool) -> Vec<u8> {
+    let (IpAddr::V4(s), IpAddr::V4(t)) = (src.ip, tpa.ip) else {
+        panic!("ARP is IPv4")
+    };
+    let mut v = Vec::new();
+    v.extend_from_slice(&dst_mac);
+    v.extend_from_slice(&src.mac);
+    v.extend_from_slice(&[
+        0x08,
+        0x06,
+        0,
+        1,
+        0x08,
+        0,
+        6,
+        4,
+        0,
+        if reply { 2 } else { 1 },
+    ]);
+    v.extend_from_slice(&src.mac);
+    v.extend_from_slice(&s.octets());
+    v.extend_from_slice(&if reply { tpa.mac } else { [0; 6] });
+    v.extend_from_slice(&t.octets());
+    v.resize(60, 0);
+    v
+}
+
+#[test]
+fn class1_arp_replies_time_the_ends_of_a_udp_only_link() {
+    // A backup link with UDP only (no TCP to time) and ARP both ways: the
+    // captured NIC replies in 20 us, the peer in 300 us.
+    let d = tmpdir("c1-arp");
+    let (me, peer) = (h(0x60, "192.168.40.20"), h(0x03, "192.168.40.3"));
+    let mgmt = h(0x61, "192.168.41.20");
+    let dns = [h(0x90, "192.168.41.250"), h(0x91, "192.168.41.251")];
+    let mut cap = Cap::new("bk.pcapng", &[("mgmt", None), ("backup", None)]);
+    cap.chatter(0, &mgmt, &dns, T0, T0 + 30 * S);
+    for k in 0..20i64 {
+        let t = T0 + k * S;
+        for (ts, f) in [
+            (t, arp(&me, [0xff; 6], &peer, false)),
+            (t + 300_000, arp(&peer, me.mac, &me, true)),
+            (t + S / 2, arp(&peer, [0xff; 6], &me, false)),
+            (t + S / 2 + 20_000, arp(&me, peer.mac, &peer, true)),
+        ] {
+            let w = f.len() as u32;
+            cap.frames.push((ts, 1, f, w));
+        }
+        for j in 0..5 {
+            cap.udp(
+                t + 100_000_000 + j * 1_000_000,
+                1,
+                &peer,
+                &me,
+                (40000, 9000),
+                1000,
+            );
+        }
+    }
+    let a = run(&[cap.write(&d)], S);
+    let bk = a
+        .model
+        .ifaces
+        .iter()
+        .find(|i| i.capture_if_name == "backup")
+        .unwrap();
+    assert_eq!(bk.addresses, vec![me.ip], "{:#?}", a.summary.inferred);
+}
+
+// ---- HVS004 without an inventory: a network the cluster does not use ----
+
+/// Node alpha's capture: NIC 0 heartbeats with beta and gamma; NIC 1 (a
+/// backup network, its MAC decided by two backup servers) carries a live
+/// migration to beta; `hb_on_lm` puts heartbeats there too, `hb` none anywhere.
+fn lm_capture(dir: &std::path::Path, v6: bool, hb: bool, hb_on_lm: bool) -> PathBuf {
+    let ip = |v4: &str, v6s: &str| if v6 { v6s.to_string() } else { v4.to_string() };
+    let a = h(0x71, &ip("10.40.1.11", "fd40:1::11"));
+    let b = h(0x72, &ip("10.40.1.12", "fd40:1::12"));
+    let c = h(0x73, &ip("10.40.1.13", "fd40:1::13"));
+    let a2 = h(0x74, &ip("10.41.1.11", "fd41:1::11"));
+    let b2 = h(0x75, &ip("10.41.1.12", "fd41:1::12"));
+    let bk = [
+        h(0x76, &ip("10.41.1.200", "fd41:1::c8")),
+        h(0x77, &ip("10.41.1.201", "fd41:1::c9")),
+    ];
+    let mut cap = Cap::new("hv-a.pcapng", &[("NIC1", None), ("NIC2", None)]);
+    if hb {
+        cap.heartbeats(0, &a, &b, T0, T0 + 40 * S, S, &[]);
+        cap.heartbeats(0, &a, &c, T0, T0 + 40 * S, S, &[]);
+    } else {
+        cap.chatter(0, &a, &[b, c], T0, T0 + 40 * S);
+    }
+    if hb_on_lm {
+        cap.heartbeats(1, &a2, &b2, T0, T0 + 40 * S, S, &[]);
+    }
+    cap.chatter(1, &a2, &bk, T0, T0 + 40 * S);
+    // 8 MB of live migration from alpha to beta over 8 s.
+    for k in 0..5600u32 {
+        let t = T0 + 10 * S + k as i64 * 1_400_000;
+        cap.tcp(t, 1, &a2, &b2, (50600, 6600), 1 + k * 1448, 1448);
+        if k % 2 == 1 {
+            cap.tcp(t + 200_000, 1, &b2, &a2, (6600, 50600), 1, 0);
+        }
+    }
+    cap.write(dir)
+}
+
+#[test]
+fn hvs004_lm_on_a_network_without_heartbeats_v4_and_v6() {
+    for v6 in [false, true] {
+        let d = tmpdir(&format!("lm-nohb-{v6}"));
+        let a = run(&[lm_capture(&d, v6, true, false)], S);
+        let f = findings(&a, "HVS004");
+        assert_eq!(f.len(), 1, "v6 {v6}: {:#?}", a.summary.findings);
+        assert_eq!(f[0].severity, hvsleuth_reports::Severity::High);
+        assert_eq!(f[0].interface.as_deref(), Some("NIC2"));
+        assert!(
+            f[0].summary
+                .contains("no cluster heartbeats on this network"),
+            "{}",
+            f[0].summary
+        );
+        assert!(
+            f[0].evidence
+                .iter()
+                .any(|(k, v)| k.starts_with("inferred") && v.contains("confidence")),
+            "{:?}",
+            f[0].evidence
+        );
+        assert!(
+            f[0].remediation
+                .iter()
+                .any(|r| r.contains("MigrationExcludeNetworks")
+                    && r.contains("$_.Role -eq \"None\""))
+        );
+        // The per-host fix lists the heartbeat network's address, not the backup one.
+        let want = if v6 { "fd40:1::11" } else { "10.40.1.11" };
+        assert!(
+            f[0].remediation
+                .iter()
+                .any(|r| r.contains(&format!("<subnet of {want}>"))),
+            "{:?}",
+            f[0].remediation
+        );
+
+        // Heartbeats on the migration network too: at most the low note.
+        let d = tmpdir(&format!("lm-hb-{v6}"));
+        let a = run(&[lm_capture(&d, v6, true, true)], S);
+        assert!(
+            findings(&a, "HVS004")
+                .iter()
+                .all(|f| f.severity == hvsleuth_reports::Severity::Low),
+            "{:#?}",
+            a.summary.findings
+        );
+        // No heartbeats anywhere: nothing says these are cluster nodes.
+        let d = tmpdir(&format!("lm-none-{v6}"));
+        let a = run(&[lm_capture(&d, v6, false, false)], S);
+        assert!(
+            findings(&a, "HVS004").is_empty(),
+            "{:#?}",
+            a.summary.findings
+        );
+    }
+}
+
+/// A migration-like link between nodes alpha and beta, data one way (alpha
+/// to beta, so only beta answers), nothing else on it; each node's other
+/// NIC has two peers (its MAC decided), with TCP answers on it when
+/// `tcp_elsewhere`. Alpha's capture sees beta answer in 180 us, beta's in 12 us.
+fn one_way_link(
+    dir: &std::path::Path,
+    v6: bool,
+    which: &[usize],
+    tcp_elsewhere: bool,
+) -> Vec<PathBuf> {
+    let ip = |v4: &str, v6s: &str| if v6 { v6s.to_string() } else { v4.to_string() };
+    let link = [
+        h(0xa1, &ip("10.62.0.31", "fd62::31")),
+        h(0x0a, &ip("10.62.0.4", "fd62::4")),
+    ];
+    let other = [
+        h(0xb1, &ip("10.61.0.31", "fd61::31")),
+        h(0xb2, &ip("10.61.0.4", "fd61::4")),
+    ];
+    let peers = [
+        h(0xc1, &ip("10.61.0.200", "fd61::c8")),
+        h(0xc2, &ip("10.61.0.201", "fd61::c9")),
+    ];
+    let names = ["cap-x.pcapng", "cap-y.pcapng"];
+    let mut out = Vec::new();
+    for &n in which {
+        let mut cap = Cap::new(names[n], &[("eth0", None), ("eth1", None)]);
+        if tcp_elsewhere {
+            exchange(
+                &mut cap, 0, &peers[0], &other[n], 50700, T0, 100, 20_000_000, 200_000, 6_000,
+            );
+            exchange(
+                &mut cap, 0, &peers[1], &other[n], 50701, T0, 100, 20_000_000, 200_000, 6_000,
+            );
+        } else {
+            cap.chatter(0, &other[n], &peers, T0, T0 + 20 * S);
+        }
+        let (c_ans, s_ans) = if n == 0 {
+            (5_000, 180_000)
+        } else {
+            (190_000, 12_000)
+        };
+        exchange_every(
+            &mut cap,
+            1,
+            &link[0],
+            &link[1],
+            50702,
+            T0 + S,
+            2000,
+            5_000_000,
+            c_ans,
+            s_ans,
+            0,
+        );
+        out.push(cap.write(dir));
+    }
+    out
+}
+
+#[test]
+fn class1_one_way_link_decided_by_who_answers_v4_and_v6() {
+    for v6 in [false, true] {
+        let (x, y): (IpAddr, IpAddr) = if v6 {
+            ("fd62::31".parse().unwrap(), "fd62::4".parse().unwrap())
+        } else {
+            ("10.62.0.31".parse().unwrap(), "10.62.0.4".parse().unwrap())
+        };
+        let own = |a: &Analysis, cap: &str| {
+            a.model
+                .ifaces
+                .iter()
+                .find(|i| i.capture == cap && i.capture_if_name == "eth1")
+                .unwrap()
+                .addresses
+                .clone()
+        };
+        // Captured at both ends, no answer times elsewhere: beta's answers
+        // are fast in beta's capture and slow in alpha's.
+        let d = tmpdir(&format!("c1-oneway-both-{v6}"));
+        let a = run(&one_way_link(&d, v6, &[0, 1], false), S);
+        assert_eq!(
+            own(&a, "cap-x.pcapng"),
+            vec![x],
+            "v6 {v6}: {:#?}",
+            a.summary.inferred
+        );
+        assert_eq!(
+            own(&a, "cap-y.pcapng"),
+            vec![y],
+            "v6 {v6}: {:#?}",
+            a.summary.inferred
+        );
+        assert!(
+            !a.summary.inferred.iter().any(|f| f.conflict),
+            "{:#?}",
+            a.summary.inferred
+        );
+        // Alpha's capture alone: only beta answers, far slower than alpha
+        // answers on its other NIC.
+        let d = tmpdir(&format!("c1-oneway-x-{v6}"));
+        let a = run(&one_way_link(&d, v6, &[0], true), S);
+        assert_eq!(
+            own(&a, "cap-x.pcapng"),
+            vec![x],
+            "v6 {v6}: {:#?}",
+            a.summary.inferred
+        );
+        // Beta's capture alone: only beta answers, as fast as beta does
+        // elsewhere: that alone does not say which end it is.
+        let d = tmpdir(&format!("c1-oneway-y-{v6}"));
+        let a = run(&one_way_link(&d, v6, &[1], true), S);
+        assert!(
+            own(&a, "cap-y.pcapng").is_empty(),
+            "v6 {v6}: {:#?}",
+            a.summary.inferred
+        );
+    }
 }

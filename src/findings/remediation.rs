@@ -212,6 +212,16 @@ pub fn csv_for_node(ctx: &Ctx<'_>, node: &str, volumes: &[String]) -> (String, S
     }
 }
 
+/// One `Add-VMMigrationNetwork` line per subnet: its `-Subnet` takes one
+/// string (PowerShell would join a list into one "a b" string).
+fn add_migration_networks(subnets: &[String]) -> String {
+    subnets
+        .iter()
+        .map(|s| format!("Add-VMMigrationNetwork {s}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// HVS004's fix: live migration only on the intended network.
 pub fn lm_only_on_intended(ctx: &Ctx<'_>) -> Vec<String> {
     match lm_network(ctx) {
@@ -220,8 +230,8 @@ pub fn lm_only_on_intended(ctx: &Ctx<'_>) -> Vec<String> {
                 "# on every node: live migration only on the {name} network\n\
                  Set-VMHost -UseAnyNetworkForMigration $false\n\
                  Get-VMMigrationNetwork | Remove-VMMigrationNetwork\n\
-                 Add-VMMigrationNetwork {}",
-                subnets.join(", ")
+                 {}",
+                add_migration_networks(&subnets)
             ),
             format!(
                 "# failover clusters: exclude every cluster network but {name} from live migration\n\
@@ -241,6 +251,40 @@ pub fn lm_only_on_intended(ctx: &Ctx<'_>) -> Vec<String> {
                 .into(),
         ],
     }
+}
+
+/// HVS004's fix when the live migration's network was found by its lack of
+/// heartbeats (no inventory): confirm its cluster role, exclude the
+/// role-None networks from live migration, or on each host list only the
+/// networks that carry heartbeats (`cluster`: the node's addresses there).
+pub fn lm_off_role_none_networks(address: &str, cluster: &[std::net::IpAddr]) -> Vec<String> {
+    let subnets = if cluster.is_empty() {
+        "\"<subnet of a cluster network>\"".to_string()
+    } else {
+        cluster
+            .iter()
+            .map(|a| format!("\"<subnet of {a}>\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Add-VMMigrationNetwork takes one subnet per call.
+    vec![
+        format!(
+            "# the network of {address} carries no heartbeats: check that its role is None (0), and its name\n\
+             Get-ClusterNetworkInterface | Format-Table Node, Network, Address\n\
+             Get-ClusterNetwork | Format-Table Name, Role, Address, AddressMask"
+        ),
+        "# failover clusters: exclude every role-None network from live migration (Live Migration Settings); \
+         the current list: Get-ClusterResourceType -Name \"Virtual Machine\" | Get-ClusterParameter -Name MigrationExcludeNetworks\n\
+         Get-ClusterResourceType -Name \"Virtual Machine\" | Set-ClusterParameter -Name MigrationExcludeNetworks \
+         -Value ([String]::Join(\";\", (Get-ClusterNetwork | Where-Object { $_.Role -eq \"None\" }).ID))"
+            .into(),
+        format!(
+            "# or on every node: live migration only on networks that carry heartbeats (management ones left out when others do)\n\
+             Set-VMHost -UseAnyNetworkForMigration $false\n\
+             {subnets} | ForEach-Object {{ Add-VMMigrationNetwork $_ }}"
+        ),
+    ]
 }
 
 /// The client-side adapters an RDMA fix applies to: inventory interfaces
@@ -399,14 +443,14 @@ pub fn hvs001(f: &Hvs001Facts<'_>) -> Hvs001Fix {
         Role::LiveMigration => {
             remediation.push(constraint);
             let (name, subnet) = match &f.lm {
-                Some((n, s)) if !s.is_empty() => (Some(n.clone()), s.join(", ")),
+                Some((n, s)) if !s.is_empty() => (Some(n.clone()), add_migration_networks(s)),
                 _ => (None, String::new()),
             };
             remediation.push(match name {
                 Some(n) => format!(
                     "# live migration only on the {n} network\n\
                      Set-VMHost -UseAnyNetworkForMigration $false\n\
-                     Add-VMMigrationNetwork {subnet}"
+                     {subnet}"
                 ),
                 None => "# live migration only on the intended network; its subnet: Get-ClusterNetwork | Format-Table Name, Address, AddressMask\n\
                      Set-VMHost -UseAnyNetworkForMigration $false\n\

@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
+use hvsleuth_parsers::capture::InterfaceInfo;
+
 use serde::Serialize;
 
 use crate::attribution::rules::{Proto, Topology};
@@ -154,6 +156,8 @@ struct MacTables {
     ips: IpTable,
     /// Per capture interface: (MAC, frames) the EPB direction flags give as its own.
     dir: HashMap<u32, Vec<(Mac, u64)>>,
+    /// Per capture interface: the MACs `ips` has addresses for.
+    macs: HashMap<u32, Vec<Mac>>,
 }
 
 impl MacTables {
@@ -168,6 +172,10 @@ impl MacTables {
                 ips.entry((*i, *m)).or_default().push((*ip, *n));
             }
         }
+        let mut macs: HashMap<u32, Vec<Mac>> = HashMap::new();
+        for (i, m) in ips.keys() {
+            macs.entry(*i).or_default().push(*m);
+        }
         for v in ips.values_mut() {
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         }
@@ -175,7 +183,12 @@ impl MacTables {
         for ((i, m), n) in &f.scan.dir_macs {
             dir.entry(*i).or_default().push((*m, *n));
         }
-        MacTables { pairs, ips, dir }
+        MacTables {
+            pairs,
+            ips,
+            dir,
+            macs,
+        }
     }
 
     fn end(&self, iface: u32, mac: [u8; 6]) -> End {
@@ -190,6 +203,83 @@ impl MacTables {
             ips,
         }
     }
+}
+
+/// An interface's own end as the capture tool recorded it: the MAC and
+/// addresses of pcapng `if_MACaddr` / `if_IPv4addr` / `if_IPv6addr` options
+/// or of pktmon's component table. With addresses but no MAC, the MAC that
+/// sent from one of them is taken with them. Direction flags that give
+/// another MAC make it a conflict, said so.
+fn declared_end(file: usize, info: usize, d: &InterfaceInfo, t: &MacTables) -> Option<Guess> {
+    if d.mac.is_none() && d.addresses.is_empty() {
+        return None;
+    }
+    let mac = d.mac.or_else(|| {
+        let mut sent: Vec<[u8; 6]> = t
+            .macs
+            .get(&d.index)
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                t.ips
+                    .get(&(d.index, **m))
+                    .is_some_and(|v| v.iter().any(|(ip, _)| d.addresses.contains(ip)))
+            })
+            .copied()
+            .collect();
+        sent.sort();
+        sent.dedup();
+        (sent.len() == 1).then(|| sent[0])
+    });
+    let mut own = match mac {
+        Some(m) => t.end(d.index, m),
+        None => End {
+            mac: None,
+            ips: Vec::new(),
+        },
+    };
+    for a in &d.addresses {
+        if is_unicast(*a) && !own.ips.contains(a) {
+            own.ips.push(*a);
+        }
+    }
+    own.ips.sort();
+    let what = match (d.mac, d.addresses.is_empty()) {
+        (Some(m), true) => format!("MAC {}", mac_str(&m)),
+        (Some(m), false) => format!("MAC {} and addresses", mac_str(&m)),
+        (None, _) => "addresses".to_string(),
+    };
+    let source = if d
+        .description
+        .as_deref()
+        .is_some_and(|x| x.contains("pktmon NIC"))
+    {
+        "pktmon's component table"
+    } else {
+        "pcapng interface options"
+    };
+    let mut reason = format!("the capture tool recorded this NIC's {what} ({source})");
+    let flagged = t.dir.get(&d.index).and_then(|v| {
+        v.iter()
+            .max_by_key(|x| (x.1, std::cmp::Reverse(x.0)))
+            .map(|x| x.0)
+    });
+    let conflict = matches!((flagged, mac), (Some(f), Some(m)) if f != m);
+    if let (true, Some(f)) = (conflict, flagged) {
+        reason = format!(
+            "conflict: {reason}, but the EPB direction flags give {} as its own",
+            mac_str(&f)
+        );
+    }
+    Some(Guess {
+        file,
+        info,
+        own: Some(own),
+        undecided: Vec::new(),
+        reason,
+        confidence: if conflict { 0.5 } else { 0.99 },
+        conflict,
+    })
 }
 
 /// An interface's own end: the pcapng EPB direction flags when the capture
@@ -392,6 +482,7 @@ fn resolve(
     };
     for _ in 0..8 {
         let (ip, mac) = owned(guesses);
+        let reference = machine_answer_times(guesses, files);
         let mut changed = false;
         for g in guesses
             .iter_mut()
@@ -410,9 +501,10 @@ fn resolve(
                     .find(|s| e.ips.iter().any(|i| s.contains(i)))?;
                 grp.iter().find_map(|i| ip.get(i).map(|o| *o == gf))
             };
+            const ONE_NIC: &str = " (an address belongs to one NIC)";
             let pick = match (by_other[0], by_other[1]) {
-                (Some(o), None) => Some((1, 0, format!("its peer {} is {}'s NIC", end_str(&g.undecided[0]), names[o]))),
-                (None, Some(o)) => Some((0, 1, format!("its peer {} is {}'s NIC", end_str(&g.undecided[1]), names[o]))),
+                (Some(o), None) => Some((1, 0, format!("its peer {} is {}'s NIC", end_str(&g.undecided[0]), names[o]), 0.85, ONE_NIC)),
+                (None, Some(o)) => Some((0, 1, format!("its peer {} is {}'s NIC", end_str(&g.undecided[1]), names[o]), 0.85, ONE_NIC)),
                 (Some(_), Some(_)) => {
                     g.conflict = true;
                     g.reason = format!(
@@ -424,22 +516,40 @@ fn resolve(
                     None
                 }
                 (None, None) => match (smb_side(&g.undecided[0]), smb_side(&g.undecided[1])) {
-                    (Some(true), _) | (_, Some(false)) => Some((0, 1, "the SMB server listing it as its interface (FSCTL_QUERY_NETWORK_INTERFACE_INFO) also lists this capture's own address".to_string())),
-                    (_, Some(true)) | (Some(false), _) => Some((1, 0, "the SMB server listing it as its interface (FSCTL_QUERY_NETWORK_INTERFACE_INFO) also lists this capture's own address".to_string())),
-                    _ => None,
+                    (Some(true), _) | (_, Some(false)) => Some((0, 1, "the SMB server listing it as its interface (FSCTL_QUERY_NETWORK_INTERFACE_INFO) also lists this capture's own address".to_string(), 0.85, ONE_NIC)),
+                    (_, Some(true)) | (Some(false), _) => Some((1, 0, "the SMB server listing it as its interface (FSCTL_QUERY_NETWORK_INTERFACE_INFO) also lists this capture's own address".to_string(), 0.85, ONE_NIC)),
+                    _ => {
+                        let iface = files
+                            .get(gf)
+                            .and_then(|f| Some((f, f.scan.interfaces.get(g.info)?.index)));
+                        match iface.map(|(f, i)| end_by_answer_time(f, i, &g.undecided, reference.get(&gf).copied())) {
+                            Some(AnswerVerdict::Own(own, why, conf)) => Some((own, 1 - own, why, conf, "")),
+                            Some(AnswerVerdict::Disagrees(why)) => {
+                                g.conflict = true;
+                                g.reason = format!(
+                                    "conflict: {} and {} are in every frame (one peer) and {why}",
+                                    end_str(&g.undecided[0]),
+                                    end_str(&g.undecided[1])
+                                );
+                                None
+                            }
+                            _ => None,
+                        }
+                    }
                 },
             };
-            if let Some((own, peer, why)) = pick {
+            if let Some((own, peer, why, confidence, suffix)) = pick {
                 let e = g.undecided[own].clone();
                 g.reason = format!(
-                    "{} and {} are in every frame (one peer); {} is its own: {why} (an address belongs to one NIC)",
+                    "{} and {} are in every frame (one peer); {} is its own: {why}{suffix}",
                     end_str(&g.undecided[own]),
                     end_str(&g.undecided[peer]),
                     end_str(&e),
                 );
                 g.own = Some(e);
                 g.undecided.clear();
-                g.confidence = 0.85;
+                g.conflict = false;
+                g.confidence = confidence;
                 changed = true;
             }
         }
@@ -505,6 +615,11 @@ fn resolve(
                     .or_else(|| {
                         let i1 = f1.scan.interfaces.get(ii)?.index;
                         let i2 = f2.scan.interfaces.get(ij)?.index;
+                        end_by_answers_at_both(f1, i1, f2, i2, &a, &b)
+                    })
+                    .or_else(|| {
+                        let i1 = f1.scan.interfaces.get(ii)?.index;
+                        let i2 = f2.scan.interfaces.get(ij)?.index;
                         end_by_heartbeat_phase(f1, i1, f2, i2, &a, &b).map(|(x, n, d)| {
                             (
                                 x,
@@ -563,6 +678,12 @@ fn resolve(
         .iter_mut()
         .filter(|g| g.own.is_none() && g.undecided.len() == 2)
     {
+        if g.conflict && g.reason.starts_with("conflict:") {
+            // The evidence disagreed (said above): no own address taken.
+            g.reason += ": no own address taken";
+            g.confidence = 0.3;
+            continue;
+        }
         g.reason = format!(
             "undecided: {} and {} are in every frame (one peer) and no other evidence says which is this NIC: \
              no own address taken",
@@ -572,6 +693,180 @@ fn resolve(
         g.conflict = true;
         g.confidence = 0.3;
     }
+}
+
+/// What answer times say about a one-peer link.
+enum AnswerVerdict {
+    /// This end (index into the two) is the captured machine's: why, confidence.
+    Own(usize, String, f32),
+    /// The times do not fit the captured machine's own answers on its other NICs.
+    Disagrees(String),
+    Undecided,
+}
+
+/// Fewest answers an end must have given for its answer time to count.
+const MIN_ANSWERS: u64 = 5;
+
+/// The lowest typical answer time of any of an end's addresses on one capture interface.
+fn answer_low(f: &FileScan, iface: u32, e: &End) -> Option<(i64, u64)> {
+    e.ips
+        .iter()
+        .filter_map(|ip| f.scan.answers.get(&(iface, *ip)))
+        .filter_map(|a| a.typical_low(MIN_ANSWERS).map(|t| (t, a.count)))
+        .min()
+}
+
+/// Per capture file: how fast the captured machine answers on the NICs whose
+/// own end is decided without a conflict (the fastest of them): one machine
+/// per capture, so an undecided NIC's own end answers about as fast.
+fn machine_answer_times(guesses: &[Guess], files: &[FileScan]) -> HashMap<usize, i64> {
+    let mut out: HashMap<usize, i64> = HashMap::new();
+    for g in guesses.iter().filter(|g| !g.conflict) {
+        let (Some(e), Some(f)) = (&g.own, files.get(g.file)) else {
+            continue;
+        };
+        let Some(info) = f.scan.interfaces.get(g.info) else {
+            continue;
+        };
+        if let Some((t, _)) = answer_low(f, info.index, e) {
+            let v = out.entry(g.file).or_insert(t);
+            *v = (*v).min(t);
+        }
+    }
+    out
+}
+
+fn us(ns: i64) -> String {
+    format!("{:.0} us", ns as f64 / 1e3)
+}
+
+/// Which of the two ends of a one-peer link is the captured machine, from
+/// how fast each answered the other within this capture (TCP segments
+/// acknowledged, SYNs and FINs included; ARP requests replied to): the
+/// captured end answers within its own processing time, the far end's
+/// answers take the round trip on top of it (an answer is causally after
+/// its request reached the answering end). Decided only on a clear margin
+/// (the slower at least 3 times and 10 us above the faster, each from at
+/// least [`MIN_ANSWERS`] answers, robust to two stray ones); checked against
+/// the machine's answer time on its other, decided NICs (`reference`) when
+/// there is one.
+fn end_by_answer_time(
+    f: &FileScan,
+    iface: u32,
+    ends: &[End],
+    reference: Option<i64>,
+) -> AnswerVerdict {
+    let (ta, tb) = (
+        answer_low(f, iface, &ends[0]),
+        answer_low(f, iface, &ends[1]),
+    );
+    // Only one end answers (data flows one way): it is the far end when it
+    // answers much slower than this machine does on its other NICs.
+    match (ta, tb, reference) {
+        (Some((t, n)), None, Some(r)) | (None, Some((t, n)), Some(r))
+            if t >= 3 * r.max(1) && t - r >= 10_000 =>
+        {
+            let far = usize::from(tb.is_some());
+            return AnswerVerdict::Own(
+                1 - far,
+                format!(
+                    "within this capture only {} answers, in {} ({n} answers), and this machine answers in {} on its \
+                     other NICs: the round trip is in it, so {} is the far end",
+                    end_str(&ends[far]),
+                    us(t),
+                    us(r),
+                    end_str(&ends[far]),
+                ),
+                0.7,
+            );
+        }
+        _ => {}
+    }
+    let (Some((ta, na)), Some((tb, nb))) = (ta, tb) else {
+        return AnswerVerdict::Undecided;
+    };
+    let (own, fast, slow, nf, ns) = if ta <= tb {
+        (0, ta, tb, na, nb)
+    } else {
+        (1, tb, ta, nb, na)
+    };
+    if slow < 3 * fast.max(1) || slow - fast < 10_000 {
+        return AnswerVerdict::Undecided;
+    }
+    let why = format!(
+        "within this capture {} answers in {} ({nf} answers: its own processing) and {} in {} ({ns} answers: the round trip \
+         to the far end on top), so the capture is at {}",
+        end_str(&ends[own]),
+        us(fast),
+        end_str(&ends[1 - own]),
+        us(slow),
+        end_str(&ends[own]),
+    );
+    match reference {
+        // The machine's own answers on its other NICs: the fast end must be
+        // like them (the slow one may be too, where the round trip is short).
+        Some(r) if fast <= 3 * r.max(1) + 20_000 => AnswerVerdict::Own(
+            own,
+            format!("{why}; this machine answers in {} on its other NICs", us(r)),
+            0.85,
+        ),
+        Some(r) => AnswerVerdict::Disagrees(format!(
+            "the answer times do not fit the captured machine: the faster end {} answers in {}, this machine in {} on its \
+             other NICs",
+            end_str(&ends[own]),
+            us(fast),
+            us(r)
+        )),
+        None => AnswerVerdict::Own(own, why, 0.75),
+    }
+}
+
+/// Which end of a two-station link captured at both ends (`fi` on interface
+/// `ii`, `fj` on `ij`) capture `fi` sits at, from one end's answers timed in
+/// both captures: where the capture is at the answering end they take its
+/// processing time, at the other end the round trip on top (clear margin:
+/// 3 times and 10 us). (`fi` is at `a`, why.)
+fn end_by_answers_at_both(
+    fi: &FileScan,
+    ii: u32,
+    fj: &FileScan,
+    ij: u32,
+    a: &End,
+    b: &End,
+) -> Option<(bool, String)> {
+    for (x, x_is_a) in [(a, true), (b, false)] {
+        let (Some((ti, ni)), Some((tj, nj))) = (answer_low(fi, ii, x), answer_low(fj, ij, x))
+        else {
+            continue;
+        };
+        let clear = |fast: i64, slow: i64| slow >= 3 * fast.max(1) && slow - fast >= 10_000;
+        let at_x_is_i = if clear(ti, tj) {
+            true
+        } else if clear(tj, ti) {
+            false
+        } else {
+            continue;
+        };
+        let (near, far) = if at_x_is_i {
+            ((ti, ni), (tj, nj))
+        } else {
+            ((tj, nj), (ti, ni))
+        };
+        return Some((
+            at_x_is_i == x_is_a,
+            format!(
+                "{} answers in {} ({} answers) in one capture and {} ({} answers) in the other: the round trip is in \
+                 the slower, so the faster capture is at {}",
+                end_str(x),
+                us(near.0),
+                near.1,
+                us(far.0),
+                far.1,
+                end_str(x)
+            ),
+        ));
+    }
+    None
 }
 
 /// Which end of a two-station link capture `fi` sits at, when the link was
@@ -806,7 +1101,9 @@ pub fn build(
             let mapped =
                 inv.is_some_and(|inv| inv.interface_for_capture(&f.name, &info.name).is_some());
             if !mapped {
-                guesses.push(own_end(fi, ii, info.index, &tables, &seen, &ip_packets));
+                let g = declared_end(fi, ii, info, &tables)
+                    .unwrap_or_else(|| own_end(fi, ii, info.index, &tables, &seen, &ip_packets));
+                guesses.push(g);
             }
         }
     }

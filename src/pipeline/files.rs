@@ -2,13 +2,16 @@
 //! task) into a [`FileScan`], what the global merge stage uses of it (the
 //! part a scan shard carries, see [`crate::shard`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hvsleuth_parsers::capture::InterfaceInfo;
 use hvsleuth_parsers::flow::{ConvKey, Direction, Endpoint};
 use hvsleuth_parsers::flowtable::FastMap;
+use hvsleuth_parsers::smb::crypto::KeyRing;
+use hvsleuth_parsers::smb::crypto::keys::LearnedKeys;
 use hvsleuth_parsers::smb::model::SmbModel;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -35,6 +38,8 @@ pub struct ScanOutput {
     pub dir_macs: FastMap<(u32, [u8; 6]), u64>,
     /// See [`Scan::seg_samples`].
     pub seg_samples: FastMap<(ConvKey, Direction, u32, u32), i64>,
+    /// See [`Scan::answers`].
+    pub answers: FastMap<(u32, IpAddr), super::scan::AnswerTimes>,
     /// This capture's SMB session model (merged across files by the global stage).
     pub smb_model: Option<SmbModel>,
     /// SMB Witness operations (for `hvsleuth smb`; not part of a shard).
@@ -52,6 +57,7 @@ impl From<Scan> for ScanOutput {
             mac_pairs: s.mac_pairs,
             dir_macs: s.dir_macs,
             seg_samples: s.seg_samples,
+            answers: s.answers,
             smb_model: s.smb_model,
             witness: s.apps.witness,
         }
@@ -80,8 +86,99 @@ pub fn scan_files(paths: &[PathBuf], cfg: &ScanConfig, no_progress: bool) -> Vec
     let bar = bytes_bar(total, no_progress);
     // One flow budget for the files read in parallel.
     let cfg = &cfg.shared_budget();
-    let files: Vec<FileScan> = paths.par_iter().map(|p| scan_file(p, cfg, &bar)).collect();
+    let files = match &cfg.smb_keys {
+        None => paths.par_iter().map(|p| scan_file(p, cfg, &bar)).collect(),
+        Some(ring) => scan_files_keyed(paths, cfg, ring, &bar),
+    };
     bar.finish_and_clear();
+    files
+}
+
+/// [`scan_files`] with SMB keys. Each file learns session keys (from
+/// SESSION_SETUP with a supplied password) into a ring of its own, so the
+/// result never depends on which file a thread reached first. A session's
+/// channels may lie in other captures than its SESSION_SETUP (Multichannel:
+/// one capture per NIC or node): a file that met encrypted messages of a
+/// session without a key, whose keys another file learnt, is read again
+/// with them.
+fn scan_files_keyed(
+    paths: &[PathBuf],
+    cfg: &ScanConfig,
+    ring: &Arc<KeyRing>,
+    bar: &ProgressBar,
+) -> Vec<FileScan> {
+    let with = |r: KeyRing| ScanConfig {
+        smb_keys: Some(Arc::new(r)),
+        ..cfg.clone()
+    };
+    let rings: Vec<ScanConfig> = paths.iter().map(|_| with(ring.fresh())).collect();
+    let mut files: Vec<FileScan> = paths
+        .par_iter()
+        .zip(&rings)
+        .map(|(p, c)| scan_file(p, c, bar))
+        .collect();
+    let learnt_in = |c: &ScanConfig| {
+        c.smb_keys
+            .as_ref()
+            .map(|r| r.learned_all())
+            .unwrap_or_default()
+    };
+    // Session id -> (keys, index of the first file that learnt them).
+    let mut learnt: BTreeMap<u64, (LearnedKeys, usize)> = BTreeMap::new();
+    for (i, c) in rings.iter().enumerate() {
+        for (sid, k) in learnt_in(c) {
+            learnt.entry(sid).or_insert((k, i));
+        }
+    }
+    let again: Vec<(usize, Vec<u64>)> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let missing: Vec<u64> = f
+                .scan
+                .smb_model
+                .as_ref()?
+                .sessions_without_key()
+                .into_iter()
+                .filter(|s| learnt.get(s).is_some_and(|(_, j)| *j != i))
+                .collect();
+            (!missing.is_empty()).then_some((i, missing))
+        })
+        .collect();
+    if again.is_empty() {
+        return files;
+    }
+    bar.inc_length(
+        again
+            .iter()
+            .map(|(i, _)| std::fs::metadata(&paths[*i]).map(|m| m.len()).unwrap_or(0))
+            .sum(),
+    );
+    let redone: Vec<(usize, FileScan)> = again
+        .par_iter()
+        .map(|(i, missing)| {
+            let r = ring.fresh();
+            for (sid, (k, _)) in &learnt {
+                r.learn(*sid, k.clone(), false);
+            }
+            let mut f = scan_file(&paths[*i], &with(r), bar);
+            let from: BTreeSet<&str> = missing
+                .iter()
+                .filter_map(|s| learnt.get(s))
+                .map(|(_, j)| files[*j].name.as_str())
+                .collect();
+            f.notes.push(format!(
+                "read a second time: {} encrypted SMB session{} here set up in {} (the keys derived there from its SESSION_SETUP)",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                from.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+            (*i, f)
+        })
+        .collect();
+    for (i, f) in redone {
+        files[i] = f;
+    }
     files
 }
 

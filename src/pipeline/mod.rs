@@ -330,6 +330,7 @@ pub fn expand_inputs(inputs: &[PathBuf], keep: impl Fn(InputKind) -> bool) -> Ve
                 walk(&p, keep, out);
             } else {
                 match open_input(&p) {
+                    Ok(i) if i.kind == InputKind::Cab => eprintln!("{}", companion_note(&p)),
                     Ok(i) if keep(i.kind) => out.push(p),
                     // Say what was left out of a directory, and why.
                     Ok(i) if i.kind == InputKind::Unknown => {
@@ -349,11 +350,24 @@ pub fn expand_inputs(inputs: &[PathBuf], keep: impl Fn(InputKind) -> bool) -> Ve
     for p in inputs {
         if p.is_dir() {
             walk(p, &keep, &mut out);
+        } else if open_input(p).is_ok_and(|i| i.kind == InputKind::Cab) {
+            eprintln!("{}", companion_note(p));
         } else {
             out.push(p.clone());
         }
     }
     out
+}
+
+/// What is said of a cabinet archive among the inputs, named or found in a
+/// directory: `netsh trace ... report=yes` writes one (NetTrace.cab) beside
+/// the trace; it holds configuration reports and logs, not packets.
+pub fn companion_note(p: &Path) -> String {
+    format!(
+        "ignored {}: a cabinet archive (.cab), the report companion `netsh trace` writes beside its .etl (configuration reports and logs, no packets); the .etl is the capture. To use the event logs inside, extract them (`expand {} -F:*.evtx DIR`) and pass DIR",
+        hvsleuth_reports::escape::terminal(&p.display().to_string()),
+        hvsleuth_reports::escape::terminal(&display_name(p)),
+    )
 }
 
 /// Forwards to another sink and advances a shared progress bar.

@@ -113,6 +113,106 @@ struct FlowState {
     /// several interfaces; usually one).
     group: Option<(u32, u32)>,
     app: App,
+    /// Answer times of the two ends (topology: which end is the captured machine).
+    answer: AnswerTrack,
+}
+
+/// Answer-time tracking of one TCP connection, in 8 bytes (a flow table
+/// slot stays small, issue 13): the newest segment that took its direction's
+/// sequence space further, and when it was captured; a segment of the other
+/// direction acknowledging it is its answer. An answer is causally after
+/// its segment reached the answering end, so where the capture sits at one
+/// end, that end's answers come within its own processing time and the far
+/// end's take at least the round trip. Retransmitted data is not tracked
+/// (Karn: an answer to it is ambiguous). One segment at a time: a segment of
+/// the other direction replaces an unanswered one (fewer samples, none wrong).
+#[derive(Debug, Default)]
+struct AnswerTrack {
+    /// Bit 31: direction of the tracked segment; bits 0-30: its capture time
+    /// in us after the flow's first packet, plus 1 (0: nothing waits; `end`
+    /// then keeps the direction's highest end). Flows older than 35 min are
+    /// no longer tracked.
+    at: u32,
+    /// End sequence number of the tracked (or last tracked) segment.
+    end: u32,
+}
+
+/// `a` is at or after `b` in sequence space (RFC 793 modular comparison).
+fn seq_ge(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
+impl AnswerTrack {
+    const DIR: u32 = 1 << 31;
+
+    /// A segment in direction `d` (0 or 1) captured at `ts`, the flow's first
+    /// packet at `base`: the answer time it gives (ns), if it answers one.
+    fn segment(
+        &mut self,
+        d: usize,
+        ts: i64,
+        base: i64,
+        t: &hvsleuth_parsers::decode::TcpView<'_>,
+    ) -> Option<i64> {
+        let rel = (ts - base) / 1_000 + 1;
+        if !(1..i64::from(Self::DIR)).contains(&rel) {
+            return None;
+        }
+        let rel = rel as u32;
+        let dir = |a: u32| usize::from(a & Self::DIR != 0);
+        let waiting = self.at & !Self::DIR;
+        let mut out = None;
+        if waiting != 0 && dir(self.at) != d && t.has(tcp_flags::ACK) && seq_ge(t.ack, self.end) {
+            out = Some(i64::from(rel.saturating_sub(waiting)) * 1_000);
+            self.at &= Self::DIR;
+        }
+        let len =
+            t.payload_len() + u32::from(t.has(tcp_flags::SYN)) + u32::from(t.has(tcp_flags::FIN));
+        if len > 0 && !t.has(tcp_flags::RST) {
+            let end = t.seq.wrapping_add(len);
+            let seen = self.at != 0 || self.end != 0;
+            let old = seen && dir(self.at) == d && seq_ge(self.end, end);
+            if !old {
+                self.at = rel | if d == 1 { Self::DIR } else { 0 };
+                self.end = end;
+            }
+        }
+        out
+    }
+}
+
+/// The smallest answer times one address gave on one capture interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerTimes {
+    /// Answers seen.
+    pub count: u64,
+    /// The smallest answer times (ns), ascending; `i64::MAX` where fewer were seen.
+    pub lowest: [i64; 4],
+}
+
+impl Default for AnswerTimes {
+    fn default() -> Self {
+        AnswerTimes {
+            count: 0,
+            lowest: [i64::MAX; 4],
+        }
+    }
+}
+
+impl AnswerTimes {
+    pub fn add(&mut self, dt: i64) {
+        self.count += 1;
+        if dt < self.lowest[3] {
+            self.lowest[3] = dt;
+            self.lowest.sort_unstable();
+        }
+    }
+
+    /// The answer time the end stays under, robust to two stray samples:
+    /// the third smallest, with at least `min` answers seen.
+    pub fn typical_low(&self, min: u64) -> Option<i64> {
+        (self.count >= min && self.lowest[2] != i64::MAX).then_some(self.lowest[2])
+    }
 }
 
 /// Arrivals of UDP 3343 datagrams from one address to another on one
@@ -212,6 +312,11 @@ pub struct Scan {
     /// of [`SKEW_SAMPLE_MOD`], so every capture samples the same ones) with their
     /// first capture time: matched across captures to estimate clock skew.
     pub seg_samples: FastMap<(ConvKey, Direction, u32, u32), i64>,
+    /// Per (capture interface, address): how fast the address answered TCP
+    /// segments (SYN, data, FIN) sent to it ([`AnswerTrack`]), and ARP requests.
+    pub answers: FastMap<(u32, IpAddr), AnswerTimes>,
+    /// ARP requests waiting for their reply: (interface, asker, asked) -> time.
+    arp_pending: FastMap<(u32, IpAddr, IpAddr), i64>,
     flows: FlowTable<FlowState>,
     /// Evictions of flow tables already drained by [`Scan::finish`].
     evicted_earlier: u64,
@@ -219,6 +324,13 @@ pub struct Scan {
     /// Out-of-order bytes buffered by live connections.
     buffered: usize,
     next_expiry_ns: i64,
+}
+
+fn is_unicast_v4(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_broadcast() || a.is_multicast()),
+        IpAddr::V6(_) => false,
+    }
 }
 
 /// Well-known service ports: the side using one is the server when no SYN was seen.
@@ -337,6 +449,8 @@ impl Scan {
             dir_macs: FastMap::default(),
             next_outbound: None,
             seg_samples: FastMap::default(),
+            answers: FastMap::default(),
+            arp_pending: FastMap::default(),
             evicted_earlier: 0,
             budget_evicted_earlier: 0,
             buffered: 0,
@@ -407,6 +521,70 @@ impl Scan {
             && (self.mac_ips.len() < MAX || self.mac_ips.contains_key(&(iface, smac, src)))
         {
             *self.mac_ips.entry((iface, smac, src)).or_default() += 1;
+        }
+    }
+
+    /// An answer of `who` on `iface` after `dt` ns (bounded table).
+    fn note_answer(
+        answers: &mut FastMap<(u32, IpAddr), AnswerTimes>,
+        iface: u32,
+        who: IpAddr,
+        dt: i64,
+    ) {
+        const MAX: usize = 65_536;
+        if answers.len() < MAX || answers.contains_key(&(iface, who)) {
+            answers.entry((iface, who)).or_default().add(dt);
+        }
+    }
+
+    /// ARP over Ethernet (untagged or one 802.1Q tag): the sender's MAC and
+    /// address go with the IP frames' (`mac_ips`); a reply answers the
+    /// request the capture saw from the address it is sent to.
+    fn note_arp(&mut self, iface: u32, ts: i64, data: &[u8]) {
+        const MAX_PENDING: usize = 4_096;
+        let mut off = 12;
+        let et = |o: usize| data.get(o..o + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        if et(off) == Some(0x8100) {
+            off += 4;
+        }
+        if et(off) != Some(0x0806) {
+            return;
+        }
+        let Some(a) = data.get(off + 2..off + 30) else {
+            return;
+        };
+        // Ethernet / IPv4, hardware length 6, protocol length 4.
+        if a[0..6] != [0, 1, 8, 0, 6, 4] {
+            return;
+        }
+        let op = u16::from_be_bytes([a[6], a[7]]);
+        let sha: [u8; 6] = [a[8], a[9], a[10], a[11], a[12], a[13]];
+        let spa = IpAddr::from([a[14], a[15], a[16], a[17]]);
+        let tpa = IpAddr::from([a[24], a[25], a[26], a[27]]);
+        // The sender's MAC owns the sender's address (requests, replies and
+        // gratuitous ARP alike; a probe's sender address is 0.0.0.0).
+        if sha[0] & 1 == 0
+            && is_unicast_v4(spa)
+            && (self.mac_ips.len() < 65_536 || self.mac_ips.contains_key(&(iface, sha, spa)))
+        {
+            *self.mac_ips.entry((iface, sha, spa)).or_default() += 1;
+        }
+        if spa == tpa || !is_unicast_v4(spa) || !is_unicast_v4(tpa) {
+            return; // gratuitous ARP or a probe: nothing to time
+        }
+        if op == 1
+            && (self.arp_pending.len() < MAX_PENDING
+                || self.arp_pending.contains_key(&(iface, spa, tpa)))
+        {
+            self.arp_pending.insert((iface, spa, tpa), ts);
+        } else if op == 2 {
+            if let Some(t0) = self
+                .arp_pending
+                .remove(&(iface, tpa, spa))
+                .filter(|t0| ts >= *t0)
+            {
+                Self::note_answer(&mut self.answers, iface, spa, ts - t0);
+            }
         }
     }
 
@@ -521,6 +699,9 @@ impl PacketSink for Scan {
         }
         let d = decode(p.link_type, p.data);
         let (Some(src), Some(dst)) = (d.src, d.dst) else {
+            if self.groups.is_some() && p.link_type == hvsleuth_parsers::link::LinkType::ETHERNET {
+                self.note_arp(p.iface, ts, p.data);
+            }
             self.non_ip += 1;
             self.group_frame(non_ip, ts, wire);
             return;
@@ -661,6 +842,14 @@ impl PacketSink for Scan {
                     .entry((key, dir, t.seq, t.payload_len()))
                     .or_insert(ts);
             }
+            if self.groups.is_some() {
+                if let Some(dt) = flow
+                    .answer
+                    .segment(dir.index(), ts, flow.stats.first_ts_ns, &t)
+                {
+                    Self::note_answer(&mut self.answers, p.iface, src, dt);
+                }
+            }
             let client = key.source(to_server);
             let server = key.source(to_server.reverse());
             if matches!(flow.app, App::Undecided) && !t.payload.is_empty() {
@@ -769,6 +958,59 @@ mod tests {
         scan.finish();
         assert_eq!(scan.buffered, 0);
         assert_eq!(scan.flows_seen, 200);
+    }
+
+    #[test]
+    fn answer_times_follow_acknowledgements_not_retransmissions() {
+        let view = |seq: u32, ack: u32, flags: u8, payload: &'static [u8]| {
+            hvsleuth_parsers::decode::TcpView {
+                src_port: 1,
+                dst_port: 2,
+                seq,
+                ack,
+                flags,
+                window: 1000,
+                payload,
+                missing: 0,
+            }
+        };
+        const A: u8 = tcp_flags::ACK;
+        let mut t = AnswerTrack::default();
+        // SYN at 0, SYN/ACK 300 us later, ACK 10 us after that.
+        assert_eq!(
+            t.segment(0, 1_000, 0, &view(100, 0, tcp_flags::SYN, b"")),
+            None
+        );
+        assert_eq!(
+            t.segment(1, 301_000, 0, &view(900, 101, tcp_flags::SYN | A, b"")),
+            Some(300_000)
+        );
+        assert_eq!(
+            t.segment(0, 311_000, 0, &view(101, 901, A, b"")),
+            Some(10_000)
+        );
+        // Data, then its retransmission: the ACK answers the first send (Karn:
+        // the retransmission is not tracked, so no 5 us sample).
+        t.segment(0, 1_000_000, 0, &view(101, 901, A, b"abcd"));
+        t.segment(0, 1_400_000, 0, &view(101, 901, A, b"abcd"));
+        assert_eq!(
+            t.segment(1, 1_405_000, 0, &view(901, 105, A, b"")),
+            Some(405_000)
+        );
+        // An ACK short of the tracked end answers nothing.
+        t.segment(0, 2_000_000, 0, &view(105, 901, A, b"efgh"));
+        assert_eq!(t.segment(1, 2_001_000, 0, &view(901, 107, A, b"")), None);
+        assert_eq!(
+            t.segment(1, 2_002_000, 0, &view(901, 109, A, b"")),
+            Some(2_000)
+        );
+        let mut a = AnswerTimes::default();
+        for d in [50, 7, 9, 400, 8, 3] {
+            a.add(d);
+        }
+        assert_eq!(a.lowest, [3, 7, 8, 9]);
+        assert_eq!(a.typical_low(5), Some(8));
+        assert_eq!(a.typical_low(7), None);
     }
 
     #[test]

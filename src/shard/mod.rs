@@ -42,7 +42,7 @@ use crate::pipeline::scan::ScanConfig;
 use crate::pipeline::{is_packet_input, open_input};
 
 /// Version of the shard layout; a shard of another version is not read.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// Bytes of an input hashed for its fingerprint.
 const HEAD_BYTES: u64 = 1 << 20;
 

@@ -5,7 +5,7 @@
 //!
 //! | table | one row per |
 //! |---|---|
-//! | `interfaces` | capture interface (index, name, description, link type, speed, snaplen) |
+//! | `interfaces` | capture interface (index, name, description, link type, speed, snaplen, the MAC and addresses the capture tool recorded) |
 //! | `iface_counts` | interface index: packets, wire bytes |
 //! | `groups` | service group: key, totals, application facts, TCP counters |
 //! | `group_facts` | share name or RPC interface of a group, in order |
@@ -13,6 +13,7 @@
 //! | `heartbeats`, `heartbeat_arrivals`, `heartbeat_gaps` | UDP 3343 track; its arrivals; its silences |
 //! | `macs` | (table, interface, MAC, peer MAC or address): frames |
 //! | `seg_samples` | sampled TCP segment: conversation, direction, seq, length, first time |
+//! | `answers` | (interface, address): answers seen, the four smallest answer times |
 //! | `counters`, `counter_samples` | perfmon counter column; its samples |
 //! | `events` | timeline event |
 
@@ -35,7 +36,7 @@ use crate::attribution::groups::{Cell, FrameLengths, Group, GroupKey};
 use crate::attribution::rules::{AppFacts, Proto};
 use crate::evidence::{Counter, Evidence};
 use crate::pipeline::files::ScanOutput;
-use crate::pipeline::scan::{HeartbeatTrack, IfaceCounts};
+use crate::pipeline::scan::{AnswerTimes, HeartbeatTrack, IfaceCounts};
 
 type Tables = BTreeMap<String, usize>;
 /// A `macs` row: table, interface, MAC, peer MAC, address, frames.
@@ -280,6 +281,21 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
             c(
                 "snaplen",
                 ifs.iter().map(|i| i.snaplen).collect::<Vec<u32>>(),
+            ),
+            c(
+                "mac",
+                ifs.iter()
+                    .map(|i| i.mac.as_ref().map(mac_str))
+                    .collect::<Vec<Option<String>>>(),
+            ),
+            c(
+                "addresses",
+                ifs.iter()
+                    .map(|i| {
+                        let a: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+                        (!a.is_empty()).then(|| a.join(" "))
+                    })
+                    .collect::<Vec<Option<String>>>(),
             ),
         ],
         &mut t,
@@ -585,6 +601,31 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
         ],
         &mut t,
     )?;
+    let mut ans: Vec<_> = s.answers.iter().collect();
+    ans.sort_by_key(|(k, _)| **k);
+    let low = |j: usize| ans.iter().map(|(_, v)| v.lowest[j]).collect::<Vec<i64>>();
+    put(
+        dir,
+        "answers",
+        vec![
+            c("iface", ans.iter().map(|(k, _)| k.0).collect::<Vec<u32>>()),
+            c(
+                "address",
+                ans.iter()
+                    .map(|(k, _)| k.1.to_string())
+                    .collect::<Vec<String>>(),
+            ),
+            c(
+                "count",
+                ans.iter().map(|(_, v)| v.count).collect::<Vec<u64>>(),
+            ),
+            c("low0_ns", low(0)),
+            c("low1_ns", low(1)),
+            c("low2_ns", low(2)),
+            c("low3_ns", low(3)),
+        ],
+        &mut t,
+    )?;
     if let Some(m) = &s.smb_model {
         std::fs::write(dir.join("smb_model.json"), serde_json::to_vec(m)?)?;
     }
@@ -604,6 +645,7 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
         opt_u64s(&df, "speed_bps")?,
         u32s(&df, "snaplen")?,
     );
+    let (macs, addrs) = (opt_strs(&df, "mac")?, opt_strs(&df, "addresses")?);
     for i in 0..df.height() {
         s.interfaces.push(InterfaceInfo {
             index: index[i],
@@ -612,6 +654,11 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
             link_type: LinkType(u16::try_from(lt[i]).context("link type")?),
             speed_bps: speed[i],
             snaplen: snap[i],
+            mac: macs[i].as_deref().map(mac).transpose()?,
+            addresses: match &addrs[i] {
+                Some(a) => a.split(' ').map(ip).collect::<Result<Vec<_>>>()?,
+                None => Vec::new(),
+            },
         });
     }
     let df = get(dir, "iface_counts")?;
@@ -842,6 +889,30 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
             Direction::AtoB
         };
         s.seg_samples.insert((key, dir, seq[i], len[i]), ts[i]);
+    }
+    let df = get(dir, "answers")?;
+    let (iface, addr, count) = (
+        u32s(&df, "iface")?,
+        strs(&df, "address")?,
+        u64s(&df, "count")?,
+    );
+    let lows = [
+        i64s(&df, "low0_ns")?,
+        i64s(&df, "low1_ns")?,
+        i64s(&df, "low2_ns")?,
+        i64s(&df, "low3_ns")?,
+    ];
+    for i in 0..df.height() {
+        let a: IpAddr = addr[i]
+            .parse()
+            .map_err(|_| anyhow!("answers: bad address {:?}", addr[i]))?;
+        s.answers.insert(
+            (iface[i], a),
+            AnswerTimes {
+                count: count[i],
+                lowest: [lows[0][i], lows[1][i], lows[2][i], lows[3][i]],
+            },
+        );
     }
     let smb = dir.join("smb_model.json");
     if smb.is_file() {

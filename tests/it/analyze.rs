@@ -86,6 +86,11 @@ fn tables_are_written() {
 fn inferred_inventory_round_trips() {
     needs_corpus!();
     let dir = tempdir();
+    // One client and one server on the capture's only link; the answer
+    // times say which end captured it. tshark agrees:
+    //   tshark -r smb3_multichannel.pcap -Y tcp.analysis.ack_rtt -T fields -e ip.src -e tcp.analysis.ack_rtt
+    // gives 172.17.0.184 acknowledging in 1-3 us (412 segments) and
+    // 172.17.0.189 in 76 us or more (443): the capture is at 172.17.0.184.
     let inv = dir.join("inferred.toml");
     let f = corpus().join("zeek/smb3_multichannel.pcap");
     let out = run(&[
@@ -105,10 +110,30 @@ fn inferred_inventory_round_trips() {
     assert_eq!(code, 0);
     let i = &v["interfaces"][0];
     assert_eq!(i["from_inventory"], true);
-    // One client and one server talk on this capture's only link: nothing in
-    // it says which end captured, so no own address is taken and the
+    assert_eq!(i["addresses"], serde_json::json!(["172.17.0.184"]));
+    let text = std::fs::read_to_string(&inv).unwrap();
+    assert!(!text.contains("# CONFLICT: "), "{text}");
+    // Here only one segment is answered (tshark: one tcp.analysis.ack_rtt):
+    // nothing says which end captured, so no own address is taken and the
     // written inventory marks that for the user to decide.
-    assert_eq!(i["addresses"], serde_json::json!([]));
+    let inv = dir.join("inferred2.toml");
+    let f = corpus().join("zeek/smb2-multiple-pdus.pcap");
+    let out = run(&[
+        "analyze",
+        f.to_str().unwrap(),
+        "--write-inventory",
+        inv.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let (code, v) = run_json(&[
+        "analyze",
+        "--json",
+        f.to_str().unwrap(),
+        "--inventory",
+        inv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["interfaces"][0]["addresses"], serde_json::json!([]));
     let text = std::fs::read_to_string(&inv).unwrap();
     assert!(
         text.contains("# CONFLICT: ") && text.contains("undecided"),
@@ -140,4 +165,35 @@ fn smb_sessions_table_lists_multichannel() {
     );
     assert!(row.contains(",1366632,"), "{row}");
     assert!(dir.join("smb_sessions.parquet").is_file());
+}
+
+#[test]
+fn one_peer_captures_own_end_agrees_with_tshark_ack_times() {
+    needs_corpus!();
+    // Real captures of one link with one peer, no direction flags: the own
+    // end is taken from answer times. The expected end is the one tshark
+    // times as acknowledging faster (third-lowest tcp.analysis.ack_rtt per
+    // source, by benches/own_end_vs_tshark.py, tshark 4.0.17):
+    //   ndpi/smb_deletefile.pcap: 192.168.1.118 35 us, 192.168.1.187 374 us
+    //   zeek/smb2.pcap: 10.0.0.12 63 us, 10.0.0.11 222 us
+    //   zeek/rdp-to-ssl.pcap: 192.168.1.200 20 us, 192.168.1.150 390 us
+    //   zeek/smb2-zero-byte-error-ioctl.pcapng: 192.168.2.186 20 us, 192.168.2.69 295 us
+    for (file, own) in [
+        ("ndpi/smb_deletefile.pcap", "192.168.1.118"),
+        ("zeek/smb2.pcap", "10.0.0.12"),
+        ("zeek/rdp-to-ssl.pcap", "192.168.1.200"),
+        ("zeek/smb2-zero-byte-error-ioctl.pcapng", "192.168.2.186"),
+    ] {
+        let f = corpus().join(file);
+        let (code, v) = run_json(&["analyze", "--json", f.to_str().unwrap()]);
+        assert_eq!(code, 0, "{file}");
+        let addrs: Vec<&str> = v["interfaces"][0]["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .filter(|a| !a.starts_with("fe80"))
+            .collect();
+        assert_eq!(addrs, vec![own], "{file}: {:#}", v["inferred"]);
+    }
 }

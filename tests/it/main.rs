@@ -14,6 +14,7 @@ macro_rules! needs_corpus {
 mod analyze;
 mod common;
 mod corpus;
+mod csv_cluster;
 mod dataset;
 mod evidence;
 mod findings;

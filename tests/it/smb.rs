@@ -219,11 +219,14 @@ fn ntlm_password_decrypts_the_lab_samples_and_no_secret_reaches_any_output() {
     ]);
     assert_eq!(code, 0);
     // tests/expected/smb_encrypted.json (tshark -o ntlmssp.nt_password:...).
-    assert_eq!(v["commands"]["WRITE"], 3);
-    assert_eq!(v["commands"]["CREATE"], 16);
+    let e = &smb_encrypted_expected()["captures"]["samples/encrypted/smb311-aes256gcm-ntlmv2.pcap"]
+        ["password"];
+    assert_eq!(v["commands"]["WRITE"], e["commands"]["WRITE"]);
+    assert_eq!(v["commands"]["CREATE"], e["commands"]["CREATE"]);
     let s = &v["sessions"][0];
-    assert_eq!(s["write_bytes"], 65536);
-    assert_eq!(s["read_bytes"], 65536);
+    assert_eq!(s["write_bytes"], e["write_bytes"]);
+    assert_eq!(s["read_bytes"], e["read_bytes"]);
+    assert_eq!(e["write_bytes"], 4096);
     assert!(s["decryption"]["decrypted_frames"].as_u64().unwrap() > 20);
     assert_eq!(s["decryption"]["auth_failures"], 0);
     // The lab's encrypted CSV2 session (SOFS1\csv2, smb encrypt = required) is
@@ -292,6 +295,11 @@ fn ntlm_password_decrypts_the_lab_samples_and_no_secret_reaches_any_output() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+pub(crate) fn smb_encrypted_expected() -> serde_json::Value {
+    let t = std::fs::read_to_string(repo().join("tests/expected/smb_encrypted.json")).unwrap();
+    serde_json::from_str(&t).unwrap()
 }
 
 fn snaplen_expected() -> serde_json::Value {
@@ -706,4 +714,78 @@ fn hvs010_counts_an_encrypted_connection_captured_at_both_ends_once() {
     let text = f[0].to_string();
     assert!(text.contains("4.00 MB"), "{text}");
     assert!(!text.contains("8.00 MB"), "{text}");
+}
+
+/// A little-endian pcap's packets `from..to` as a pcap of their own.
+fn pcap_slice(src: &[u8], from: usize, to: usize) -> Vec<u8> {
+    let u32_at = |o: usize| u32::from_le_bytes(src[o..o + 4].try_into().unwrap()) as usize;
+    let mut out = src[..24].to_vec();
+    let (mut p, mut i) = (24, 0);
+    while p + 16 <= src.len() {
+        let end = p + 16 + u32_at(p + 8);
+        if (from..to).contains(&i) {
+            out.extend_from_slice(&src[p..end]);
+        }
+        p = end;
+        i += 1;
+    }
+    out
+}
+
+/// A session's channels may lie in other captures than its SESSION_SETUP
+/// (Multichannel: one capture per NIC or node). With a password, the keys
+/// learnt where the session was set up decrypt its messages in the other
+/// file too; the files read in parallel give the same result in any order.
+#[test]
+fn keys_learnt_in_one_capture_decrypt_the_session_in_another() {
+    let sample = repo().join("samples/encrypted/smb311-aes128gcm-ntlmv2.pcap");
+    let src = std::fs::read(&sample).unwrap();
+    let dir = scratch("split");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pwf = dir.join("pw.txt");
+    std::fs::write(&pwf, "LAB\\labuser:Encrypt-Me-2026\n").unwrap();
+    let session_of = |args: &[&str]| {
+        let mut a = vec!["smb", "--json", "--ntlm-password", pwf.to_str().unwrap()];
+        a.extend_from_slice(args);
+        let (code, v) = run_json(&a);
+        assert_eq!(code, 0, "{args:?}");
+        v["sessions"][0].clone()
+    };
+    let full = session_of(&[sample.to_str().unwrap()]);
+    let whole = full["decryption"]["decrypted_frames"].as_u64().unwrap();
+    let whole_writes = full["write_bytes"].as_u64().unwrap();
+    assert!(whole > 20 && whole_writes > 0);
+    // The setup in the first file ("a-"), the rest of the connection in the
+    // second; file names chosen so that the setup file is read last as well.
+    for (first, second) in [
+        ("a-setup.pcap", "b-rest.pcap"),
+        ("b-setup.pcap", "a-rest.pcap"),
+    ] {
+        let (setup, rest) = (dir.join(first), dir.join(second));
+        std::fs::write(&setup, pcap_slice(&src, 0, 30)).unwrap();
+        std::fs::write(&rest, pcap_slice(&src, 30, usize::MAX)).unwrap();
+        let alone = session_of(&[rest.to_str().unwrap()]);
+        assert_eq!(alone["encrypted"], true);
+        assert_eq!(
+            alone["decryption"]["decrypted_frames"], 0,
+            "no key without the setup"
+        );
+        let both = session_of(&[setup.to_str().unwrap(), rest.to_str().unwrap()]);
+        let d = &both["decryption"];
+        assert_eq!(d["auth_failures"], 0);
+        // Every message but possibly the one cut by the split.
+        let n = d["decrypted_frames"].as_u64().unwrap();
+        assert!(n + 1 >= whole && n <= whole, "{n} of {whole}");
+        // A WRITE the split cuts would lose its first part; without the
+        // setup file, none is seen.
+        let w = both["write_bytes"].as_u64().unwrap();
+        assert!(w > 0 && w <= whole_writes, "{both}");
+        assert_eq!(alone["write_bytes"], 0);
+        // The same with the inputs named in the other order.
+        let swapped = session_of(&[rest.to_str().unwrap(), setup.to_str().unwrap()]);
+        assert_eq!(swapped["decryption"], both["decryption"]);
+        std::fs::remove_file(&setup).unwrap();
+        std::fs::remove_file(&rest).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -193,6 +193,45 @@ fn a_directory_lists_what_it_skipped_and_why() {
     );
 }
 
+/// `netsh trace ... report=yes` writes NetTrace.cab beside NetTrace.etl: a
+/// cabinet archive ("MSCF") is set aside with a note, named or in a
+/// directory, and is neither damage nor a reason to fail.
+#[test]
+fn a_netsh_report_cab_is_set_aside_with_a_note() {
+    let dir = tempdir();
+    let mut cab = b"MSCF\0\0\0\0".to_vec();
+    cab.extend_from_slice(&[0x40, 0x02, 0, 0, 0, 0, 0, 0]);
+    cab.extend(std::iter::repeat_n(0xa5u8, 512));
+    std::fs::write(dir.join("NetTrace.cab"), &cab).unwrap();
+    let pcap = repo().join("samples/restore-flood/node1.pcapng");
+    std::fs::copy(&pcap, dir.join("node1.pcapng")).unwrap();
+    let cab_path = dir.join("NetTrace.cab");
+    for args in [
+        vec!["inspect", dir.to_str().unwrap()],
+        vec![
+            "inspect",
+            cab_path.to_str().unwrap(),
+            pcap.to_str().unwrap(),
+        ],
+        vec!["analyze", "--json", dir.to_str().unwrap()],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.lines().any(|l| l.starts_with("ignored ")
+                && l.contains("NetTrace.cab")
+                && l.contains("netsh trace")),
+            "{args:?}: {err}"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("NetTrace.cab"), "{args:?}: {stdout}");
+    }
+    // Only the archive: nothing to read, exit 4 as for any input without packets.
+    let out = run(&["analyze", cab_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+}
+
 #[test]
 fn smb_on_an_unreadable_file_prints_nothing_on_stdout() {
     let dir = tempdir();

@@ -57,27 +57,41 @@ struct Out<'s> {
     overflowed: u64,
 }
 
+/// What is known of a new interface: a name (else one derived from its key),
+/// a description, and the NIC's own MAC and addresses when the trace says.
+struct Described {
+    name: Option<String>,
+    description: String,
+    mac: Option<[u8; 6]>,
+    addresses: Vec<std::net::IpAddr>,
+}
+
+impl Described {
+    fn text(name: Option<String>, description: String) -> Described {
+        Described {
+            name,
+            description,
+            mac: None,
+            addresses: Vec::new(),
+        }
+    }
+}
+
 impl Out<'_> {
-    /// The interface of `key`; `describe` gives a name (else one derived
-    /// from the key) and a description, on first use.
-    fn iface(
-        &mut self,
-        key: IfKey,
-        link: LinkType,
-        describe: impl FnOnce() -> (Option<String>, String),
-    ) -> u32 {
+    /// The interface of `key`; `describe` says what is known of it, on first use.
+    fn iface(&mut self, key: IfKey, link: LinkType, describe: impl FnOnce() -> Described) -> u32 {
         if let Some((k, l, i)) = self.last {
             if k == key && l == link {
                 return i;
             }
         }
-        type Describe<'d> = Box<dyn FnOnce() -> (Option<String>, String) + 'd>;
+        type Describe<'d> = Box<dyn FnOnce() -> Described + 'd>;
         let (key, describe): (IfKey, Describe<'_>) =
             if self.ifaces.len() >= MAX_INTERFACES && !self.ifaces.contains_key(&(key, link)) {
                 self.overflowed += 1;
                 (
                     IfKey::Overflow,
-                    Box::new(|| (None, "interfaces beyond the limit".to_string())),
+                    Box::new(|| Described::text(None, "interfaces beyond the limit".to_string())),
                 )
             } else {
                 (key, Box::new(describe))
@@ -87,7 +101,12 @@ impl Out<'_> {
             return i;
         }
         let index = self.ifaces.len() as u32;
-        let (given, description) = describe();
+        let Described {
+            name: given,
+            description,
+            mac,
+            addresses,
+        } = describe();
         let name = given.unwrap_or_else(|| match key {
             IfKey::IfIndex(n) => format!("ifindex-{n}"),
             IfKey::VmPort { lower, port } => format!("vmswitch-ifindex-{lower}-port-{port}"),
@@ -101,6 +120,8 @@ impl Out<'_> {
             link_type: link,
             speed_bps: None,
             snaplen: 65535,
+            mac,
+            addresses,
         });
         self.ifaces.insert((key, link), index);
         self.last = Some((key, link, index));
@@ -484,7 +505,7 @@ impl<'s> State<'s> {
                 } else {
                     format!("NDIS layer ifindex-{lower} over miniport ifindex-{miniport}")
                 };
-                (None, d)
+                Described::text(None, d)
             });
             let wire = ndis::infer_wire_len(link, data);
             // Send/receive as NDIS sees it: host-relative on a NIC's layers;
@@ -539,7 +560,7 @@ impl<'s> State<'s> {
         let iface = self.out.iface(key, link, || {
             let IfKey::IfIndex(i) = key else {
                 let comp = comps.name(component).unwrap_or("");
-                return (
+                return Described::text(
                     None,
                     format!("pktmon component {component} {comp} (not in the component table)")
                         .replace("  ", " "),
@@ -568,7 +589,12 @@ impl<'s> State<'s> {
             if link == super::ndis::LINKTYPE_802_11 {
                 name += " (802.11)";
             }
-            (Some(name), d)
+            Described {
+                name: Some(name),
+                description: d,
+                mac: nic.mac,
+                addresses: nic.addresses,
+            }
         });
         let wire = if f.original_size > 0 {
             (f.original_size as u32).max(f.data.len() as u32)

@@ -703,6 +703,16 @@ impl SmbModel {
         self.ingest_on(id, ev);
     }
 
+    /// Sessions that sent encrypted messages of which none was tried: no key
+    /// was known for them where they were read.
+    pub fn sessions_without_key(&self) -> Vec<u64> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| s.encrypted && !s.decryption.attempted())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Takes one event of channel `id` (from [`SmbModel::channel_id`]); unknown ids are ignored.
     pub fn ingest_on(&mut self, id: ChannelId, ev: &SmbEvent) {
         if id >= self.channels.len() {

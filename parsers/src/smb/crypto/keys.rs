@@ -280,6 +280,27 @@ impl KeyRing {
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty() && self.credentials.is_empty() && self.keytab.is_none()
     }
+    /// The same key sources with nothing learnt yet. Each capture file gets
+    /// one, so that what a file decrypts never depends on how far the files
+    /// read beside it (in parallel) have got; keys learnt in one file reach
+    /// another only when the caller hands them over ([`KeyRing::learn`]).
+    pub fn fresh(&self) -> KeyRing {
+        KeyRing {
+            sessions: self.sessions.clone(),
+            credentials: self.credentials.clone(),
+            learned: Mutex::default(),
+        }
+    }
+    /// Every session's learnt keys, by session id.
+    pub fn learned_all(&self) -> Vec<(u64, LearnedKeys)> {
+        let mut v: Vec<(u64, LearnedKeys)> = self
+            .learned
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (*k, v.clone())).collect())
+            .unwrap_or_default();
+        v.sort_by_key(|x| x.0);
+        v
+    }
     pub fn credentials(&self) -> &[NtCredential] {
         &self.credentials
     }

@@ -370,9 +370,8 @@ fn lab_captures_decrypt_from_the_password_like_tshark() {
         assert_eq!(s.decryption.auth_failures, 0);
         assert!(s.trees.iter().any(|t| t.share.ends_with("\\csv1")));
         assert!(
-            s.files
-                .iter()
-                .any(|f| f.name == "Hyper-V\\vm-disk.vhdx" && f.write_bytes == 65536)
+            s.files.iter().any(|f| f.name == "Hyper-V\\vm-disk.vhdx"
+                && f.write_bytes == e["password"]["write_bytes"])
         );
         // The NT hash works the same; a password for any account too.
         let mut h = KeyRing::new();
@@ -550,4 +549,31 @@ mod hostile {
         assert_eq!(o.iter().filter(|d| **d == Decryption::NoKey).count(), 16);
         assert!(st.max_buffer_capacity() <= crate::smb::stream::MAX_BUFFER);
     }
+}
+
+/// A fresh ring keeps the key sources and learns on its own: keys learnt in
+/// one (one capture file) are not in another until handed over.
+#[test]
+fn a_fresh_ring_keeps_sources_and_learns_apart() {
+    let mut base = KeyRing::new();
+    base.add_session(
+        keys::parse_key_spec("3900000000400000:00112233445566778899aabbccddeeff").unwrap(),
+    );
+    base.add_credential(keys::parse_password_file("u:pw").unwrap().remove(0));
+    let (a, b) = (base.fresh(), base.fresh());
+    assert!(a.spec(0x0000_4000_0000_0039).is_some());
+    assert_eq!(a.credentials().len(), 1);
+    let k = keys::LearnedKeys {
+        cipher: 2,
+        c2s: keys::Secret::new(vec![1; 16]),
+        s2c: keys::Secret::new(vec![2; 16]),
+        from_credential: true,
+    };
+    a.learn(7, k.clone(), false);
+    a.learn(3, k.clone(), false);
+    assert!(a.has_learned(7) && !b.has_learned(7) && !base.has_learned(7));
+    let all = a.learned_all();
+    assert_eq!(all.iter().map(|x| x.0).collect::<Vec<_>>(), vec![3, 7]);
+    b.learn(all[1].0, all[1].1.clone(), false);
+    assert_eq!(b.learned(7), Some(k));
 }

@@ -288,6 +288,7 @@ impl KeyRing {
         KeyRing {
             sessions: self.sessions.clone(),
             credentials: self.credentials.clone(),
+            keytab: self.keytab.clone(),
             learned: Mutex::default(),
         }
     }

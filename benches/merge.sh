@@ -25,6 +25,8 @@
 #   PROFILE=debug         target/<PROFILE>/ binaries
 #   FORCE=1               regenerate and rescan everything
 #   SCAN_ONLY=1           stop after the scan-vs-analyze table
+#   MERGE_ONLY=1          skip the scan-vs-analyze table
+#   REPORT=0              merge without --out (summary on stdout only)
 #   CARGO_TARGET_DIR      honoured to find the binaries
 #
 # Needs: GNU time (/usr/bin/time), awk, du.
@@ -64,6 +66,7 @@ timed() {
 }
 
 # --- 1. one capture; scan vs analyze on it -------------------------------
+if [[ -z "${MERGE_ONLY:-}" ]]; then
 ONE="$DATA_DIR/big-frames.pcapng"
 if [[ -n "${FORCE:-}" || ! -s "$ONE" ]]; then
     "$GEN" gen-bench --out "$ONE" --size "$SIZE" >/dev/null
@@ -99,6 +102,7 @@ awk -v s="$best_scan" -v a="$best_an" 'BEGIN {
     split(s, x, " "); split(a, y, " ");
     printf "per core (CPU s = user + sys): scan throughput = %.0f%% of analyze\n", 100 * (y[3] + y[4]) / (x[3] + x[4]);
     printf "wall (shared machine, load-dependent): scan throughput = %.0f%% of analyze\n", 100 * y[1] / x[1] }'
+fi
 
 if [[ -n "${SCAN_ONLY:-}" ]]; then
     echo "load at end: $(uptime)"
@@ -126,7 +130,8 @@ ls -S -l "$(ls -d "$SH"/big-frames-s1.pcapng-*)" | awk 'NR > 1 && NR <= 5 { prin
 
 # --- 3. merge over the first N shards ------------------------------------
 echo
-echo "== merge: hvsleuth analyze --from DIR --out OUT --json (first N shards of $SH; RUNS fastest)"
+out_args() { [[ "${REPORT:-1}" == 0 ]] || echo "--out $DATA_DIR/merge-out-$1"; }
+echo "== merge: hvsleuth analyze --from DIR $(out_args N) --json (first N shards of $SH; RUNS fastest)"
 mfmt='%8s %12s %10s %10s %10s\n'
 printf "$mfmt" shards "shards MB" "wall s" "user s" "RSS MB"
 for c in $COUNTS; do
@@ -141,7 +146,8 @@ for c in $COUNTS; do
     best=""
     for _ in $(seq "$RUNS"); do
         rm -rf "$DATA_DIR/merge-out-$c"
-        timed m "$BIN" analyze --from "$sub" --out "$DATA_DIR/merge-out-$c" --json --no-progress
+        # shellcheck disable=SC2046 # out_args is two words or none
+        timed m "$BIN" analyze --from "$sub" $(out_args "$c") --json --no-progress
         [[ -z "$best" ]] || awk -v a="${m%% *}" -v b="${best%% *}" 'BEGIN { exit !(a < b) }' && best=$m
     done
     read -r w r u _ <<<"$best"

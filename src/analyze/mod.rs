@@ -15,11 +15,13 @@ use hvsleuth_parsers::InputKind;
 use crate::cli::AnalyzeArgs;
 use crate::exit::ExitCode;
 use crate::inventory::Inventory;
+use crate::merge::facts::CaptureFacts;
 use crate::merge::{attribute, reconcile, skew, topology};
 use crate::pipeline::expand_inputs;
-use crate::pipeline::files::{FileScan, merge_smb, scan_bucket};
+use crate::pipeline::files::scan_bucket;
 use crate::pipeline::scan::ScanConfig;
-use crate::shard::{Shard, ShardBody};
+use crate::shard::{FirstPass, GroupsAt, MergeShard};
+use hvsleuth_parsers::smb::model::SmbModel;
 
 /// The scanner's configuration for an analysis.
 pub fn scan_config(o: &AnalyzeOptions<'_>) -> ScanConfig {
@@ -60,31 +62,54 @@ pub struct AnalyzeOptions<'a> {
 pub fn analyze(paths: &[PathBuf], o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
     let all = expand_inputs(paths, |k| k != InputKind::Unknown);
     let shards = crate::shard::scan_inputs(&all, &scan_config(o), o.no_progress);
-    merge(shards, o)
+    merge(shards.into_iter().map(MergeShard::Memory).collect(), o)
 }
 
 /// The merge stage: topology, skew, attribution, findings and the summary
 /// from the shards (captures first, then the other inputs, as
-/// [`scan_inputs`] orders them). `Err` carries the exit code when there is
-/// nothing to analyse.
-pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
-    let mut files: Vec<FileScan> = Vec::new();
+/// [`scan_inputs`] orders them), in memory or on disk: one code path, in two
+/// passes (see [`crate::merge`]). `Err` carries the exit code when there is
+/// nothing to analyse or a shard cannot be read.
+pub fn merge(shards: Vec<MergeShard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, ExitCode> {
+    merge_shards(shards, o).unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        Err(ExitCode::Error)
+    })
+}
+
+fn merge_shards(
+    shards: Vec<MergeShard>,
+    o: &AnalyzeOptions<'_>,
+) -> anyhow::Result<Result<Analysis, ExitCode>> {
+    // Pass 1: what inference needs of every capture; the SMB models folded
+    // in one by one (file order), each dropped once folded.
+    let mut files: Vec<CaptureFacts> = Vec::new();
+    let mut groups_at: Vec<GroupsAt> = Vec::new();
+    let mut smb = SmbModel::new();
     let mut capture_inputs: Vec<(String, Option<HeadHash>)> = Vec::new();
     let mut other_inputs: Vec<(String, Option<HeadHash>)> = Vec::new();
     // Event logs were read first, then the other evidence: merged in that order.
     let mut evtx_read: Vec<Result<crate::evidence::Evidence, String>> = Vec::new();
     let mut rest_read: Vec<Result<crate::evidence::Evidence, String>> = Vec::new();
     for sh in shards {
-        match sh.body {
-            ShardBody::Capture(f) => {
-                let fp = sh.manifest.fingerprint.as_ref().and_then(|f| f.parts());
-                capture_inputs.push((sh.manifest.input, fp));
-                files.push(*f);
+        let (manifest, pass) = sh.first_pass()?;
+        let fp = manifest.fingerprint.as_ref().and_then(|f| f.parts());
+        match pass {
+            FirstPass::Capture {
+                facts,
+                smb: model,
+                groups,
+            } => {
+                capture_inputs.push((manifest.input, fp));
+                if let Some(m) = model {
+                    smb.merge(*m);
+                }
+                files.push(*facts);
+                groups_at.push(groups);
             }
-            ShardBody::Evidence(r) => {
-                let fp = sh.manifest.fingerprint.as_ref().and_then(|f| f.parts());
-                other_inputs.push((sh.manifest.input, fp));
-                if sh.manifest.evtx {
+            FirstPass::Evidence(r) => {
+                other_inputs.push((manifest.input, fp));
+                if manifest.evtx {
                     evtx_read.push(r);
                 } else {
                     rest_read.push(r);
@@ -115,14 +140,13 @@ pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, Exi
     if files.is_empty() && evidence.counters.is_empty() && evidence.events.is_empty() {
         if !evidence_ok.iter().any(|&(readable, _)| readable) {
             eprintln!("error: nothing to analyse among the inputs");
-            return Err(ExitCode::NothingReadable);
+            return Ok(Err(ExitCode::NothingReadable));
         }
         // Read fine, but nothing hvsleuth tracks (e.g. a Security log): an
         // empty result, not an error.
         eprintln!("note: the inputs were read but hold no packets, counters or tracked events");
     }
     let scan_bucket = scan_bucket(o.bucket_ns);
-    let smb = merge_smb(&mut files);
     for f in &files {
         for n in &f.notes {
             eprintln!("note: {n}");
@@ -154,7 +178,17 @@ pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, Exi
         &mut inferred,
     );
     let (offsets, skews) = skew::align(&files);
-    let model = attribute::attribute(&files, &ifaces, &topo, scan_bucket, o.bucket_ns, &offsets);
+    // The segment samples served topology and skew: not needed any more.
+    for f in &mut files {
+        f.seg = Default::default();
+    }
+    // Pass 2: one capture's groups at a time, attributed, then dropped.
+    let mut attribution = attribute::Attribution::new(&ifaces, &topo, scan_bucket);
+    for (fi, (f, at)) in files.iter_mut().zip(groups_at).enumerate() {
+        let groups = at.load()?;
+        attribution.add(f, groups.as_ref(), offsets.get(fi).copied().unwrap_or(0));
+    }
+    let model = attribution.finish(o.bucket_ns);
     let thresholds = o
         .inventory
         .map(|i| i.thresholds.clone())
@@ -185,7 +219,7 @@ pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, Exi
         .collect();
     summary.reconciliation = reconcile::reconcile(&model, &evidence);
     let (inputs, fingerprints) = capture_inputs.into_iter().chain(other_inputs).unzip();
-    Ok(Analysis {
+    Ok(Ok(Analysis {
         model,
         summary,
         inputs,
@@ -193,7 +227,7 @@ pub fn merge(shards: Vec<Shard>, o: &AnalyzeOptions<'_>) -> Result<Analysis, Exi
         evidence,
         smb: smb_report,
         code,
-    })
+    }))
 }
 
 /// `analyze INPUTS` (scan + merge) or `analyze --from SHARDS` (merge).
@@ -201,7 +235,7 @@ fn analyze_or_merge(args: &AnalyzeArgs, o: &AnalyzeOptions<'_>) -> Result<Analys
     if args.from.is_empty() {
         return analyze(&args.inputs, o);
     }
-    match crate::shard::read_for_merge(&args.from, scan_bucket(o.bucket_ns)) {
+    match crate::shard::open_for_merge(&args.from, scan_bucket(o.bucket_ns)) {
         Ok(shards) => merge(shards, o),
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -14,8 +14,9 @@ use crate::attribution::groups::{Cell, FrameLengths, GroupKey};
 use crate::attribution::rules::{GroupView, Proto, classify};
 use crate::pipeline::scan::HeartbeatTrack;
 
+use super::facts::CaptureFacts;
 use super::topology::{Iface, Topo};
-use crate::pipeline::files::FileScan;
+use crate::attribution::groups::Groups;
 
 /// One attributed group (a service between two addresses on one interface).
 #[derive(Debug, Clone)]
@@ -394,46 +395,57 @@ fn split_netft(
     (hb, rest, out_size)
 }
 
-/// `offsets[i]`: ns added to file i's timestamps to align its clock (skew).
-/// `bucket_ns` is the scan's bucket; `chart_bucket_ns` a multiple of it.
-pub fn attribute(
-    files: &[FileScan],
-    ifaces: &[Iface],
-    topo: &Topo,
+/// Attribution as it goes, one capture at a time (the merge's second
+/// pass): each capture's groups are classified and their series added into
+/// the interface x role x bucket tables, then the caller drops them. What
+/// it keeps grows with interfaces x roles x buckets, plus one row per
+/// attributed group and the heartbeat tracks.
+pub struct Attribution<'a> {
+    ifaces: &'a [Iface],
+    topo: &'a Topo,
+    /// The scan's bucket.
     bucket_ns: i64,
-    chart_bucket_ns: i64,
-    offsets: &[i64],
-) -> Model {
-    let mut series: Vec<Vec<BTreeMap<i64, Cell>>> =
-        vec![vec![BTreeMap::new(); Role::ALL.len()]; ifaces.len()];
-    let mut iface_wire = vec![0u64; ifaces.len()];
-    let mut rows = Vec::new();
-    let mut heartbeats = Vec::new();
-    let mut base = 0usize;
-    for (fi, f) in files.iter().enumerate() {
-        let shift = offsets.get(fi).copied().unwrap_or(0);
-        let bshift = (shift as f64 / bucket_ns as f64).round() as i64;
-        for ((iface, src, dst), t) in &f.scan.heartbeats {
-            let mut t = t.clone();
-            t.arrivals.iter_mut().for_each(|a| *a += shift);
-            t.gaps
-                .iter_mut()
-                .for_each(|g| *g = (g.0 + shift, g.1 + shift));
-            t.first_ts_ns += shift;
-            t.last_ts_ns += shift;
-            heartbeats.push((base + *iface as usize, *src, *dst, t));
+    series: Vec<Vec<BTreeMap<i64, Cell>>>,
+    iface_wire: Vec<u64>,
+    rows: Vec<GroupRow>,
+    heartbeats: Vec<(usize, IpAddr, IpAddr, HeartbeatTrack)>,
+    /// Interfaces of the captures added so far (the next capture's first id).
+    base: usize,
+}
+
+impl<'a> Attribution<'a> {
+    /// `bucket_ns` is the scan's bucket.
+    pub fn new(ifaces: &'a [Iface], topo: &'a Topo, bucket_ns: i64) -> Attribution<'a> {
+        Attribution {
+            ifaces,
+            topo,
+            bucket_ns,
+            series: vec![vec![BTreeMap::new(); Role::ALL.len()]; ifaces.len()],
+            iface_wire: vec![0u64; ifaces.len()],
+            rows: Vec::new(),
+            heartbeats: Vec::new(),
+            base: 0,
         }
-        let n_ifaces = f.scan.interfaces.len();
-        for (i, c) in f.scan.iface_counts.iter().enumerate().take(n_ifaces) {
+    }
+
+    /// Adds the next capture (captures in the order topology placed their
+    /// interfaces) with its groups; `shift` (ns) aligns its clock (skew).
+    /// Its heartbeat tracks move into the model.
+    pub fn add(&mut self, f: &mut CaptureFacts, groups: Option<&Groups>, shift: i64) {
+        let (ifaces, topo, bucket_ns, base) = (self.ifaces, self.topo, self.bucket_ns, self.base);
+        let (series, iface_wire, rows) = (&mut self.series, &mut self.iface_wire, &mut self.rows);
+        let bshift = (shift as f64 / bucket_ns as f64).round() as i64;
+        let n_ifaces = f.interfaces.len();
+        for (i, c) in f.iface_counts.iter().enumerate().take(n_ifaces) {
             iface_wire[base + i] = c.wire_bytes;
         }
         let cadence = |iface: u32, s: Option<IpAddr>, d: Option<IpAddr>| -> i64 {
             s.zip(d)
-                .and_then(|(s, d)| f.scan.heartbeats.get(&(iface, s, d)))
+                .and_then(|(s, d)| f.heartbeats.get(&(iface, s, d)))
                 .and_then(|t| heartbeat_cadence_ns(&t.arrivals))
                 .unwrap_or(1_000_000_000)
         };
-        if let Some(groups) = f.scan.groups.as_ref() {
+        if let Some(groups) = groups {
             for (key, g) in groups.keys.iter().zip(&groups.groups) {
                 let Some(iface) = ifaces.get(base + key.iface as usize) else {
                     continue;
@@ -451,7 +463,7 @@ pub fn attribute(
                 let parts: Vec<Part> = if key.proto == Proto::Udp && key.port == 3343 {
                     let track = |s: Option<IpAddr>, d: Option<IpAddr>| {
                         s.zip(d)
-                            .and_then(|(s, d)| f.scan.heartbeats.get(&(key.iface, s, d)))
+                            .and_then(|(s, d)| f.heartbeats.get(&(key.iface, s, d)))
                     };
                     let dir = |s: Option<IpAddr>, d: Option<IpAddr>| NetftDir {
                         cadence_ns: cadence(key.iface, s, d),
@@ -547,52 +559,75 @@ pub fn attribute(
                 }
             }
         }
-        base += n_ifaces;
-    }
-    rows.sort_by(|a, b| a.iface.cmp(&b.iface).then(b.bytes.cmp(&a.bytes)));
-    let mut group_ranges = vec![(0usize, 0usize); ifaces.len()];
-    let mut i = 0;
-    while i < rows.len() {
-        let mut j = i;
-        while j < rows.len() && rows[j].iface == rows[i].iface {
-            j += 1;
+        for ((iface, src, dst), mut t) in std::mem::take(&mut f.heartbeats) {
+            t.arrivals.iter_mut().for_each(|a| *a += shift);
+            t.gaps
+                .iter_mut()
+                .for_each(|g| *g = (g.0 + shift, g.1 + shift));
+            t.first_ts_ns += shift;
+            t.last_ts_ns += shift;
+            self.heartbeats.push((base + iface as usize, src, dst, t));
         }
-        if let Some(r) = group_ranges.get_mut(rows[i].iface) {
-            *r = (i, j);
-        }
-        i = j;
+        self.base += n_ifaces;
     }
-    let fine: RoleSeries = series
-        .into_iter()
-        .map(|roles| roles.into_iter().map(|m| m.into_iter().collect()).collect())
-        .collect();
-    let coarse = |s: &RoleSeries, factor: i64| -> RoleSeries {
-        s.iter()
-            .map(|roles| roles.iter().map(|r| coarsen(r, factor)).collect())
-            .collect()
-    };
-    const SECOND: i64 = 1_000_000_000;
-    let chart_factor = (chart_bucket_ns / bucket_ns.max(1)).max(1);
-    let (chart, signal, signal_bucket_ns) = if chart_factor > 1 {
-        // Scanned at 1 s for the signal, merged for the charts.
-        (coarse(&fine, chart_factor), Some(fine), bucket_ns)
-    } else if bucket_ns < SECOND && SECOND % bucket_ns == 0 {
-        let s = coarse(&fine, SECOND / bucket_ns);
-        (fine, Some(s), SECOND)
-    } else {
-        (fine, None, bucket_ns)
-    };
-    Model {
-        bucket_ns: chart_bucket_ns.max(bucket_ns),
-        ifaces: ifaces.to_vec(),
-        series: chart,
-        groups: rows,
-        iface_wire,
-        heartbeats,
-        signal_bucket_ns,
-        signal,
-        group_ranges,
-        peer_nodes: topo.peer_nodes.clone(),
+
+    /// The attributed model; `chart_bucket_ns` is a multiple of the scan's bucket.
+    pub fn finish(self, chart_bucket_ns: i64) -> Model {
+        let Attribution {
+            ifaces,
+            topo,
+            bucket_ns,
+            series,
+            iface_wire,
+            mut rows,
+            heartbeats,
+            ..
+        } = self;
+        rows.sort_by(|a, b| a.iface.cmp(&b.iface).then(b.bytes.cmp(&a.bytes)));
+        let mut group_ranges = vec![(0usize, 0usize); ifaces.len()];
+        let mut i = 0;
+        while i < rows.len() {
+            let mut j = i;
+            while j < rows.len() && rows[j].iface == rows[i].iface {
+                j += 1;
+            }
+            if let Some(r) = group_ranges.get_mut(rows[i].iface) {
+                *r = (i, j);
+            }
+            i = j;
+        }
+        let fine: RoleSeries = series
+            .into_iter()
+            .map(|roles| roles.into_iter().map(|m| m.into_iter().collect()).collect())
+            .collect();
+        let coarse = |s: &RoleSeries, factor: i64| -> RoleSeries {
+            s.iter()
+                .map(|roles| roles.iter().map(|r| coarsen(r, factor)).collect())
+                .collect()
+        };
+        const SECOND: i64 = 1_000_000_000;
+        let chart_factor = (chart_bucket_ns / bucket_ns.max(1)).max(1);
+        let (chart, signal, signal_bucket_ns) = if chart_factor > 1 {
+            // Scanned at 1 s for the signal, merged for the charts.
+            (coarse(&fine, chart_factor), Some(fine), bucket_ns)
+        } else if bucket_ns < SECOND && SECOND % bucket_ns == 0 {
+            let s = coarse(&fine, SECOND / bucket_ns);
+            (fine, Some(s), SECOND)
+        } else {
+            (fine, None, bucket_ns)
+        };
+        Model {
+            bucket_ns: chart_bucket_ns.max(bucket_ns),
+            ifaces: ifaces.to_vec(),
+            series: chart,
+            groups: rows,
+            iface_wire,
+            heartbeats,
+            signal_bucket_ns,
+            signal,
+            group_ranges,
+            peer_nodes: topo.peer_nodes.clone(),
+        }
     }
 }
 

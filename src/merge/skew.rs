@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::pipeline::files::FileScan;
+use super::facts::CaptureFacts;
 use hvsleuth_parsers::flow::Direction;
 
 /// Matched segments needed before an estimate is trusted.
@@ -35,15 +35,13 @@ fn median(v: &mut [i64]) -> Option<i64> {
 }
 
 /// (skew of b relative to a, delay, samples), if enough segments match.
-fn estimate(a: &FileScan, b: &FileScan) -> Option<(i64, Option<i64>, usize)> {
+fn estimate(a: &CaptureFacts, b: &CaptureFacts) -> Option<(i64, Option<i64>, usize)> {
     let (mut fwd, mut back) = (Vec::new(), Vec::new());
-    for (k, ta) in &a.scan.seg_samples {
-        if let Some(tb) = b.scan.seg_samples.get(k) {
-            if k.1 == Direction::AtoB {
-                fwd.push(tb - ta)
-            } else {
-                back.push(tb - ta)
-            }
+    for (_, dir, ta, tb) in a.seg.matches(&b.seg) {
+        if dir == Direction::AtoB {
+            fwd.push(tb - ta)
+        } else {
+            back.push(tb - ta)
         }
     }
     let n = fwd.len() + back.len();
@@ -69,7 +67,7 @@ fn estimate(a: &FileScan, b: &FileScan) -> Option<(i64, Option<i64>, usize)> {
 /// Per-file offsets (ns to add to each file's timestamps) that align every
 /// capture reachable through matched segments with the first capture of its
 /// group, and the estimates behind them.
-pub fn align(files: &[FileScan]) -> (Vec<i64>, Vec<Skew>) {
+pub fn align(files: &[CaptureFacts]) -> (Vec<i64>, Vec<Skew>) {
     let mut offset: Vec<Option<i64>> = vec![None; files.len()];
     let mut found = Vec::new();
     for root in 0..files.len() {

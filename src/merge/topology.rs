@@ -9,10 +9,10 @@ use hvsleuth_parsers::capture::InterfaceInfo;
 
 use serde::Serialize;
 
-use crate::attribution::rules::{Proto, Topology};
+use crate::attribution::rules::Topology;
 use crate::inventory::Inventory;
 
-use crate::pipeline::files::FileScan;
+use super::facts::CaptureFacts;
 
 /// One capture interface, placed in the cluster.
 #[derive(Debug, Clone, Serialize)]
@@ -81,7 +81,7 @@ impl Topology for Topo {
     }
 }
 
-fn is_unicast(ip: IpAddr) -> bool {
+pub(crate) fn is_unicast(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => {
             !(a.is_multicast() || a.is_broadcast() || a.is_unspecified() || a.octets()[3] == 255)
@@ -111,7 +111,7 @@ struct End {
 #[derive(Debug, Clone)]
 struct Guess {
     file: usize,
-    /// Index into the file's `scan.interfaces`.
+    /// Index into the file's `interfaces`.
     info: usize,
     own: Option<End>,
     /// When undecided: the ends either of which may be this interface.
@@ -161,13 +161,13 @@ struct MacTables {
 }
 
 impl MacTables {
-    fn new(f: &FileScan) -> MacTables {
+    fn new(f: &CaptureFacts) -> MacTables {
         let mut pairs: PairTable = HashMap::new();
-        for ((i, s, d), n) in &f.scan.mac_pairs {
+        for ((i, s, d), n) in &f.mac_pairs {
             pairs.entry(*i).or_default().push((*s, *d, *n));
         }
         let mut ips: IpTable = HashMap::new();
-        for ((i, m, ip), n) in &f.scan.mac_ips {
+        for ((i, m, ip), n) in &f.mac_ips {
             if is_unicast(*ip) {
                 ips.entry((*i, *m)).or_default().push((*ip, *n));
             }
@@ -180,7 +180,7 @@ impl MacTables {
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         }
         let mut dir: HashMap<u32, Vec<(Mac, u64)>> = HashMap::new();
-        for ((i, m), n) in &f.scan.dir_macs {
+        for ((i, m), n) in &f.dir_macs {
             dir.entry(*i).or_default().push((*m, *n));
         }
         MacTables {
@@ -453,7 +453,7 @@ fn resolve(
     guesses: &mut [Guess],
     names: &[String],
     smb_groups: &[BTreeSet<IpAddr>],
-    files: &[FileScan],
+    files: &[CaptureFacts],
 ) {
     let owned = |gs: &[Guess]| {
         let mut ip: HashMap<IpAddr, usize> = HashMap::new();
@@ -521,7 +521,7 @@ fn resolve(
                     _ => {
                         let iface = files
                             .get(gf)
-                            .and_then(|f| Some((f, f.scan.interfaces.get(g.info)?.index)));
+                            .and_then(|f| Some((f, f.interfaces.get(g.info)?.index)));
                         match iface.map(|(f, i)| end_by_answer_time(f, i, &g.undecided, reference.get(&gf).copied())) {
                             Some(AnswerVerdict::Own(own, why, conf)) => Some((own, 1 - own, why, conf, "")),
                             Some(AnswerVerdict::Disagrees(why)) => {
@@ -613,13 +613,13 @@ fn resolve(
                         )
                     })
                     .or_else(|| {
-                        let i1 = f1.scan.interfaces.get(ii)?.index;
-                        let i2 = f2.scan.interfaces.get(ij)?.index;
+                        let i1 = f1.interfaces.get(ii)?.index;
+                        let i2 = f2.interfaces.get(ij)?.index;
                         end_by_answers_at_both(f1, i1, f2, i2, &a, &b)
                     })
                     .or_else(|| {
-                        let i1 = f1.scan.interfaces.get(ii)?.index;
-                        let i2 = f2.scan.interfaces.get(ij)?.index;
+                        let i1 = f1.interfaces.get(ii)?.index;
+                        let i2 = f2.interfaces.get(ij)?.index;
                         end_by_heartbeat_phase(f1, i1, f2, i2, &a, &b).map(|(x, n, d)| {
                             (
                                 x,
@@ -708,10 +708,10 @@ enum AnswerVerdict {
 const MIN_ANSWERS: u64 = 5;
 
 /// The lowest typical answer time of any of an end's addresses on one capture interface.
-fn answer_low(f: &FileScan, iface: u32, e: &End) -> Option<(i64, u64)> {
+fn answer_low(f: &CaptureFacts, iface: u32, e: &End) -> Option<(i64, u64)> {
     e.ips
         .iter()
-        .filter_map(|ip| f.scan.answers.get(&(iface, *ip)))
+        .filter_map(|ip| f.answers.get(&(iface, *ip)))
         .filter_map(|a| a.typical_low(MIN_ANSWERS).map(|t| (t, a.count)))
         .min()
 }
@@ -719,13 +719,13 @@ fn answer_low(f: &FileScan, iface: u32, e: &End) -> Option<(i64, u64)> {
 /// Per capture file: how fast the captured machine answers on the NICs whose
 /// own end is decided without a conflict (the fastest of them): one machine
 /// per capture, so an undecided NIC's own end answers about as fast.
-fn machine_answer_times(guesses: &[Guess], files: &[FileScan]) -> HashMap<usize, i64> {
+fn machine_answer_times(guesses: &[Guess], files: &[CaptureFacts]) -> HashMap<usize, i64> {
     let mut out: HashMap<usize, i64> = HashMap::new();
     for g in guesses.iter().filter(|g| !g.conflict) {
         let (Some(e), Some(f)) = (&g.own, files.get(g.file)) else {
             continue;
         };
-        let Some(info) = f.scan.interfaces.get(g.info) else {
+        let Some(info) = f.interfaces.get(g.info) else {
             continue;
         };
         if let Some((t, _)) = answer_low(f, info.index, e) {
@@ -751,7 +751,7 @@ fn us(ns: i64) -> String {
 /// the machine's answer time on its other, decided NICs (`reference`) when
 /// there is one.
 fn end_by_answer_time(
-    f: &FileScan,
+    f: &CaptureFacts,
     iface: u32,
     ends: &[End],
     reference: Option<i64>,
@@ -827,9 +827,9 @@ fn end_by_answer_time(
 /// processing time, at the other end the round trip on top (clear margin:
 /// 3 times and 10 us). (`fi` is at `a`, why.)
 fn end_by_answers_at_both(
-    fi: &FileScan,
+    fi: &CaptureFacts,
     ii: u32,
-    fj: &FileScan,
+    fj: &CaptureFacts,
     ij: u32,
     a: &End,
     b: &End,
@@ -877,16 +877,13 @@ fn end_by_answers_at_both(
 /// segment of one direction has a larger offset than every segment of the
 /// other (queueing only adds delay), with at least 5 each way: (`fi` is at
 /// `a`, segments matched).
-fn end_by_delay(fi: &FileScan, fj: &FileScan, a: &End, b: &End) -> Option<(bool, usize)> {
+fn end_by_delay(fi: &CaptureFacts, fj: &CaptureFacts, a: &End, b: &End) -> Option<(bool, usize)> {
     const MIN_EACH: usize = 5;
     let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
-    for (k, ti) in &fi.scan.seg_samples {
-        let Some(tj) = fj.scan.seg_samples.get(k) else {
-            continue;
-        };
-        let (src, dst) = match k.1 {
-            hvsleuth_parsers::flow::Direction::AtoB => (k.0.a.ip, k.0.b.ip),
-            hvsleuth_parsers::flow::Direction::BtoA => (k.0.b.ip, k.0.a.ip),
+    for (k, dir, ti, tj) in fi.seg.matches(&fj.seg) {
+        let (src, dst) = match dir {
+            hvsleuth_parsers::flow::Direction::AtoB => (k.a.ip, k.b.ip),
+            hvsleuth_parsers::flow::Direction::BtoA => (k.b.ip, k.a.ip),
         };
         if a.ips.contains(&src) && b.ips.contains(&dst) {
             from_a.push(tj - ti);
@@ -971,9 +968,9 @@ fn phase_offset(t: &[i64], u: &[i64], c: i64) -> Option<(i64, i64, usize)> {
 /// difference stands well above the spread of the offsets: (`fi` is at `a`,
 /// heartbeats matched, difference ns).
 fn end_by_heartbeat_phase(
-    fi: &FileScan,
+    fi: &CaptureFacts,
     ii: u32,
-    fj: &FileScan,
+    fj: &CaptureFacts,
     ij: u32,
     a: &End,
     b: &End,
@@ -981,10 +978,10 @@ fn end_by_heartbeat_phase(
     for x in &a.ips {
         for y in &b.ips {
             let (Some(ab_i), Some(ab_j), Some(ba_i), Some(ba_j)) = (
-                fi.scan.heartbeats.get(&(ii, *x, *y)),
-                fj.scan.heartbeats.get(&(ij, *x, *y)),
-                fi.scan.heartbeats.get(&(ii, *y, *x)),
-                fj.scan.heartbeats.get(&(ij, *y, *x)),
+                fi.heartbeats.get(&(ii, *x, *y)),
+                fj.heartbeats.get(&(ij, *x, *y)),
+                fi.heartbeats.get(&(ii, *y, *x)),
+                fj.heartbeats.get(&(ij, *y, *x)),
             ) else {
                 continue;
             };
@@ -1035,7 +1032,7 @@ fn smb_groups(smb: Option<&hvsleuth_parsers::smb::model::SmbReport>) -> Vec<BTre
 
 /// Places every capture interface and builds the topology.
 pub fn build(
-    files: &[FileScan],
+    files: &[CaptureFacts],
     inv: Option<&Inventory>,
     smb: Option<&hvsleuth_parsers::smb::model::SmbReport>,
 ) -> (Vec<Iface>, Topo, Vec<Inferred>) {
@@ -1063,46 +1060,25 @@ pub fn build(
     // Per file and capture interface not placed by the inventory: a guess.
     let mut guesses: Vec<Guess> = Vec::new();
     for (fi, f) in files.iter().enumerate() {
-        // Packets per address per capture interface, for own-address inference.
-        let mut seen: HashMap<u32, HashMap<IpAddr, u64>> = HashMap::new();
-        // IP packets per (capture interface, is IPv6).
-        let mut ip_packets: HashMap<(u32, bool), u64> = HashMap::new();
-        let groups = f.scan.groups.as_ref();
-        let pairs = groups
-            .into_iter()
-            .flat_map(|g| g.keys.iter().zip(&g.groups));
-        for (k, g) in pairs {
-            if matches!(k.proto, Proto::NonIp) {
-                continue;
-            }
-            let v6 = k.client.or(k.server).is_some_and(|a| a.is_ipv6());
-            *ip_packets.entry((k.iface, v6)).or_default() += g.packets;
-            let m = seen.entry(k.iface).or_default();
-            for ip in [k.client, k.server].into_iter().flatten() {
-                if is_unicast(ip) {
-                    *m.entry(ip).or_default() += g.packets;
-                }
-            }
-            // Heartbeat peers: UDP 3343 on both sides.
-            if k.proto == Proto::Udp && k.port == 3343 {
-                for ip in [k.client, k.server].into_iter().flatten() {
-                    if is_unicast(ip) && topo.node_addrs.insert(ip) {
-                        inferred.push(Inferred::new(
-                            format!("{ip} is a cluster node address"),
-                            format!("exchanges UDP 3343 (cluster heartbeats) in {}", f.name),
-                            0.9,
-                        ));
-                    }
-                }
+        // Packets per address per capture interface, for own-address
+        // inference; heartbeat peers: UDP 3343 on both sides.
+        for &ip in &f.hosts.heartbeat_addrs {
+            if topo.node_addrs.insert(ip) {
+                inferred.push(Inferred::new(
+                    format!("{ip} is a cluster node address"),
+                    format!("exchanges UDP 3343 (cluster heartbeats) in {}", f.name),
+                    0.9,
+                ));
             }
         }
+        let (seen, ip_packets) = (&f.hosts.seen, &f.hosts.ip_packets);
         let tables = MacTables::new(f);
-        for (ii, info) in f.scan.interfaces.iter().enumerate() {
+        for (ii, info) in f.interfaces.iter().enumerate() {
             let mapped =
                 inv.is_some_and(|inv| inv.interface_for_capture(&f.name, &info.name).is_some());
             if !mapped {
                 let g = declared_end(fi, ii, info, &tables)
-                    .unwrap_or_else(|| own_end(fi, ii, info.index, &tables, &seen, &ip_packets));
+                    .unwrap_or_else(|| own_end(fi, ii, info.index, &tables, seen, ip_packets));
                 guesses.push(g);
             }
         }
@@ -1110,7 +1086,7 @@ pub fn build(
     resolve(&mut guesses, &names, &smb_groups(smb), files);
     let mut gi = guesses.into_iter().peekable();
     for (fi, f) in files.iter().enumerate() {
-        for (ii, info) in f.scan.interfaces.iter().enumerate() {
+        for (ii, info) in f.interfaces.iter().enumerate() {
             let mapped = inv.and_then(|inv| {
                 inv.interface_for_capture(&f.name, &info.name)
                     .map(|r| (inv, r))
@@ -1254,10 +1230,10 @@ pub fn build(
 
 /// Heartbeat silences of each sender address (at least 3 cadences missed),
 /// with its cadence, over every capture.
-fn sender_silences(files: &[FileScan]) -> BTreeMap<IpAddr, Vec<(i64, i64)>> {
+fn sender_silences(files: &[CaptureFacts]) -> BTreeMap<IpAddr, Vec<(i64, i64)>> {
     let mut by: BTreeMap<IpAddr, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
     for f in files {
-        for ((_, src, _), t) in &f.scan.heartbeats {
+        for ((_, src, _), t) in &f.heartbeats {
             let e = by.entry(*src).or_default();
             e.0.extend(&t.arrivals);
             if let Some(c) = super::attribute::heartbeat_cadence_ns(&t.arrivals) {
@@ -1287,7 +1263,7 @@ fn sender_silences(files: &[FileScan]) -> BTreeMap<IpAddr, Vec<(i64, i64)>> {
 /// interface owns joins that interface's node. The name: the inventory's,
 /// the capture's node, else the group's first IPv4 address (no name known).
 pub fn place_peers(
-    files: &[FileScan],
+    files: &[CaptureFacts],
     ifaces: &[Iface],
     topo: &mut Topo,
     inv: Option<&Inventory>,

@@ -231,9 +231,9 @@ pub struct HeartbeatTrack {
 
 /// Inter-arrival above which a heartbeat silence is recorded (heartbeats are sent every 1 s).
 pub const HB_GAP_NS: i64 = 1_500_000_000;
-const HB_MAX_ARRIVALS: usize = 200_000;
-const HB_MAX_GAPS: usize = 100_000;
-const HB_MAX_TRACKS: usize = 10_000;
+pub(crate) const HB_MAX_ARRIVALS: usize = 200_000;
+pub(crate) const HB_MAX_GAPS: usize = 100_000;
+pub(crate) const HB_MAX_TRACKS: usize = 10_000;
 
 impl HeartbeatTrack {
     fn add(&mut self, ts: i64) {
@@ -250,9 +250,14 @@ impl HeartbeatTrack {
     }
 }
 
+/// Most (interface, address) answer-time entries a capture keeps.
+pub(crate) const MAX_ANSWERS: usize = 65_536;
+/// Most entries of each MAC table (frames, pairs, addresses, directions).
+pub(crate) const MAX_MAC_ENTRIES: usize = 65_536;
+
 /// Sequence numbers sampled for skew estimation: multiples of this.
 pub const SKEW_SAMPLE_MOD: u32 = 61;
-const MAX_SEG_SAMPLES: usize = 50_000;
+pub(crate) const MAX_SEG_SAMPLES: usize = 50_000;
 
 /// Per-interface packet and byte counts.
 #[derive(Debug, Clone, Default)]
@@ -502,7 +507,7 @@ impl Scan {
 
     /// Counts MACs and (MAC, source IP) pairs, bounded.
     fn note_macs(&mut self, iface: u32, smac: [u8; 6], dmac: [u8; 6], src: IpAddr) {
-        const MAX: usize = 65_536;
+        const MAX: usize = MAX_MAC_ENTRIES;
         for mac in [smac, dmac] {
             // Skip group (multicast/broadcast) addresses: bit 0 of the first octet.
             if mac[0] & 1 == 0
@@ -531,7 +536,7 @@ impl Scan {
         who: IpAddr,
         dt: i64,
     ) {
-        const MAX: usize = 65_536;
+        const MAX: usize = MAX_ANSWERS;
         if answers.len() < MAX || answers.contains_key(&(iface, who)) {
             answers.entry((iface, who)).or_default().add(dt);
         }
@@ -714,7 +719,8 @@ impl PacketSink for Scan {
             if let Some(out) = outbound {
                 let mac = if out { smac } else { dmac };
                 if mac[0] & 1 == 0
-                    && (self.dir_macs.len() < 65_536 || self.dir_macs.contains_key(&(p.iface, mac)))
+                    && (self.dir_macs.len() < MAX_MAC_ENTRIES
+                        || self.dir_macs.contains_key(&(p.iface, mac)))
                 {
                     *self.dir_macs.entry((p.iface, mac)).or_default() += 1;
                 }

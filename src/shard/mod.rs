@@ -7,6 +7,9 @@
 //! builds the same shards in memory and hands them to the same merge, so
 //! the two give the same result by construction; the on-disk form is
 //! lossless (tested: byte-identical outputs on every sample scenario).
+//! The merge reads a shard on disk in two passes ([`MergeShard`]): first
+//! everything but the service groups' series (and the SMB model, folded at
+//! once), then, one shard at a time, the groups with their series.
 //!
 //! On disk (`SHARDS/<file name>-<16 hex>/`):
 //! - `manifest.json`: input path, size, SHA-256 of the first MiB, hvsleuth
@@ -37,9 +40,11 @@ use rayon::prelude::*;
 
 use crate::attribution::groups::Groups;
 use crate::evidence::Evidence;
+use crate::merge::facts::CaptureFacts;
 use crate::pipeline::files::{FileScan, scan_files};
 use crate::pipeline::scan::ScanConfig;
 use crate::pipeline::{is_packet_input, open_input};
+use hvsleuth_parsers::smb::model::SmbModel;
 
 /// Version of the shard layout; a shard of another version is not read.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -280,38 +285,109 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     Ok(m)
 }
 
-/// Reads a shard written by [`write`].
-pub fn read(dir: &Path) -> Result<Shard> {
-    let m = read_manifest(dir)?;
-    let body = match m.kind.as_str() {
-        "capture" => {
-            let mut scan = tables::read_capture(dir)
-                .with_context(|| format!("{}: damaged shard", dir.display()))?;
-            if let Some((bucket, cap, overflowed)) = m.groups {
-                let (keys, groups) = scan.1;
-                scan.0.groups = Some(Groups::from_parts(bucket, cap, keys, groups, overflowed));
-            }
-            ShardBody::Capture(Box::new(FileScan {
-                name: m.name.clone(),
-                scan: scan.0,
-                error: m.error.clone(),
-                notes: m.notes.clone(),
-                flows_evicted: m.flows_evicted,
-            }))
-        }
-        "evidence" => match &m.evidence_error {
-            Some(e) => ShardBody::Evidence(Err(e.clone())),
-            None => {
-                let mut e = tables::read_evidence(dir)
+/// A shard as the merge takes it: in memory (`analyze INPUTS`, which has
+/// them anyway) or still in its directory (`analyze --from`), read in two
+/// passes ([`MergeShard::first_pass`], then [`GroupsAt::load`]).
+pub enum MergeShard {
+    Memory(Shard),
+    Dir { dir: PathBuf, manifest: Manifest },
+}
+
+/// What the merge's first pass takes of a shard.
+pub enum FirstPass {
+    Capture {
+        facts: Box<CaptureFacts>,
+        /// Folded into the merged model at once, then dropped.
+        smb: Option<Box<SmbModel>>,
+        groups: GroupsAt,
+    },
+    /// Counters and events of one evidence file, or why it could not be read.
+    Evidence(std::result::Result<Evidence, String>),
+}
+
+/// Where the merge's second pass finds a capture's service groups.
+pub enum GroupsAt {
+    Memory(Option<Groups>),
+    /// A shard directory, with the manifest's (bucket, cap, folded services).
+    Dir(PathBuf, Option<(i64, usize, u64)>),
+}
+
+impl GroupsAt {
+    /// The groups (read from the shard now, for a shard on disk).
+    pub fn load(self) -> Result<Option<Groups>> {
+        match self {
+            GroupsAt::Memory(g) => Ok(g),
+            GroupsAt::Dir(dir, Some((bucket, cap, overflowed))) => {
+                let (keys, groups) = tables::read_capture_groups(&dir)
                     .with_context(|| format!("{}: damaged shard", dir.display()))?;
-                e.notes = m.notes.clone();
-                e.damaged = m.damaged.clone();
-                ShardBody::Evidence(Ok(e))
+                Ok(Some(Groups::from_parts(
+                    bucket, cap, keys, groups, overflowed,
+                )))
             }
-        },
-        k => bail!("{}: unknown shard kind {k:?}", dir.display()),
-    };
-    Ok(Shard { manifest: m, body })
+            GroupsAt::Dir(_, None) => Ok(None),
+        }
+    }
+}
+
+impl MergeShard {
+    pub fn is_capture(&self) -> bool {
+        match self {
+            MergeShard::Memory(s) => matches!(s.body, ShardBody::Capture(_)),
+            MergeShard::Dir { manifest, .. } => manifest.kind == "capture",
+        }
+    }
+
+    /// The shard's manifest and what the first pass needs of it (for a
+    /// capture on disk: every table but the groups' series, facts and frame
+    /// lengths, and the SMB model).
+    pub fn first_pass(self) -> Result<(Manifest, FirstPass)> {
+        match self {
+            MergeShard::Memory(s) => {
+                let pass = match s.body {
+                    ShardBody::Capture(mut f) => {
+                        let smb = f.scan.smb_model.take().map(Box::new);
+                        let (facts, groups) = CaptureFacts::from_file(&mut f);
+                        FirstPass::Capture {
+                            facts: Box::new(facts),
+                            smb,
+                            groups: GroupsAt::Memory(groups),
+                        }
+                    }
+                    ShardBody::Evidence(r) => FirstPass::Evidence(r),
+                };
+                Ok((s.manifest, pass))
+            }
+            MergeShard::Dir { dir, manifest: m } => {
+                let pass = match m.kind.as_str() {
+                    "capture" => {
+                        let (mut facts, smb) = tables::read_capture_facts(&dir)
+                            .with_context(|| format!("{}: damaged shard", dir.display()))?;
+                        facts.name = m.name.clone();
+                        facts.error = m.error.clone();
+                        facts.notes = m.notes.clone();
+                        facts.flows_evicted = m.flows_evicted;
+                        FirstPass::Capture {
+                            facts: Box::new(facts),
+                            smb: smb.map(Box::new),
+                            groups: GroupsAt::Dir(dir, m.groups),
+                        }
+                    }
+                    "evidence" => FirstPass::Evidence(match &m.evidence_error {
+                        Some(e) => Err(e.clone()),
+                        None => {
+                            let mut e = tables::read_evidence(&dir)
+                                .with_context(|| format!("{}: damaged shard", dir.display()))?;
+                            e.notes = m.notes.clone();
+                            e.damaged = m.damaged.clone();
+                            Ok(e)
+                        }
+                    }),
+                    k => bail!("{}: unknown shard kind {k:?}", dir.display()),
+                };
+                Ok((m, pass))
+            }
+        }
+    }
 }
 
 /// The file in a directory of shards that lists them in scan order.
@@ -379,27 +455,33 @@ fn update_order(root: &Path, names: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Reads the shards for a merge, in the order [`find`] gives, captures
-/// first (as `analyze` orders its inputs); each must have been scanned with
-/// `bucket_ns` as its scan bucket.
-pub fn read_for_merge(paths: &[PathBuf], bucket_ns: i64) -> Result<Vec<Shard>> {
+/// The shards for a merge, in the order [`find`] gives, captures first (as
+/// `analyze` orders its inputs); each must have been scanned with
+/// `bucket_ns` as its scan bucket. Only the manifests are read here: the
+/// merge reads the tables as it goes.
+pub fn open_for_merge(paths: &[PathBuf], bucket_ns: i64) -> Result<Vec<MergeShard>> {
     let dirs = find(paths)?;
     let mut shards = Vec::with_capacity(dirs.len());
-    for d in &dirs {
-        let s = read(d)?;
-        if s.manifest.settings.bucket_ns != bucket_ns {
+    for d in dirs {
+        let m = read_manifest(&d)?;
+        if m.settings.bucket_ns != bucket_ns {
             bail!(
                 "{}: scanned with a {} ns bucket, this analysis needs {bucket_ns} ns (scan again with the same --bucket)",
                 d.display(),
-                s.manifest.settings.bucket_ns
+                m.settings.bucket_ns
             );
         }
-        shards.push(s);
+        if !matches!(m.kind.as_str(), "capture" | "evidence") {
+            bail!("{}: unknown shard kind {:?}", d.display(), m.kind);
+        }
+        shards.push(MergeShard::Dir {
+            dir: d,
+            manifest: m,
+        });
     }
     // Captures first, then the other inputs, each in scan order.
-    let (mut caps, rest): (Vec<Shard>, Vec<Shard>) = shards
-        .into_iter()
-        .partition(|s| matches!(s.body, ShardBody::Capture(_)));
+    let (mut caps, rest): (Vec<MergeShard>, Vec<MergeShard>) =
+        shards.into_iter().partition(MergeShard::is_capture);
     caps.extend(rest);
     Ok(caps)
 }

@@ -35,8 +35,12 @@ use polars::prelude::*;
 use crate::attribution::groups::{Cell, FrameLengths, Group, GroupKey};
 use crate::attribution::rules::{AppFacts, Proto};
 use crate::evidence::{Counter, Evidence};
+use crate::merge::facts::{CaptureFacts, GroupHosts, SegSamples};
 use crate::pipeline::files::ScanOutput;
-use crate::pipeline::scan::{AnswerTimes, HeartbeatTrack, IfaceCounts};
+use crate::pipeline::scan::{
+    AnswerTimes, HB_MAX_ARRIVALS, HB_MAX_GAPS, HB_MAX_TRACKS, HeartbeatTrack, IfaceCounts,
+    MAX_ANSWERS, MAX_MAC_ENTRIES, MAX_SEG_SAMPLES,
+};
 
 type Tables = BTreeMap<String, usize>;
 /// A `macs` row: table, interface, MAC, peer MAC, address, frames.
@@ -50,9 +54,6 @@ type MacRow = (
 );
 /// A sampled segment's key and first time.
 type SegRow<'a> = (&'a (ConvKey, Direction, u32, u32), &'a i64);
-/// What a capture shard's tables hold: the scan output, and its group keys
-/// and groups (assembled into `Groups` with the manifest's settings).
-pub type CaptureTables = (ScanOutput, (Vec<GroupKey>, Vec<Group>));
 
 fn put(dir: &Path, name: &str, cols: Vec<Column>, tables: &mut Tables) -> Result<()> {
     let mut df = DataFrame::new_infer_height(cols)?;
@@ -67,10 +68,33 @@ fn put(dir: &Path, name: &str, cols: Vec<Column>, tables: &mut Tables) -> Result
 }
 
 fn get(dir: &Path, name: &str) -> Result<DataFrame> {
+    read_table(dir, name, usize::MAX)
+}
+
+/// A table the merge keeps for every shard, refused (before its rows are
+/// read) when it holds more rows than a scan writes: the merge's memory
+/// bound must not rest on a shard's word.
+fn get_bounded(dir: &Path, name: &str, max_rows: usize) -> Result<DataFrame> {
+    read_table(dir, name, max_rows)
+}
+
+fn read_table(dir: &Path, name: &str, max_rows: usize) -> Result<DataFrame> {
     let path = dir.join(format!("{name}.parquet"));
     let f = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    ParquetReader::new(f)
-        .finish()
+    let mut r = ParquetReader::new(f);
+    if max_rows < usize::MAX {
+        let n = r
+            .num_rows()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n > max_rows {
+            bail!(
+                "{}: {n} rows, more than a scan writes ({max_rows})",
+                path.display()
+            );
+        }
+    }
+    r.finish()
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot read {}", path.display()))
 }
@@ -632,10 +656,11 @@ pub fn write_capture(dir: &Path, s: &ScanOutput) -> Result<Tables> {
     Ok(t)
 }
 
-/// Reads a capture's tables: the scan output and (separately) the group
-/// keys and groups, which the caller assembles with the manifest's settings.
-pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
-    let mut s = ScanOutput::default();
+/// Reads what the merge's first pass needs of a capture shard (everything
+/// but the groups' series, facts and frame lengths: [`read_capture_groups`]),
+/// and its SMB model. The name, error and notes are the manifest's.
+pub fn read_capture_facts(dir: &Path) -> Result<(CaptureFacts, Option<SmbModel>)> {
+    let mut s = CaptureFacts::default();
     let df = get(dir, "interfaces")?;
     let (index, name, desc, lt, speed, snap) = (
         u32s(&df, "index")?,
@@ -670,6 +695,187 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
             wire_bytes,
         })
         .collect();
+    // Of the groups, only what topology infers from (their series, facts
+    // and frame lengths are other tables, read in the second pass).
+    let df = get(dir, "groups")?;
+    let (iface, proto, client, server, port, packets) = (
+        u32s(&df, "iface")?,
+        strs(&df, "proto")?,
+        opt_strs(&df, "client")?,
+        opt_strs(&df, "server")?,
+        u32s(&df, "port")?,
+        u64s(&df, "packets")?,
+    );
+    let mut keys = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        keys.push((
+            iface[i],
+            proto_of(&proto[i])?,
+            opt_ip(client[i].clone())?,
+            opt_ip(server[i].clone())?,
+            u16::try_from(port[i]).context("port")?,
+            packets[i],
+        ));
+    }
+    drop(df);
+    s.hosts = GroupHosts::of(keys.into_iter());
+    let df = get_bounded(dir, "heartbeats", HB_MAX_TRACKS)?;
+    let (iface, src, dst, count, first, last) = (
+        u32s(&df, "iface")?,
+        strs(&df, "src")?,
+        strs(&df, "dst")?,
+        u64s(&df, "count")?,
+        i64s(&df, "first_ts_ns")?,
+        i64s(&df, "last_ts_ns")?,
+    );
+    let mut tracks: Vec<((u32, IpAddr, IpAddr), HeartbeatTrack)> = Vec::new();
+    for i in 0..df.height() {
+        tracks.push((
+            (iface[i], ip(&src[i])?, ip(&dst[i])?),
+            HeartbeatTrack {
+                count: count[i],
+                first_ts_ns: first[i],
+                last_ts_ns: last[i],
+                gaps: Vec::new(),
+                arrivals: Vec::new(),
+            },
+        ));
+    }
+    let df = get_bounded(
+        dir,
+        "heartbeat_arrivals",
+        tracks.len().saturating_mul(HB_MAX_ARRIVALS),
+    )?;
+    for (tr, ts) in u64s(&df, "track")?.into_iter().zip(i64s(&df, "ts_ns")?) {
+        tracks
+            .get_mut(tr as usize)
+            .ok_or_else(|| anyhow!("heartbeat_arrivals: no track {tr}"))?
+            .1
+            .arrivals
+            .push(ts);
+    }
+    let df = get_bounded(
+        dir,
+        "heartbeat_gaps",
+        tracks.len().saturating_mul(HB_MAX_GAPS),
+    )?;
+    for ((tr, a), b) in u64s(&df, "track")?
+        .into_iter()
+        .zip(i64s(&df, "last_before_ns")?)
+        .zip(i64s(&df, "first_after_ns")?)
+    {
+        tracks
+            .get_mut(tr as usize)
+            .ok_or_else(|| anyhow!("heartbeat_gaps: no track {tr}"))?
+            .1
+            .gaps
+            .push((a, b));
+    }
+    s.heartbeats = tracks.into_iter().collect();
+    // Three tables of at most MAX_MAC_ENTRIES each.
+    let df = get_bounded(dir, "macs", 3 * MAX_MAC_ENTRIES)?;
+    let (table, iface, m, peer, addr, frames) = (
+        strs(&df, "table")?,
+        u32s(&df, "iface")?,
+        strs(&df, "mac")?,
+        opt_strs(&df, "peer_mac")?,
+        opt_strs(&df, "address")?,
+        u64s(&df, "frames")?,
+    );
+    for i in 0..df.height() {
+        let mm = mac(&m[i])?;
+        match table[i].as_str() {
+            "mac_ips" => {
+                let a = opt_ip(addr[i].clone())?.ok_or_else(|| anyhow!("macs: no address"))?;
+                s.mac_ips.insert((iface[i], mm, a), frames[i]);
+            }
+            "mac_pairs" => {
+                let p = mac(peer[i].as_deref().unwrap_or(""))?;
+                s.mac_pairs.insert((iface[i], mm, p), frames[i]);
+            }
+            "dir_macs" => {
+                s.dir_macs.insert((iface[i], mm), frames[i]);
+            }
+            t => bail!("macs: unknown table {t:?}"),
+        }
+    }
+    let df = get_bounded(dir, "seg_samples", MAX_SEG_SAMPLES)?;
+    let (proto, a_ip, a_port, b_ip, b_port, b_to_a, seq, len, ts) = (
+        strs(&df, "proto")?,
+        strs(&df, "a_ip")?,
+        u32s(&df, "a_port")?,
+        strs(&df, "b_ip")?,
+        u32s(&df, "b_port")?,
+        bools(&df, "b_to_a")?,
+        u32s(&df, "seq")?,
+        u32s(&df, "len")?,
+        i64s(&df, "ts_ns")?,
+    );
+    let mut seg = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let key = ConvKey {
+            proto: match proto[i].as_str() {
+                "tcp" => L4Proto::Tcp,
+                "udp" => L4Proto::Udp,
+                p => bail!("seg_samples: unknown protocol {p:?}"),
+            },
+            a: Endpoint {
+                ip: ip(&a_ip[i])?,
+                port: u16::try_from(a_port[i]).context("port")?,
+            },
+            b: Endpoint {
+                ip: ip(&b_ip[i])?,
+                port: u16::try_from(b_port[i]).context("port")?,
+            },
+        };
+        let dir = if b_to_a[i] {
+            Direction::BtoA
+        } else {
+            Direction::AtoB
+        };
+        seg.push((key, dir, seq[i], len[i], ts[i]));
+    }
+    drop(df);
+    s.seg = SegSamples::from_rows(seg.into_iter());
+    let df = get_bounded(dir, "answers", MAX_ANSWERS)?;
+    let (iface, addr, count) = (
+        u32s(&df, "iface")?,
+        strs(&df, "address")?,
+        u64s(&df, "count")?,
+    );
+    let lows = [
+        i64s(&df, "low0_ns")?,
+        i64s(&df, "low1_ns")?,
+        i64s(&df, "low2_ns")?,
+        i64s(&df, "low3_ns")?,
+    ];
+    for i in 0..df.height() {
+        let a: IpAddr = addr[i]
+            .parse()
+            .map_err(|_| anyhow!("answers: bad address {:?}", addr[i]))?;
+        s.answers.insert(
+            (iface[i], a),
+            AnswerTimes {
+                count: count[i],
+                lowest: [lows[0][i], lows[1][i], lows[2][i], lows[3][i]],
+            },
+        );
+    }
+    let path = dir.join("smb_model.json");
+    let mut smb = None;
+    if path.is_file() {
+        let b = std::fs::read(&path)?;
+        let mut m: SmbModel = serde_json::from_slice(&b).context("smb_model.json")?;
+        m.rebuild_indexes();
+        smb = Some(m);
+    }
+    Ok((s, smb))
+}
+
+/// Reads a capture shard's service groups with their series, facts and
+/// frame lengths (the merge's second pass, one shard at a time): the keys
+/// and groups, which the caller assembles with the manifest's settings.
+pub fn read_capture_groups(dir: &Path) -> Result<(Vec<GroupKey>, Vec<Group>)> {
     let df = get(dir, "groups")?;
     let (iface, proto, client, server, port) = (
         u32s(&df, "iface")?,
@@ -784,144 +990,7 @@ pub fn read_capture(dir: &Path) -> Result<CaptureTables> {
             lf[i],
         ));
     }
-    let df = get(dir, "heartbeats")?;
-    let (iface, src, dst, count, first, last) = (
-        u32s(&df, "iface")?,
-        strs(&df, "src")?,
-        strs(&df, "dst")?,
-        u64s(&df, "count")?,
-        i64s(&df, "first_ts_ns")?,
-        i64s(&df, "last_ts_ns")?,
-    );
-    let mut tracks: Vec<((u32, IpAddr, IpAddr), HeartbeatTrack)> = Vec::new();
-    for i in 0..df.height() {
-        tracks.push((
-            (iface[i], ip(&src[i])?, ip(&dst[i])?),
-            HeartbeatTrack {
-                count: count[i],
-                first_ts_ns: first[i],
-                last_ts_ns: last[i],
-                gaps: Vec::new(),
-                arrivals: Vec::new(),
-            },
-        ));
-    }
-    let df = get(dir, "heartbeat_arrivals")?;
-    for (tr, ts) in u64s(&df, "track")?.into_iter().zip(i64s(&df, "ts_ns")?) {
-        tracks
-            .get_mut(tr as usize)
-            .ok_or_else(|| anyhow!("heartbeat_arrivals: no track {tr}"))?
-            .1
-            .arrivals
-            .push(ts);
-    }
-    let df = get(dir, "heartbeat_gaps")?;
-    for ((tr, a), b) in u64s(&df, "track")?
-        .into_iter()
-        .zip(i64s(&df, "last_before_ns")?)
-        .zip(i64s(&df, "first_after_ns")?)
-    {
-        tracks
-            .get_mut(tr as usize)
-            .ok_or_else(|| anyhow!("heartbeat_gaps: no track {tr}"))?
-            .1
-            .gaps
-            .push((a, b));
-    }
-    s.heartbeats = tracks.into_iter().collect();
-    let df = get(dir, "macs")?;
-    let (table, iface, m, peer, addr, frames) = (
-        strs(&df, "table")?,
-        u32s(&df, "iface")?,
-        strs(&df, "mac")?,
-        opt_strs(&df, "peer_mac")?,
-        opt_strs(&df, "address")?,
-        u64s(&df, "frames")?,
-    );
-    for i in 0..df.height() {
-        let mm = mac(&m[i])?;
-        match table[i].as_str() {
-            "mac_ips" => {
-                let a = opt_ip(addr[i].clone())?.ok_or_else(|| anyhow!("macs: no address"))?;
-                s.mac_ips.insert((iface[i], mm, a), frames[i]);
-            }
-            "mac_pairs" => {
-                let p = mac(peer[i].as_deref().unwrap_or(""))?;
-                s.mac_pairs.insert((iface[i], mm, p), frames[i]);
-            }
-            "dir_macs" => {
-                s.dir_macs.insert((iface[i], mm), frames[i]);
-            }
-            t => bail!("macs: unknown table {t:?}"),
-        }
-    }
-    let df = get(dir, "seg_samples")?;
-    let (proto, a_ip, a_port, b_ip, b_port, b_to_a, seq, len, ts) = (
-        strs(&df, "proto")?,
-        strs(&df, "a_ip")?,
-        u32s(&df, "a_port")?,
-        strs(&df, "b_ip")?,
-        u32s(&df, "b_port")?,
-        bools(&df, "b_to_a")?,
-        u32s(&df, "seq")?,
-        u32s(&df, "len")?,
-        i64s(&df, "ts_ns")?,
-    );
-    for i in 0..df.height() {
-        let key = ConvKey {
-            proto: match proto[i].as_str() {
-                "tcp" => L4Proto::Tcp,
-                "udp" => L4Proto::Udp,
-                p => bail!("seg_samples: unknown protocol {p:?}"),
-            },
-            a: Endpoint {
-                ip: ip(&a_ip[i])?,
-                port: u16::try_from(a_port[i]).context("port")?,
-            },
-            b: Endpoint {
-                ip: ip(&b_ip[i])?,
-                port: u16::try_from(b_port[i]).context("port")?,
-            },
-        };
-        let dir = if b_to_a[i] {
-            Direction::BtoA
-        } else {
-            Direction::AtoB
-        };
-        s.seg_samples.insert((key, dir, seq[i], len[i]), ts[i]);
-    }
-    let df = get(dir, "answers")?;
-    let (iface, addr, count) = (
-        u32s(&df, "iface")?,
-        strs(&df, "address")?,
-        u64s(&df, "count")?,
-    );
-    let lows = [
-        i64s(&df, "low0_ns")?,
-        i64s(&df, "low1_ns")?,
-        i64s(&df, "low2_ns")?,
-        i64s(&df, "low3_ns")?,
-    ];
-    for i in 0..df.height() {
-        let a: IpAddr = addr[i]
-            .parse()
-            .map_err(|_| anyhow!("answers: bad address {:?}", addr[i]))?;
-        s.answers.insert(
-            (iface[i], a),
-            AnswerTimes {
-                count: count[i],
-                lowest: [lows[0][i], lows[1][i], lows[2][i], lows[3][i]],
-            },
-        );
-    }
-    let smb = dir.join("smb_model.json");
-    if smb.is_file() {
-        let b = std::fs::read(&smb)?;
-        let mut m: SmbModel = serde_json::from_slice(&b).context("smb_model.json")?;
-        m.rebuild_indexes();
-        s.smb_model = Some(m);
-    }
-    Ok((s, (keys, groups)))
+    Ok((keys, groups))
 }
 
 /// Writes an evidence file's counters and events into `dir`.

@@ -1179,3 +1179,57 @@ impl SmbModel {
         }
     }
 }
+
+#[cfg(test)]
+mod merge_cap {
+    use super::*;
+
+    fn channel(n: u8) -> ChannelInfo {
+        let ep = |ip: [u8; 4], port| Endpoint {
+            ip: IpAddr::from(ip),
+            port,
+        };
+        ChannelInfo {
+            client: ep([10, 0, 0, n], 50_000),
+            server: ep([10, 0, 1, 1], 445),
+            capture: format!("node{n}.pcapng"),
+            interface: "eth0".into(),
+        }
+    }
+
+    /// Models merged one after another (one per capture, as the merge folds
+    /// shards) keep at most MAX_IO_RECORDS per-IO records in all, not per
+    /// model merged; the IO beyond them is summed, so no byte is lost.
+    #[test]
+    fn merged_models_share_one_cap_on_io_records() {
+        const PER: usize = MAX_IO_RECORDS / 2 + 1000;
+        let mut merged = SmbModel::new();
+        for n in 0..3u8 {
+            let mut m = SmbModel::new();
+            let id = m.channel_id(&channel(n));
+            for mid in 0..PER as u64 {
+                m.io(
+                    id,
+                    &Io {
+                        kind: IoKind::Read,
+                        session_id: 7,
+                        message_id: Some(mid),
+                        file_id: None,
+                        bytes: 10,
+                        declared: 10,
+                        complete: true,
+                    },
+                );
+            }
+            assert_eq!(m.io_records, PER);
+            merged.merge(m);
+            assert!(merged.io_records <= MAX_IO_RECORDS);
+        }
+        assert_eq!(merged.io_records, MAX_IO_RECORDS);
+        let stored: usize = merged.conns.iter().map(|c| c.ios.len()).sum();
+        assert_eq!(stored, MAX_IO_RECORDS);
+        let r = merged.report();
+        assert_eq!(r.sessions.len(), 1);
+        assert_eq!(r.sessions[0].read_bytes, 3 * PER as u64 * 10);
+    }
+}

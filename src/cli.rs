@@ -242,11 +242,17 @@ pub struct CommonArgs {
     /// File of NT hashes, lines `user:NTHASH` (or `DOMAIN\user:NTHASH`, 32 hex digits).
     #[arg(long = "nt-hash", value_name = "FILE", global = true)]
     pub nt_hash: Option<PathBuf>,
+    /// Kerberos keytab (MIT format, as ktutil or ktpass write it) of the SMB
+    /// servers' service accounts: Kerberos SESSION_SETUPs get their session key
+    /// from the AP-REQ (aes256/aes128-cts-hmac-sha1-96 and rc4-hmac; not DES).
+    /// Repeatable. Reports say how each session's key came, never the key.
+    #[arg(long = "keytab", value_name = "FILE", global = true)]
+    pub keytab: Vec<PathBuf>,
 }
 
 impl CommonArgs {
-    /// The SMB decryption keys from --smb-key, --smb-keys, --ntlm-password and
-    /// --nt-hash (`None` without any). A bad key source is a usage error
+    /// The SMB decryption keys from --smb-key, --smb-keys, --ntlm-password,
+    /// --nt-hash and --keytab (`None` without any). A bad key source is a usage error
     /// (exit 2); messages name the option and line, never key bytes.
     pub fn smb_key_ring(&self) -> Option<std::sync::Arc<hvsleuth_parsers::smb::crypto::KeyRing>> {
         use hvsleuth_parsers::smb::crypto::keys;
@@ -277,6 +283,13 @@ impl CommonArgs {
             {
                 ring.add_credential(c);
             }
+        }
+        for p in &self.keytab {
+            let bytes = std::fs::read(p)
+                .unwrap_or_else(|e| fail("--keytab", format!("{}: {e}", p.display())));
+            let kt = hvsleuth_parsers::kerberos::keytab::parse(&bytes)
+                .unwrap_or_else(|e| fail("--keytab", format!("{}: {e}", p.display())));
+            ring.add_keytab(kt);
         }
         if let Some(p) = &self.nt_hash {
             for c in keys::parse_hash_file(&read("--nt-hash", p))

@@ -143,6 +143,25 @@ fn render_text(r: &SmbReport, top: usize) -> String {
                 String::new()
             }
         );
+        if let Some(k) = &x.key {
+            let g = &x.signatures;
+            let sig = if g.total() > 0 {
+                let mut v = format!(", {} of {} signature(s) verified", g.verified, g.total());
+                if g.failed > 0 {
+                    v += &format!(" ({} did not verify: wrong key or damaged)", g.failed);
+                }
+                if g.unchecked > 0 {
+                    v += &format!(" ({} not carried whole, unchecked)", g.unchecked);
+                }
+                v
+            } else {
+                String::new()
+            };
+            let _ = writeln!(s, "  {}{sig}", k.how);
+            if let Some(d) = &k.detail {
+                let _ = writeln!(s, "    ({d})");
+            }
+        }
         let d = &x.decryption;
         if d.attempted() {
             let mut parts = Vec::new();

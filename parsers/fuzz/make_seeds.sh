@@ -25,6 +25,16 @@ if command -v tshark >/dev/null; then
   done
   tshark -r "$C/zeek/smb2.delete-on-close-perms-delete-existing.pcap" -Y 'dcerpc' -T fields -e tcp.payload 2>/dev/null \
     | head -20 | tr -d '\n' | xxd -r -p | head -c 16384 > "$out/dcerpc_stream/dcerpc.bin" || true
+  # kerberos: mode byte, then a keytab (0), a security blob (1), or SMB stream bytes (3).
+  mkdir -p "$out/kerberos"
+  { printf '\000'; cat "$C/zeek/smb2_krb.keytab"; } > "$out/kerberos/keytab.bin"
+  for fr in 12 14; do
+    { printf '\001'; tshark -r "$C/zeek/smb2_krb.pcap" -Y "frame.number==$fr" -T fields -e smb2.security_blob 2>/dev/null \
+      | tr -d ':\n' | xxd -r -p; } > "$out/kerberos/blob$fr.bin"
+  done
+  printf '\002\001' > "$out/kerberos/fixture.bin"
+  { printf '\003'; tshark -r "$C/zeek/smb2_krb.pcap" -Y 'tcp.dstport==445 && tcp.len>0' -T fields -e tcp.payload 2>/dev/null \
+    | head -8 | tr -d '\n' | xxd -r -p; } > "$out/kerberos/stream.bin"
 fi
 # tcp_reassembly takes 8-byte segment records: a few deterministic patterns.
 python3 - "$out/tcp_reassembly" <<'PY'

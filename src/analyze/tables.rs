@@ -236,6 +236,21 @@ pub fn smb_sessions(r: &hvsleuth_parsers::smb::model::SmbReport) -> PolarsResult
             "incomplete_messages".into(),
             s.iter().map(|x| x.incomplete_messages).collect::<Vec<_>>(),
         ),
+        // How the session key came (never the key), and the signed messages it verified.
+        Column::new(
+            "key_source".into(),
+            s.iter()
+                .map(|x| x.key.as_ref().map(|k| k.how.clone()).unwrap_or_default())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "signatures_verified".into(),
+            s.iter().map(|x| x.signatures.verified).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "signatures_failed".into(),
+            s.iter().map(|x| x.signatures.failed).collect::<Vec<_>>(),
+        ),
     ])
 }
 

@@ -124,8 +124,17 @@ pub fn sessions(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 .take(10)
                 .map(|s| {
                     let ch = s.channels.first().map(|c| format!("{} -> {}", c.client, c.server)).unwrap_or_default();
+                    // Say where a recovered key came from (Kerberos, NTLMv2); never the key.
+                    let origin = s
+                        .key
+                        .as_ref()
+                        .filter(|k| k.recovered && !k.how.starts_with("key supplied"))
+                        .map(|k| format!(" ({})", k.how))
+                        .unwrap_or_default();
                     let how = if s.decryption.decrypted_frames > 0 {
-                        format!("decrypted with a supplied key, {}", shares(s))
+                        format!("decrypted with a supplied key{origin}, {}", shares(s))
+                    } else if s.key.as_ref().is_some_and(|k| !k.recovered) {
+                        format!("not decrypted ({})", s.key.as_ref().map(|k| k.how.as_str()).unwrap_or(""))
                     } else if s.decryption.auth_failures > 0 {
                         format!("not decrypted ({} messages failed authentication)", s.decryption.auth_failures)
                     } else {

@@ -19,6 +19,7 @@ mod dataset;
 mod evidence;
 mod findings;
 mod generated;
+mod kerberos;
 mod lab;
 mod memory;
 mod robustness;

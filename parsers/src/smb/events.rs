@@ -67,6 +67,17 @@ pub enum SmbEventKind {
         /// Bytes of delivered data discarded while hunting.
         skipped: u64,
     },
+    /// How a session's key came, or why it did not (at its successful
+    /// SESSION_SETUP response, when keys, credentials or a keytab were given).
+    SessionKey {
+        session_id: u64,
+        origin: super::crypto::KeyOrigin,
+    },
+    /// A signed cleartext PDU checked with its session's key.
+    Signature {
+        session_id: u64,
+        check: super::crypto::SignatureCheck,
+    },
 }
 
 /// What an [`Io`] event counts.

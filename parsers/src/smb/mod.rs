@@ -26,7 +26,7 @@ pub mod wire;
 pub use events::{
     Body, FileId, NetworkInterfaceInfo, Pdu, ShareRedirect, SmbEvent, SmbEventKind, SmbSink,
 };
-pub use model::{ChannelInfo, DecryptionReport, SmbModel, SmbReport};
+pub use model::{ChannelInfo, DecryptionReport, SignatureReport, SmbModel, SmbReport};
 pub use stream::{SmbConnState, SmbParser, SmbStats};
 
 #[cfg(test)]

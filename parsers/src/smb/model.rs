@@ -15,7 +15,7 @@ use super::commands::{
     SESSION_FLAG_BINDING, SESSION_FLAG_ENCRYPT_DATA, SESSION_FLAG_IS_GUEST, SESSION_FLAG_IS_NULL,
     SHARE_FLAG_ENCRYPT_DATA, dialect_name, share_capability_names, share_caps, share_type_name,
 };
-use super::crypto::Decryption;
+use super::crypto::{Decryption, KeyOrigin, SignatureCheck};
 use super::events::*;
 use super::wire::{COMMAND_NAMES, status};
 
@@ -246,6 +246,32 @@ struct Session {
     files: FastMap<FileId, FileRec>,
     binding_requests: u64,
     decryption: DecryptionReport,
+    #[serde(default)]
+    key: Option<KeyOrigin>,
+    #[serde(default)]
+    signatures: SignatureReport,
+}
+
+/// Signed messages of a session checked with its key (all zero without one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignatureReport {
+    pub verified: u64,
+    /// The signature is not the key's (wrong key or damage).
+    pub failed: u64,
+    /// Not carried whole in the capture, so not checked.
+    pub unchecked: u64,
+}
+
+impl SignatureReport {
+    fn add(&mut self, o: &SignatureReport) {
+        self.verified += o.verified;
+        self.failed += o.failed;
+        self.unchecked += o.unchecked;
+    }
+    /// Signed messages checked or seen with a key.
+    pub fn total(&self) -> u64 {
+        self.verified + self.failed + self.unchecked
+    }
 }
 
 /// What decryption did to a session's encrypted messages (all zero without keys).
@@ -388,6 +414,11 @@ pub struct SessionReport {
     pub encrypted_bytes: u64,
     /// Decryption outcomes (all zero when no key was supplied for the session).
     pub decryption: DecryptionReport,
+    /// How the session's key came (supplied, NTLMv2, Kerberos) or why it did
+    /// not; `None` when no key source applied. Never the key.
+    pub key: Option<KeyOrigin>,
+    /// Signed messages checked with the session's key.
+    pub signatures: SignatureReport,
     /// READ/WRITE/encrypted messages the captures carried only in part.
     pub incomplete_messages: u64,
 }
@@ -633,6 +664,10 @@ impl SmbModel {
             }
             s.binding_requests += o.binding_requests;
             s.decryption.add(&o.decryption);
+            s.signatures.add(&o.signatures);
+            if s.key.as_ref().is_none_or(|k| !k.recovered) && o.key.is_some() {
+                s.key = o.key;
+            }
         }
         for (a, b) in self.commands.iter_mut().zip(other.commands) {
             *a += b;
@@ -714,6 +749,27 @@ impl SmbModel {
                 }
             }
             SmbEventKind::Io(io) => self.io(id, io),
+            SmbEventKind::SessionKey { session_id, origin } => {
+                if let Some(s) = self.session(*session_id, id) {
+                    // A recovered key is not replaced by a later failure (a channel's binding).
+                    if s.key
+                        .as_ref()
+                        .is_none_or(|k| !k.recovered || origin.recovered)
+                    {
+                        s.key = Some(origin.clone());
+                    }
+                }
+            }
+            SmbEventKind::Signature { session_id, check } => {
+                if let Some(s) = self.session(*session_id, id) {
+                    let g = &mut s.signatures;
+                    match check {
+                        SignatureCheck::Verified => g.verified += 1,
+                        SignatureCheck::Failed => g.failed += 1,
+                        SignatureCheck::Unchecked => g.unchecked += 1,
+                    }
+                }
+            }
             SmbEventKind::Compressed {
                 len,
                 header_visible,
@@ -1081,6 +1137,8 @@ impl SmbModel {
                     encrypted_bytes: sum.encrypted,
                     incomplete_messages: sum.incomplete,
                     decryption: s.decryption,
+                    key: s.key.clone(),
+                    signatures: s.signatures,
                 }
             })
             .collect();

@@ -787,11 +787,21 @@ impl SmbConnState {
             } else {
                 rest
             };
+            let mut key_origin = None;
+            let mut signature = None;
             let body = if whole {
                 let b = decode_body(&h, pdu);
                 if let Some(c) = self.crypto.as_deref_mut() {
                     if matches!(h.command, cmd::NEGOTIATE | cmd::SESSION_SETUP) && !compressed {
-                        c.observe(&h, pdu, &b);
+                        key_origin = c.observe(&h, pdu, &b);
+                    }
+                    if !compressed && frame_len != 0 {
+                        let carried = if next != 0 {
+                            rest.len() >= next
+                        } else {
+                            (off + rest.len()) as u64 >= u64::from(frame_len)
+                        };
+                        signature = c.check_signature(&h, pdu, carried);
                     }
                 }
                 self.enrich(&h, b)
@@ -832,6 +842,26 @@ impl SmbConnState {
                     body,
                 }),
             });
+            if let Some(origin) = key_origin {
+                sink.event(&SmbEvent {
+                    dir,
+                    ts_ns,
+                    kind: SmbEventKind::SessionKey {
+                        session_id: h.session_id,
+                        origin,
+                    },
+                });
+            }
+            if let Some(check) = signature {
+                sink.event(&SmbEvent {
+                    dir,
+                    ts_ns,
+                    kind: SmbEventKind::Signature {
+                        session_id: h.session_id,
+                        check,
+                    },
+                });
+            }
             if next < SMB2_HEADER_LEN {
                 break;
             }
@@ -1145,6 +1175,12 @@ fn required(buf: &[u8], len: u32, crypto: Option<&ConnCrypto>) -> Need {
             let Ok((_, h)) = smb2_header(buf) else {
                 return Need::Bad;
             };
+            // A signed message of a session whose key is known: whole, to check it.
+            if h.flags & wire::flags::SIGNED != 0
+                && crypto.is_some_and(|c| c.can_verify(h.session_id))
+            {
+                return Need::Bytes(len);
+            }
             let full = cap(MAX_BUFFER);
             if h.next_command != 0 {
                 return full;

@@ -8,6 +8,8 @@ use super::cipher::{self, Cipher};
 use super::kdf;
 use super::keys::{KeyRing, LearnedKeys, Secret};
 use super::ntlm;
+use super::sign::Signer;
+use crate::kerberos::{self, ApRepOutcome, ApReqOutcome, crypto::enctype_name};
 use crate::smb::events::Body;
 use crate::smb::wire::{self, Smb2Header, TRANSFORM_HEADER_LEN, cmd, status};
 
@@ -56,6 +58,37 @@ pub struct CryptoStats {
     pub ntlm_wrong_password: u64,
     /// Sessions set up here whose keys could not be derived (e.g. no preauth hash).
     pub underivable: u64,
+    /// Session keys recovered from Kerberos AP-REQs with a keytab.
+    pub krb_recovered: u64,
+    /// Kerberos AP-REQs the keytab could not open (no entry, wrong key, unsupported type).
+    pub krb_failed: u64,
+    /// Signed messages whose signature verified / did not / could not be checked
+    /// (the message was not carried whole).
+    pub signatures_verified: u64,
+    pub signatures_failed: u64,
+    pub signatures_unchecked: u64,
+}
+
+/// How a session's key came (or why it did not), for the report: never the key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyOrigin {
+    /// The session key is known.
+    pub recovered: bool,
+    /// "key recovered from Kerberos (aes256-cts-hmac-sha1-96)", "key not recovered: ...".
+    pub how: String,
+    /// Principals and where the key sits in the exchange, when from Kerberos.
+    pub detail: Option<String>,
+}
+
+/// The outcome of checking one signed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureCheck {
+    Verified,
+    /// The signature is not the one the session's key gives (wrong key, damage).
+    Failed,
+    /// The message was not carried whole, so it could not be checked.
+    Unchecked,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +97,51 @@ struct Setup {
     hash: [u8; 64],
     challenge: Option<[u8; 8]>,
     session_key: Option<Secret>,
+    /// The AP-REQ the keytab opened (its ticket session key opens the AP-REP).
+    krb: Option<Box<kerberos::Accepted>>,
+    origin: Option<KeyOrigin>,
+}
+
+impl Setup {
+    fn new(session_id: u64, hash: [u8; 64]) -> Setup {
+        Setup {
+            session_id,
+            hash,
+            challenge: None,
+            session_key: None,
+            krb: None,
+            origin: None,
+        }
+    }
+}
+
+/// The security buffer of a SESSION_SETUP request or response PDU.
+fn security_blob(pdu: &[u8], response: bool) -> Option<&[u8]> {
+    let at = if response { 64 + 4 } else { 64 + 12 };
+    let off = usize::from(u16::from_le_bytes([*pdu.get(at)?, *pdu.get(at + 1)?]));
+    let len = usize::from(u16::from_le_bytes([*pdu.get(at + 2)?, *pdu.get(at + 3)?]));
+    pdu.get(off..off.checked_add(len)?)
+}
+
+fn kerberos_origin(etype: i32, origin: &str, a: &kerberos::Accepted) -> KeyOrigin {
+    KeyOrigin {
+        recovered: true,
+        how: format!("key recovered from Kerberos ({})", enctype_name(etype)),
+        detail: Some(format!(
+            "{origin}; ticket for {} ({}), client {}",
+            a.service,
+            enctype_name(a.ticket_etype),
+            a.client
+        )),
+    }
+}
+
+fn not_recovered(how: String) -> KeyOrigin {
+    KeyOrigin {
+        recovered: false,
+        how,
+        detail: None,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +176,10 @@ pub struct ConnCrypto {
     active: Vec<Active>,
     plain: Vec<u8>,
     stats: CryptoStats,
+    /// SIGNING_CAPABILITIES choice of the 3.1.1 NEGOTIATE response.
+    signing_alg: Option<u16>,
+    /// Signing keys of the sessions set up (or bound) on this connection.
+    signers: Vec<(u64, Signer)>,
 }
 
 impl ConnCrypto {
@@ -113,6 +195,8 @@ impl ConnCrypto {
             active: Vec::new(),
             plain: Vec::new(),
             stats: CryptoStats::default(),
+            signing_alg: None,
+            signers: Vec::new(),
         }
     }
 
@@ -134,8 +218,10 @@ impl ConnCrypto {
     }
 
     /// A cleartext PDU (the whole PDU, `pdu`) of the connection: NEGOTIATE and
-    /// SESSION_SETUP feed the preauth hash, the dialect, the cipher and NTLM.
-    pub fn observe(&mut self, h: &Smb2Header, pdu: &[u8], body: &Body) {
+    /// SESSION_SETUP feed the preauth hash, the dialect, the cipher, NTLM and
+    /// Kerberos. A successful SESSION_SETUP response returns how its session's
+    /// key came (when a credential, keytab or key was given for it).
+    pub fn observe(&mut self, h: &Smb2Header, pdu: &[u8], body: &Body) -> Option<KeyOrigin> {
         let resp = h.is_response();
         match (h.command, resp) {
             (cmd::NEGOTIATE, false) => {
@@ -144,9 +230,10 @@ impl ConnCrypto {
             (cmd::NEGOTIATE, true) => {
                 if let Body::NegotiateResponse(n) = body {
                     if n.dialect == 0x02FF {
-                        return;
+                        return None;
                     }
                     self.dialect = Some(n.dialect);
+                    self.signing_alg = n.contexts.signing.first().copied();
                     self.cipher = match n.dialect {
                         0x0300 | 0x0302 => Some(cipher::AES_128_CCM),
                         0x0311 => n.contexts.ciphers.first().copied(),
@@ -159,8 +246,130 @@ impl ConnCrypto {
                 }
             }
             (cmd::SESSION_SETUP, false) => self.setup_request(h.session_id, pdu),
-            (cmd::SESSION_SETUP, true) => self.setup_response(h, pdu),
+            (cmd::SESSION_SETUP, true) => return self.setup_response(h, pdu),
             _ => {}
+        }
+        None
+    }
+
+    /// Whether signed messages of `session_id` should be buffered whole (a key to check them).
+    pub fn can_verify(&self, session_id: u64) -> bool {
+        self.signers.iter().any(|(s, _)| *s == session_id)
+    }
+
+    /// Checks a signed cleartext PDU (`whole`: every byte of it is in `pdu`).
+    /// `None` when it is not signed or no key is known for its session.
+    pub fn check_signature(
+        &mut self,
+        h: &Smb2Header,
+        pdu: &[u8],
+        whole: bool,
+    ) -> Option<SignatureCheck> {
+        if h.flags & wire::flags::SIGNED == 0 || h.session_id == 0 {
+            return None;
+        }
+        if !self.can_verify(h.session_id) {
+            // A supplied session key works mid-stream where no preauth hash is needed.
+            let sk = self.ring.spec(h.session_id)?.session_key.clone()?;
+            let d = self.dialect.filter(|d| *d != 0x0311)?;
+            let s = Signer::new(d, None, sk.expose(), None)?;
+            self.add_signer(h.session_id, s);
+        }
+        let signer = &self.signers.iter().find(|(s, _)| *s == h.session_id)?.1;
+        let r = if !whole {
+            self.stats.signatures_unchecked += 1;
+            SignatureCheck::Unchecked
+        } else if signer.verify(pdu) {
+            self.stats.signatures_verified += 1;
+            SignatureCheck::Verified
+        } else {
+            self.stats.signatures_failed += 1;
+            SignatureCheck::Failed
+        };
+        Some(r)
+    }
+
+    fn add_signer(&mut self, sid: u64, s: Signer) {
+        self.signers.retain(|(x, _)| *x != sid);
+        if self.signers.len() >= MAX_SESSIONS {
+            self.signers.remove(0);
+        }
+        self.signers.push((sid, s));
+    }
+
+    /// Opens a SESSION_SETUP request's AP-REQ with the keytab.
+    fn kerberos_request(&mut self, s: &mut Setup, pdu: &[u8]) {
+        let Some(kt) = self.ring.keytab() else { return };
+        let Some((kerberos::TOK_AP_REQ, m)) =
+            security_blob(pdu, false).and_then(kerberos::krb5_token)
+        else {
+            return;
+        };
+        let kv = |k: Option<u32>| k.map_or("no kvno".to_string(), |k| format!("kvno {k}"));
+        match kerberos::accept_ap_req(m, kt) {
+            ApReqOutcome::Accepted(a) => {
+                self.stats.krb_recovered += 1;
+                let g = a.gss_key();
+                s.origin = Some(kerberos_origin(g.etype, g.origin, &a));
+                s.session_key = Some(g.key);
+                s.krb = Some(a);
+            }
+            o => {
+                self.stats.krb_failed += 1;
+                s.session_key = None;
+                s.krb = None;
+                s.origin = Some(not_recovered(match o {
+                    ApReqOutcome::NoEntry {
+                        service,
+                        kvno,
+                        etype,
+                    } => format!(
+                        "key not recovered: no keytab entry for {service}, {}, {}",
+                        kv(kvno),
+                        enctype_name(etype)
+                    ),
+                    ApReqOutcome::IntegrityFailed {
+                        service,
+                        kvno,
+                        etype,
+                    } => format!(
+                        "key not recovered: ticket integrity check failed ({service}, {}, {}: the keytab's key is not the one the ticket was sealed with)",
+                        kv(kvno),
+                        enctype_name(etype)
+                    ),
+                    ApReqOutcome::Unsupported { service, etype } => format!(
+                        "key not recovered: {} is not supported (ticket for {service}; supported: aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96, rc4-hmac)",
+                        enctype_name(etype)
+                    ),
+                    _ => "key not recovered: malformed Kerberos AP-REQ".to_string(),
+                }));
+            }
+        }
+    }
+
+    /// Opens a SESSION_SETUP response's AP-REP: its acceptor subkey, when present,
+    /// is the session's key.
+    fn kerberos_response(s: &mut Setup, pdu: &[u8]) {
+        let Some(a) = s.krb.as_deref() else { return };
+        let Some((kerberos::TOK_AP_REP, m)) =
+            security_blob(pdu, true).and_then(kerberos::krb5_token)
+        else {
+            return;
+        };
+        match kerberos::open_ap_rep(m, &a.ticket_key) {
+            ApRepOutcome::Opened(Some((etype, key))) => {
+                s.origin = Some(kerberos_origin(etype, "acceptor subkey", a));
+                s.session_key = Some(key);
+            }
+            ApRepOutcome::Opened(None) => {}
+            _ => {
+                if let Some(o) = &mut s.origin {
+                    o.detail = Some(format!(
+                        "{}; the AP-REP did not open with the ticket session key",
+                        o.detail.as_deref().unwrap_or("")
+                    ));
+                }
+            }
         }
     }
 
@@ -173,18 +382,11 @@ impl ConnCrypto {
         };
         let mut s = match idx {
             Some(i) => self.setups.swap_remove(i),
-            None if sid == 0 => self.pending_new.take().unwrap_or(Setup {
-                session_id: 0,
-                hash: base,
-                challenge: None,
-                session_key: None,
-            }),
-            None => Setup {
-                session_id: sid,
-                hash: base,
-                challenge: None,
-                session_key: None,
-            },
+            None if sid == 0 => self
+                .pending_new
+                .take()
+                .unwrap_or_else(|| Setup::new(0, base)),
+            None => Setup::new(sid, base),
         };
         s.hash = kdf::preauth_step(&s.hash, pdu);
         if let (Some(m), Some(ch)) = (ntlm::find(pdu), s.challenge) {
@@ -193,12 +395,26 @@ impl ConnCrypto {
                     ntlm::Outcome::Key(k) => {
                         self.stats.ntlm_recovered += 1;
                         s.session_key = Some(k);
+                        s.origin = Some(KeyOrigin {
+                            recovered: true,
+                            how: "key recovered from NTLMv2 (supplied password or NT hash)".into(),
+                            detail: ntlm::account(m).map(|(d, u)| format!("account {d}\\{u}")),
+                        });
                     }
-                    ntlm::Outcome::WrongPassword => self.stats.ntlm_wrong_password += 1,
+                    ntlm::Outcome::WrongPassword => {
+                        self.stats.ntlm_wrong_password += 1;
+                        s.origin = Some(not_recovered(match ntlm::account(m) {
+                            Some((d, u)) => format!(
+                                "key not recovered: the NTLMv2 response of {d}\\{u} matches no supplied password"
+                            ),
+                            None => "key not recovered: the NTLMv2 response matches no supplied password".into(),
+                        }));
+                    }
                     _ => {}
                 }
             }
         }
+        self.kerberos_request(&mut s, pdu);
         if sid == 0 {
             self.pending_new = Some(s);
         } else {
@@ -209,17 +425,15 @@ impl ConnCrypto {
         }
     }
 
-    fn setup_response(&mut self, h: &Smb2Header, pdu: &[u8]) {
+    fn setup_response(&mut self, h: &Smb2Header, pdu: &[u8]) -> Option<KeyOrigin> {
         let sid = h.session_id;
         if sid == 0 {
-            return;
+            return None;
         }
         let i = match self.setups.iter().position(|s| s.session_id == sid) {
             Some(i) => i,
             None => {
-                let Some(mut s) = self.pending_new.take() else {
-                    return;
-                };
+                let mut s = self.pending_new.take()?;
                 s.session_id = sid;
                 if self.setups.len() >= MAX_SETUPS {
                     self.setups.remove(0);
@@ -234,23 +448,38 @@ impl ConnCrypto {
             if let Some(c) = ntlm::find(pdu).and_then(ntlm::server_challenge) {
                 s.challenge = Some(c);
             }
-            return;
+            Self::kerberos_response(s, pdu);
+            return None;
         }
-        let s = self.setups.swap_remove(i);
+        let mut s = self.setups.swap_remove(i);
         if h.status != status::SUCCESS {
-            return;
+            return None;
         }
+        Self::kerberos_response(&mut s, pdu);
         // A binding SESSION_SETUP (3.x) keeps the session's cipher keys.
         let from_credential = s.session_key.is_some();
-        let key = s
-            .session_key
-            .clone()
-            .or_else(|| self.ring.spec(sid).and_then(|k| k.session_key.clone()));
-        let (Some(key), Some(dialect)) = (key, self.dialect) else {
-            return;
+        let supplied = self.ring.spec(sid).and_then(|k| k.session_key.clone());
+        let origin = match (&s.origin, &s.session_key, &supplied) {
+            (Some(o), Some(_), _) => Some(o.clone()),
+            (_, None, Some(_)) => Some(KeyOrigin {
+                recovered: true,
+                how: "key supplied (--smb-key)".into(),
+                detail: None,
+            }),
+            (o, _, _) => o.clone(),
         };
-        let cipher = self.cipher.unwrap_or(cipher::AES_128_CCM);
+        let key = s.session_key.clone().or(supplied);
+        let (Some(key), Some(dialect)) = (key, self.dialect) else {
+            return origin;
+        };
         let preauth = (dialect == 0x0311).then_some(&s.hash);
+        if let Some(sg) = Signer::new(dialect, self.signing_alg, key.expose(), preauth) {
+            self.add_signer(sid, sg);
+        }
+        if !matches!(dialect, 0x0300 | 0x0302 | 0x0311) {
+            return origin; // SMB 2.x has no encryption: only signing uses the key
+        }
+        let cipher = self.cipher.unwrap_or(cipher::AES_128_CCM);
         match kdf::cipher_keys(dialect, cipher, key.expose(), preauth) {
             Some((c2s, s2c)) => {
                 self.ring.learn(
@@ -267,6 +496,7 @@ impl ConnCrypto {
             }
             None => self.stats.underivable += 1,
         }
+        origin
     }
 
     /// Ciphers to try for a session, most likely first.

@@ -241,7 +241,7 @@ pub struct LearnedKeys {
     pub cipher: u16,
     pub c2s: Secret,
     pub s2c: Secret,
-    /// Recovered from an NTLMv2 exchange with a supplied credential.
+    /// Recovered from an NTLMv2 exchange with a supplied credential or from Kerberos with a keytab.
     pub from_credential: bool,
 }
 
@@ -253,6 +253,7 @@ pub const MAX_LEARNED: usize = 65_536;
 pub struct KeyRing {
     sessions: Vec<SessionKeySpec>,
     credentials: Vec<NtCredential>,
+    keytab: Option<crate::kerberos::Keytab>,
     learned: Mutex<FastMap<u64, LearnedKeys>>,
 }
 
@@ -266,8 +267,18 @@ impl KeyRing {
     pub fn add_credential(&mut self, c: NtCredential) {
         self.credentials.push(c);
     }
+    /// Keys of a keytab (`--keytab`): Kerberos SESSION_SETUPs get their session key.
+    pub fn add_keytab(&mut self, kt: crate::kerberos::Keytab) {
+        match &mut self.keytab {
+            Some(k) => k.entries.extend(kt.entries),
+            None => self.keytab = Some(kt),
+        }
+    }
+    pub fn keytab(&self) -> Option<&crate::kerberos::Keytab> {
+        self.keytab.as_ref()
+    }
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty() && self.credentials.is_empty()
+        self.sessions.is_empty() && self.credentials.is_empty() && self.keytab.is_none()
     }
     /// The same key sources with nothing learnt yet. Each capture file gets
     /// one, so that what a file decrypts never depends on how far the files
@@ -277,6 +288,7 @@ impl KeyRing {
         KeyRing {
             sessions: self.sessions.clone(),
             credentials: self.credentials.clone(),
+            keytab: self.keytab.clone(),
             learned: Mutex::default(),
         }
     }

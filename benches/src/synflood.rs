@@ -25,13 +25,7 @@ pub struct SynFloodOpts {
 
 /// Writes `o.flows` SYNs into a legacy pcap at `out`; returns (packets, bytes written).
 pub fn syn_flood(out: &Path, o: &SynFloodOpts) -> io::Result<(u64, u64)> {
-    let iface = IfaceDesc {
-        name: "eth0".into(),
-        description: None,
-        link_type: 1,
-        snaplen: 65535,
-        speed_bps: None,
-    };
+    let iface = IfaceDesc::ethernet("eth0");
     let mut w = CaptureWriter::new(File::create(out)?, Format::Pcap, &[iface])?;
     let mut rng = Rng::new(o.seed);
     let server = [10u8, 255, 0, 1];

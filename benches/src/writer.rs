@@ -29,6 +29,19 @@ pub struct IfaceDesc {
     pub speed_bps: Option<u64>,
 }
 
+impl IfaceDesc {
+    /// An Ethernet interface named `name`, snaplen 65535, no description or speed.
+    pub fn ethernet(name: &str) -> IfaceDesc {
+        IfaceDesc {
+            name: name.to_string(),
+            description: None,
+            link_type: 1,
+            snaplen: 65535,
+            speed_bps: None,
+        }
+    }
+}
+
 /// Writes frames into a pcap or pcapng stream.
 pub struct CaptureWriter<W: Write> {
     out: BufWriter<W>,

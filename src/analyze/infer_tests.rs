@@ -71,11 +71,8 @@ impl Cap {
             ifaces: ifaces
                 .iter()
                 .map(|(n, sp)| IfaceDesc {
-                    name: n.to_string(),
-                    description: None,
-                    link_type: 1,
-                    snaplen: 65535,
                     speed_bps: *sp,
+                    ..IfaceDesc::ethernet(n)
                 })
                 .collect(),
             frames: Vec::new(),

@@ -107,13 +107,7 @@ fn live_flows_cost_hundreds_of_bytes_and_one_budget_covers_parallel_files() {
 /// `seconds` s: `groups` x `seconds` (group, bucket) cells in a shard.
 fn udp_services(out: &std::path::Path, groups: u16, seconds: i64) {
     use hvsleuth_bench::writer::{CaptureWriter, Format, IfaceDesc};
-    let iface = IfaceDesc {
-        name: "eth0".into(),
-        description: None,
-        link_type: 1,
-        snaplen: 65535,
-        speed_bps: None,
-    };
+    let iface = IfaceDesc::ethernet("eth0");
     let f = std::fs::File::create(out).unwrap();
     let mut w = CaptureWriter::new(f, Format::Pcap, &[iface]).unwrap();
     let mut frame = [0u8; 60];

@@ -177,6 +177,15 @@ fn run(paths: &[PathBuf], bucket_ns: i64) -> Analysis {
     .unwrap_or_else(|_| panic!("analysis failed"))
 }
 
+/// The analysed interface whose capture interface is named `name`.
+fn iface_named<'a>(a: &'a Analysis, name: &str) -> &'a crate::merge::topology::Iface {
+    a.model
+        .ifaces
+        .iter()
+        .find(|i| i.capture_if_name == name)
+        .unwrap_or_else(|| panic!("no interface {name}"))
+}
+
 fn findings<'a>(a: &'a Analysis, id: &str) -> Vec<&'a Finding> {
     a.summary.findings.iter().filter(|f| f.id == id).collect()
 }
@@ -322,12 +331,7 @@ fn class1_undecided_is_a_conflict_not_the_peers_address() {
     // Only alpha's capture: its storage NIC has one peer and nothing decides.
     let d = tmpdir("c1-one");
     let a = run(&class1(&d, false, &[0]), S);
-    let stor = a
-        .model
-        .ifaces
-        .iter()
-        .find(|i| i.capture_if_name == "Ethernet 5")
-        .unwrap();
+    let stor = iface_named(&a, "Ethernet 5");
     assert!(
         !stor.addresses.contains(&"172.20.9.2".parse().unwrap()),
         "took the peer's address: {:?}",
@@ -1366,12 +1370,7 @@ fn class1_one_peer_link_decided_by_answer_times_v4_and_v6() {
         let d = tmpdir(&format!("c1-ans-{v6}"));
         // Alpha answers in 15 us, the host (a round trip away) in 250 us.
         let a = run(&[one_peer_front(&d, v6, 15_000, 250_000)], S);
-        let front = a
-            .model
-            .ifaces
-            .iter()
-            .find(|i| i.capture_if_name == "SLOT 2")
-            .unwrap();
+        let front = iface_named(&a, "SLOT 2");
         let want: IpAddr = if v6 { "fd5e:10::2b" } else { "10.77.4.43" }
             .parse()
             .unwrap();
@@ -1404,12 +1403,7 @@ fn class1_answer_times_that_do_not_decide_keep_the_conflict() {
     // Both ends answer alike: nothing to tell them apart.
     let d = tmpdir("c1-ans-same");
     let a = run(&[one_peer_front(&d, false, 40_000, 45_000)], S);
-    let front = a
-        .model
-        .ifaces
-        .iter()
-        .find(|i| i.capture_if_name == "SLOT 2")
-        .unwrap();
+    let front = iface_named(&a, "SLOT 2");
     assert!(front.addresses.is_empty(), "{:?}", front.addresses);
     assert!(
         a.summary
@@ -1437,18 +1431,8 @@ fn class1_answer_times_that_do_not_decide_keep_the_conflict() {
         &mut cap, 1, &p2, &me, 50402, T0, 200, 10_000_000, 300_000, 8_000,
     );
     let a = run(&[cap.write(&d)], S);
-    let p0 = a
-        .model
-        .ifaces
-        .iter()
-        .find(|i| i.capture_if_name == "p0")
-        .unwrap();
-    let p1i = a
-        .model
-        .ifaces
-        .iter()
-        .find(|i| i.capture_if_name == "p1")
-        .unwrap();
+    let p0 = iface_named(&a, "p0");
+    let p1i = iface_named(&a, "p1");
     assert_eq!(p1i.addresses, vec![me.ip]);
     assert!(p0.addresses.is_empty(), "{:?}", p0.addresses);
     let fact = a
@@ -1524,12 +1508,7 @@ fn class1_arp_replies_time_the_ends_of_a_udp_only_link() {
         }
     }
     let a = run(&[cap.write(&d)], S);
-    let bk = a
-        .model
-        .ifaces
-        .iter()
-        .find(|i| i.capture_if_name == "backup")
-        .unwrap();
+    let bk = iface_named(&a, "backup");
     assert_eq!(bk.addresses, vec![me.ip], "{:#?}", a.summary.inferred);
 }
 

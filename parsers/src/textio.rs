@@ -125,7 +125,7 @@ impl<R: Read> TextReader<R> {
                 break if any { Line::Line } else { Line::Eof };
             }
             any = true;
-            let (chunk, used, done) = match buf.iter().position(|&c| c == b'\n') {
+            let (chunk, used, done) = match memchr::memchr(b'\n', buf) {
                 Some(i) => (&buf[..i], i + 1, true),
                 None => (buf, buf.len(), false),
             };

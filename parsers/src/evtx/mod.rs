@@ -241,6 +241,10 @@ pub fn read_event_xml<R: Read>(
     let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
     let mut chunk = vec![0u8; 256 * 1024];
     let mut eof = false;
+    // No `</Event>` starts in `buf[start..close_scan]`: the search for a close
+    // resumes there, so each byte is searched once however the element is
+    // split across reads or however many opens precede a missing close.
+    let mut close_scan = 0;
     while !eof {
         let n = text.read(&mut chunk)?;
         if n == 0 {
@@ -257,16 +261,19 @@ pub fn read_event_xml<R: Read>(
                 break;
             };
             let from = start + open;
-            let Some(close) = find(&buf[from..], b"</Event>") else {
+            let scan = close_scan.max(from);
+            let Some(close) = memchr::memmem::find(&buf[scan..], EVENT_CLOSE) else {
+                close_scan = buf.len().saturating_sub(EVENT_CLOSE.len() - 1).max(from);
                 start = from;
                 if buf.len() - from > MAX_XML_EVENT {
+                    // No close anywhere after `from`: skip the whole run.
                     stats.oversized += 1;
-                    start = from + 6;
+                    start = close_scan.max(from + 6);
                     continue;
                 }
                 break;
             };
-            let end = from + close + b"</Event>".len();
+            let end = scan + close + EVENT_CLOSE.len();
             stats.events += 1;
             match parse_event_xml(&String::from_utf8_lossy(&buf[from..end])) {
                 Some(ev) => f(ev),
@@ -275,15 +282,18 @@ pub fn read_event_xml<R: Read>(
             start = end;
         }
         buf.drain(..start);
+        close_scan = close_scan.saturating_sub(start);
     }
     Ok(stats)
 }
+
+const EVENT_CLOSE: &[u8] = b"</Event>";
 
 /// Offset of the next `<Event` followed by `>`, `/` or whitespace (not `<Events>`,
 /// `<EventData>`, `<EventID>`).
 fn find_event_open(hay: &[u8]) -> Option<usize> {
     let mut from = 0;
-    while let Some(i) = find(hay.get(from..)?, b"<Event") {
+    while let Some(i) = memchr::memmem::find(hay.get(from..)?, b"<Event") {
         let at = from + i;
         match hay.get(at + 6) {
             Some(b'>' | b' ' | b'\t' | b'\r' | b'\n') => return Some(at),
@@ -292,10 +302,6 @@ fn find_event_open(hay: &[u8]) -> Option<usize> {
         }
     }
     None
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -300,6 +300,36 @@ fn xml_export_forms() {
     }
 }
 
+/// Opens with no close: the search for `</Event>` resumes where the last one
+/// stopped, so a 9 MB run of `<Event ` (one open every 7 bytes, no close) is
+/// one linear pass, where searching again from every open scanned the rest of
+/// a 4 MiB buffer 600,000 times. The event after the run is still delivered.
+#[test]
+fn opens_without_close_stay_linear() {
+    let mut b = b"<Events>".to_vec();
+    b.extend(std::iter::repeat_n(&b"<Event "[..], 9 << 20 >> 3).flatten());
+    let tail = b"</Events><Event xmlns='x'><System><Provider Name='P'/><EventID>7</EventID></System></Event>";
+    b.extend_from_slice(tail);
+    let mut ids = Vec::new();
+    let st = read_event_xml(&b[..], |e| ids.push(e.event_id)).unwrap();
+    assert!(st.oversized >= 1, "{st:?}");
+    // The last `<Event ` of the run opens the element the tail closes.
+    assert!(st.events >= 1, "{st:?}");
+}
+
+/// An element split across many reads is searched once for its close.
+#[test]
+fn element_across_reads() {
+    let mut b =
+        b"<Event><System><Provider Name='P'/><EventID>9</EventID></System><EventData><Data>"
+            .to_vec();
+    b.extend(std::iter::repeat_n(b'x', 3 << 20));
+    b.extend_from_slice(b"</Data></EventData></Event>");
+    let mut ids = Vec::new();
+    let st = read_event_xml(&b[..], |e| ids.push(e.event_id)).unwrap();
+    assert_eq!((st.events, st.oversized, ids), (1, 0, vec![9]));
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;

@@ -127,7 +127,13 @@ fn find_tag_end(s: &str) -> Option<usize> {
             b'>' => return Some(at),
             b'<' => return None,
             q => {
-                let close = b.get(at + 1..)?.iter().position(|&c| c == q)?;
+                // `<` cannot occur in an attribute value: it ends the search,
+                // so each scan stops at the next `<` and a run of unclosed
+                // quotes costs one pass, not one pass per `<`.
+                let close = memchr::memchr2(q, b'<', b.get(at + 1..)?)?;
+                if b[at + 1 + close] == b'<' {
+                    return None;
+                }
                 i = at + 1 + close + 1;
             }
         }
@@ -262,5 +268,27 @@ mod tests {
         ] {
             let _ = Scanner::new(doc).count();
         }
+    }
+
+    #[test]
+    fn unclosed_quotes_stay_linear() {
+        // Each `<` opened a tag whose quote search ran to the end of the
+        // document: 1.5 MB of `<"` was 10^11 steps. `<` inside a quoted value
+        // now ends the tag (it is not allowed there), so this is one pass.
+        let doc = "<\"".repeat(750_000);
+        let texts = Scanner::new(&doc)
+            .filter(|t| matches!(t, Token::Text(_)))
+            .count();
+        assert_eq!(texts, 1_500_000);
+        // A quoted `>` is still part of the value.
+        let t: Vec<_> = Scanner::new("<a b='>'/>").collect();
+        assert_eq!(
+            t,
+            [Token::Start {
+                name: "a",
+                attrs: " b='>'",
+                empty: true
+            }]
+        );
     }
 }

@@ -35,10 +35,7 @@ impl<'a> Iterator for Fields<'a> {
             // Find the closing quote that is not doubled.
             let mut i = 0;
             let end = loop {
-                match body
-                    .get(i..)
-                    .and_then(|t| t.iter().position(|&c| c == b'"'))
-                {
+                match body.get(i..).and_then(|t| memchr::memchr(b'"', t)) {
                     None => break None,
                     Some(p) => {
                         let q = i + p;
@@ -59,7 +56,7 @@ impl<'a> Iterator for Fields<'a> {
                 Some(q) => {
                     let cell = &body[..q];
                     let after = &body[q + 1..];
-                    match after.iter().position(|&c| c == self.delim) {
+                    match memchr::memchr(self.delim, after) {
                         Some(d) => self.rest = &after[d + 1..],
                         None => self.done = true,
                     }
@@ -67,7 +64,7 @@ impl<'a> Iterator for Fields<'a> {
                 }
             }
         } else {
-            match s.iter().position(|&c| c == self.delim) {
+            match memchr::memchr(self.delim, s) {
                 Some(d) => {
                     self.rest = &s[d + 1..];
                     Some(&s[..d])
@@ -88,7 +85,7 @@ pub fn unescape(cell: &[u8]) -> String {
 
 /// Delimiter of a PDH export, judged from the header line: `"(PDH-TSV` means tab.
 pub fn delimiter_of(header: &[u8]) -> u8 {
-    if header.windows(8).any(|w| w == b"(PDH-TSV") {
+    if memchr::memmem::find(header, b"(PDH-TSV").is_some() {
         b'\t'
     } else {
         b','

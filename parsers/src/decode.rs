@@ -129,6 +129,13 @@ pub fn decode(link: LinkType, data: &[u8]) -> Decoded<'_> {
             }
         }
         LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 => ip(&mut d, data, data),
+        // Native Wi-Fi (pktmon, ndiscap): data frames with LLC/SNAP.
+        LinkType::IEEE802_11 => {
+            if let Some(f) = crate::ieee80211::data_frame(data) {
+                d.macs = Some((f.src, f.dst));
+                ether(&mut d, data, EtherType(f.ether_type), &data[f.payload..]);
+            }
+        }
         // 4-byte address family, host byte order for NULL, network order for LOOP.
         LinkType::NULL | LinkType::LOOP => {
             if let Some(p) = data.get(4..) {
@@ -355,6 +362,44 @@ mod tests {
         let mut v = Vec::new();
         b.write(&mut v, payload).unwrap();
         v
+    }
+
+    /// The frame an 802.11 station receives for `eth` (Ethernet II, no VLAN):
+    /// FromDS data header, LLC/SNAP, then the same packet.
+    fn as_80211(eth: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x88, 0x02, 0, 0];
+        f.extend_from_slice(&eth[..6]); // a1 = DA
+        f.extend_from_slice(&[9; 6]); // a2 = BSSID
+        f.extend_from_slice(&eth[6..12]); // a3 = SA
+        f.extend_from_slice(&[0, 0, 0, 0]); // sequence, QoS control
+        f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0]);
+        f.extend_from_slice(&eth[12..]);
+        f
+    }
+
+    #[test]
+    fn wifi_data_frame_decodes_as_its_ethernet_twin() {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(50000, 445, 1000, 64);
+        let mut eth = Vec::new();
+        b.write(&mut eth, b"smb").unwrap();
+        let w = as_80211(&eth);
+        let (de, dw) = (
+            decode(LinkType::ETHERNET, &eth),
+            decode(LinkType::IEEE802_11, &w),
+        );
+        assert_eq!(dw.macs, Some(([1; 6], [2; 6])));
+        assert_eq!((dw.transport, dw.vlan), (de.transport, de.vlan));
+        assert!(matches!(dw.transport, Transport::Tcp(_)));
+        // A management frame, or an encrypted one, decodes to nothing.
+        let mut m = w.clone();
+        m[0] = 0x80;
+        assert_eq!(decode(LinkType::IEEE802_11, &m), Decoded::NOTHING);
+        let mut p = w.clone();
+        p[1] |= 0x40;
+        p.splice(26..26, [0x12, 0x34, 0, 0x20, 0, 0, 0, 0]);
+        assert_eq!(decode(LinkType::IEEE802_11, &p), Decoded::NOTHING);
     }
 
     #[test]

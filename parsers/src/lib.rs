@@ -12,6 +12,7 @@ pub mod etl;
 pub mod evtx;
 pub mod flow;
 pub mod flowtable;
+pub mod ieee80211;
 pub mod kerberos;
 pub mod link;
 pub mod perfmon;

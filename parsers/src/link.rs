@@ -10,6 +10,7 @@ impl LinkType {
     pub const NULL: LinkType = LinkType(0);
     pub const ETHERNET: LinkType = LinkType(1);
     pub const RAW: LinkType = LinkType(101);
+    pub const IEEE802_11: LinkType = LinkType(105);
     pub const LOOP: LinkType = LinkType(108);
     pub const LINUX_SLL: LinkType = LinkType(113);
     pub const IPV4: LinkType = LinkType(228);
@@ -22,6 +23,7 @@ impl LinkType {
             0 => "NULL",
             1 => "ETHERNET",
             101 => "RAW",
+            105 => "IEEE802_11",
             108 => "LOOP",
             113 => "LINUX_SLL",
             228 => "IPV4",

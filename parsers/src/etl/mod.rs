@@ -187,6 +187,15 @@ impl EtlReport {
             );
         } else {
             s += "no packet events";
+            let pktmon = self
+                .providers
+                .iter()
+                .any(|(p, n)| *p == pktmon::PKTMON_PROVIDER && *n > 0);
+            if pktmon {
+                s += ": pktmon wrote its component table but logged no packet (started \
+                      with --counters-only or without --capture, or its packet filters \
+                      matched nothing)";
+            }
         }
         if self.damaged_compressed_buffers > 0 {
             s += &format!(

@@ -28,7 +28,7 @@ pub mod kw {
 }
 
 /// LINKTYPE_IEEE802_11.
-pub const LINKTYPE_802_11: LinkType = LinkType(105);
+pub const LINKTYPE_802_11: LinkType = LinkType::IEEE802_11;
 
 /// One logged fragment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

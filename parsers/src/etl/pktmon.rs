@@ -27,11 +27,18 @@ pub const FRAME_HEADER_LEN: usize = 34;
 pub struct Frame<'a> {
     pub group: u64,
     pub number: u16,
+    /// The copy's place in the packet's path (1, 2, ...), or 0: newer
+    /// pktmon builds write 0 and a new PktGroupId for every copy, so the
+    /// copies of one packet can only be told by their bytes
+    /// ([`copy_fingerprint`]).
+    pub appearance: u16,
     /// 0 none, 1 in, 2 out, 3 rx, 4 tx, 5 ingress, 6 egress.
     pub direction: u16,
     /// 1 Ethernet, 2 Wi-Fi, 3 mobile broadband (IP).
     pub packet_type: u16,
     pub component: u16,
+    /// Which side of the component (1 lower, 2 upper).
+    pub edge: u16,
     pub original_size: u16,
     pub data: &'a [u8],
 }
@@ -49,14 +56,37 @@ impl Frame<'_> {
         }
     }
 
-    /// `None` for packet types we cannot hand on (unknown).
+    /// `None` for packet types we cannot hand on (unknown). A Wi-Fi copy
+    /// (type 2) whose bytes are an Ethernet II frame and no 802.11 data
+    /// frame is Ethernet: pktmon logs the Ethernet frame that native Wi-Fi
+    /// filters pass up and down with type 2 at some of their edges (seen on
+    /// two Windows 11 traces: a broadcast MAC, then EtherType 0x0800).
     pub fn link_type(&self) -> Option<LinkType> {
         match self.packet_type {
             1 => Some(LinkType::ETHERNET),
+            2 if crate::ieee80211::data_frame(self.data).is_none()
+                && crate::ieee80211::ethernet_payload(self.data).is_some() =>
+            {
+                Some(LinkType::ETHERNET)
+            }
             2 => Some(super::ndis::LINKTYPE_802_11),
             3 => Some(LinkType::RAW),
             _ => None,
         }
+    }
+
+    /// The network-layer packet inside the frame, found by its bytes (not
+    /// by the packet type, which pktmon also writes on Ethernet copies): an
+    /// 802.11 data frame's body, else what follows an Ethernet II header;
+    /// the whole frame for type 3 (IP).
+    fn network_packet(&self) -> (usize, &[u8]) {
+        let off = match self.packet_type {
+            3 => 0,
+            _ => crate::ieee80211::data_frame(self.data)
+                .map(|f| f.payload)
+                .unwrap_or_else(|| crate::ieee80211::ethernet_header_len(self.data)),
+        };
+        (off, self.data.get(off..).unwrap_or(&[]))
     }
 }
 
@@ -69,9 +99,11 @@ pub fn parse_frame(p: &[u8]) -> Option<Frame<'_>> {
     Some(Frame {
         group: u64::from_le_bytes(h[..8].try_into().expect("8 bytes")),
         number: r16(8),
+        appearance: r16(10),
         direction: r16(12),
         packet_type: r16(14),
         component: r16(16),
+        edge: r16(18),
         original_size: r16(30),
         data: p.get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + logged)?,
     })
@@ -281,6 +313,41 @@ impl SeenKeys {
         }
         false
     }
+}
+
+/// What the copies of one packet logged by components of one NIC share,
+/// whatever their link layer (802.11 at the miniport, Ethernet above the
+/// native Wi-Fi filter, Ethernet alone on a wired NIC): the direction, the
+/// network-layer packet's declared length (OriginalSize less the link header)
+/// and its first 40 bytes (every copy holds them unless pktmon was told to
+/// log fewer than about 90 bytes: it logs 128 by default). For IPv4 these
+/// include the identification, so a retransmitted segment differs. Packets
+/// that share all of this (IPv6 segments of one size) stay countable: the
+/// caller counts a packet seen again at the same component edge as new, so
+/// a collision swaps copies between packets without losing one.
+pub fn copy_fingerprint(f: &Frame<'_>, nic: u64) -> u64 {
+    let (off, l3) = f.network_packet();
+    let declared = if f.original_size > 0 {
+        (f.original_size as usize).saturating_sub(off)
+    } else {
+        l3.len()
+    };
+    let dir = match f.outbound() {
+        None => 0u64,
+        Some(false) => 1,
+        Some(true) => 2,
+    };
+    let mix = |h: u64, v: u64| (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    let mut h = mix(mix(nic, dir << 32 | declared as u64), 0x5bd1_e995);
+    let head = &l3[..l3.len().min(40)];
+    let mut chunks = head.chunks_exact(8);
+    for c in &mut chunks {
+        h = mix(h, u64::from_le_bytes(c.try_into().expect("8 bytes")));
+    }
+    for &b in chunks.remainder() {
+        h = mix(h, b as u64);
+    }
+    h
 }
 
 /// Key of one packet: its group and number within the group.

@@ -234,6 +234,8 @@ pub(super) struct State<'s> {
     assembler: Assembler,
     layers: LayerDedupe,
     seen: SeenKeys,
+    /// pktmon copies without a shared PktGroupId, told by their bytes.
+    copies: LayerDedupe,
     components: Components,
     providers: Providers,
     /// The decompressed buffer (reused).
@@ -260,6 +262,7 @@ impl<'s> State<'s> {
             assembler: Assembler::default(),
             layers: LayerDedupe::default(),
             seen: SeenKeys::new(PKTMON_SEEN),
+            copies: LayerDedupe::default(),
             components: Components::default(),
             providers: Providers::default(),
             dbuf: Vec::new(),
@@ -555,6 +558,22 @@ impl<'s> State<'s> {
             Some(i) => IfKey::IfIndex(i),
             None => IfKey::Component(f.component),
         };
+        let ts = self.clock.to_unix_ns(ev.timestamp);
+        if f.appearance == 0 {
+            // No appearance count: this pktmon gives every copy its own
+            // PktGroupId. A copy is the same bytes at another component
+            // edge of the same NIC, in the same direction, shortly after.
+            let nic = match key {
+                IfKey::IfIndex(i) => i as u64,
+                _ => 1 << 40 | f.component as u64,
+            };
+            let fp = pktmon::copy_fingerprint(&f, nic);
+            let layer = (f.component as u64) << 16 | f.edge as u64;
+            if self.copies.is_duplicate_key(fp, layer, ts) {
+                self.report.duplicates += 1;
+                return;
+            }
+        }
         let component = f.component;
         let comps = &self.components;
         let iface = self.out.iface(key, link, || {
@@ -601,7 +620,6 @@ impl<'s> State<'s> {
         } else {
             ndis::infer_wire_len(link, f.data)
         };
-        let ts = self.clock.to_unix_ns(ev.timestamp);
         self.out.emit(iface, link, ts, wire, f.data, f.outbound());
     }
 

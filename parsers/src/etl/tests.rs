@@ -445,6 +445,132 @@ fn pktmon_capture_counts_each_packet_once() {
     check_against_pcap(&pkts, &expect, &c, 100);
 }
 
+/// Newer pktmon builds (three Windows 11 traces from 2026 read here) write
+/// AppearanceCount 0 and a new PktGroupId for every copy of a packet. A
+/// Wi-Fi NIC (ifindex 14) logs a received packet at its miniport (13, as
+/// 802.11), at the lower and upper edges of a native Wi-Fi filter (41, the
+/// upper one with the Ethernet bytes but packet type 2, as those traces
+/// show), at an Ethernet filter (40) and at TCPIP (80); a sent packet the
+/// other way round. Each packet counts once, its first copy is the one
+/// delivered, and the same bytes sent again 1 ms later (a retransmission,
+/// seen again at the first component) count as a new packet.
+#[test]
+#[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
+fn pktmon_copies_without_shared_group_count_once() {
+    use super::writer::{PktmonFrame, pktmon_frame};
+    let mut pkts = pcap_packets("zeek/20-fids.pcap");
+    // The same bytes again 1 ms after packet 100: a new packet.
+    let again = (pkts[100].0 + 1_000_000, pkts[100].1, pkts[100].2.clone());
+    pkts.insert(101, again);
+    pkts.sort_by_key(|p| p.0);
+    let start = (pkts[0].0 / 100 - 10_000_000) * 100;
+    let mut w = EtlWriter::new(64 << 10, WClock::Qpc(10_000_000), start);
+    let ev = |w: &mut EtlWriter, id: u16, ts_ns: i64, payload: &[u8]| {
+        w.event(&WEvent {
+            provider: pktmon::PKTMON_PROVIDER,
+            id,
+            keywords: 0x10,
+            process_id: 4,
+            thread_id: 1,
+            ts_ns,
+            payload,
+            extended: false,
+        })
+    };
+    for (comp, ty, v) in [(13u16, 1u16, 14u32), (41, 2, 14), (40, 2, 14), (80, 2, 14)] {
+        let mut p = comp.to_le_bytes().to_vec();
+        p.extend_from_slice(&ty.to_le_bytes());
+        p.extend_from_slice(&v.to_le_bytes());
+        ev(&mut w, pktmon::EVENT_COMPONENT_PROP_UINT, start, &p);
+    }
+    let to_80211 = |eth: &[u8]| {
+        let mut f = vec![0x88, 0x42, 0, 0]; // QoS data, FromDS, Protected (decrypted)
+        f.extend_from_slice(&eth[..6]);
+        f.extend_from_slice(&[9; 6]);
+        f.extend_from_slice(&eth[6..12]);
+        f.extend_from_slice(&[0, 0, 0, 0, 0xaa, 0xaa, 0x03, 0, 0, 0]);
+        f.extend_from_slice(&eth[12..]);
+        f
+    };
+    let mut group = 0u64;
+    let (mut want_wire, mut want_first) = (0u64, Vec::new());
+    for (i, (ts, wire, eth)) in pkts.iter().enumerate() {
+        let wifi = to_80211(eth);
+        let rx = i % 3 != 0;
+        // (component, edge, packet type, 802.11 bytes?)
+        let mut path = [
+            (13u16, 1u16, 2u16, true),
+            (41, 1, 2, true),
+            (41, 2, 2, false),
+            (40, 1, 1, false),
+            (80, 1, 1, false),
+        ];
+        if !rx {
+            path.reverse();
+        }
+        for (k, &(component, edge, packet_type, is_wifi)) in path.iter().enumerate() {
+            let (bytes, original) = if is_wifi {
+                (&wifi[..], *wire + 20)
+            } else {
+                (&eth[..], *wire)
+            };
+            if k == 0 {
+                want_wire += original as u64;
+                want_first.push(bytes[..bytes.len().min(128)].to_vec());
+            }
+            group += 1;
+            let h = PktmonFrame {
+                group,
+                number: 1,
+                appearance: 0,
+                direction: if rx { 3 } else { 4 },
+                packet_type,
+                component,
+                edge,
+            };
+            let p = pktmon_frame(&h, &bytes[..bytes.len().min(128)], original as u16);
+            ev(&mut w, pktmon::EVENT_FRAME, ts + k as i64 * 3_000, &p);
+        }
+    }
+    let etl = w.finish();
+    let mut c = Collect::default();
+    let r = read_etl(&etl[..], "pktmon.etl", &mut c);
+    assert_eq!(r.error, None);
+    assert_eq!(r.warnings, vec![]);
+    assert_eq!((r.packets, r.duplicates), (501, 4 * 501));
+    let got: Vec<Vec<u8>> = c.pkts.iter().map(|p| p.3.clone()).collect();
+    assert!(
+        got == want_first,
+        "the first copy of each packet is delivered"
+    );
+    assert_eq!(c.pkts.iter().map(|p| p.2 as u64).sum::<u64>(), want_wire);
+    // Received packets arrive on the NIC's 802.11 interface, sent ones on
+    // its Ethernet one; the 802.11 frames decode to the same TCP segments.
+    let names: Vec<&str> = c.ifaces.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["ifindex-14", "ifindex-14 (802.11)"]);
+    for (p, (_, _, eth)) in c.pkts.iter().zip(&pkts) {
+        let link = c.ifaces[p.0 as usize].link_type;
+        let (a, b) = (
+            crate::decode::decode(link, &p.3),
+            crate::decode::decode(crate::link::LinkType::ETHERNET, eth),
+        );
+        let key = |t: crate::decode::Transport<'_>| match t {
+            crate::decode::Transport::Tcp(t) => {
+                Some((t.src_port, t.dst_port, t.seq, t.payload_len()))
+            }
+            crate::decode::Transport::Udp(u) => Some((
+                u.src_port,
+                u.dst_port,
+                0,
+                u.payload.len() as u32 + u.missing,
+            )),
+            _ => None,
+        };
+        assert!(key(b.transport).is_some());
+        assert_eq!(key(a.transport), key(b.transport));
+    }
+}
+
 #[test]
 #[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn gzip_compressed_etl() {
@@ -960,6 +1086,13 @@ fn pktmon_gdn_has_no_packet_events() {
     assert_eq!((r.buffers, r.compressed_buffers, r.events), (3, 2, 939));
     assert_eq!((r.packet_events, r.packets), (0, 0));
     assert!(c.pkts.is_empty());
+    // The note says why a pktmon trace can hold no packet.
+    assert!(
+        r.summary()
+            .contains("pktmon wrote its component table but logged no packet"),
+        "{}",
+        r.summary()
+    );
     assert_eq!(
         scan_components(std::fs::File::open(format!("{CORPUS}/pktmon/gdn/PktMon.etl")).unwrap())
             .len(),

@@ -247,9 +247,46 @@ pub fn ndis_1001(miniport: u32, lower: u32, frag: &[u8]) -> Vec<u8> {
 
 /// Payload of pktmon event 160.
 pub fn pktmon_160(group: u64, number: u16, component: u16, frame: &[u8], original: u16) -> Vec<u8> {
+    pktmon_frame(
+        &PktmonFrame {
+            group,
+            number,
+            appearance: 1,
+            direction: 1,
+            packet_type: 1,
+            component,
+            edge: 0,
+        },
+        frame,
+        original,
+    )
+}
+
+/// The header fields of a pktmon event 160/170 a test chooses.
+#[derive(Debug, Clone, Copy)]
+pub struct PktmonFrame {
+    pub group: u64,
+    pub number: u16,
+    pub appearance: u16,
+    pub direction: u16,
+    pub packet_type: u16,
+    pub component: u16,
+    pub edge: u16,
+}
+
+/// Payload of pktmon event 160/170 with every header field chosen.
+pub fn pktmon_frame(h: &PktmonFrame, frame: &[u8], original: u16) -> Vec<u8> {
     let mut p = Vec::with_capacity(34 + frame.len());
-    p.extend_from_slice(&group.to_le_bytes());
-    for v in [number, 1, 1, 1, component, 0, 0] {
+    p.extend_from_slice(&h.group.to_le_bytes());
+    for v in [
+        h.number,
+        h.appearance,
+        h.direction,
+        h.packet_type,
+        h.component,
+        h.edge,
+        0,
+    ] {
         p.extend_from_slice(&v.to_le_bytes());
     }
     p.extend_from_slice(&[0u8; 8]);

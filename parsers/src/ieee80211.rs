@@ -64,6 +64,23 @@ pub fn data_frame(d: &[u8]) -> Option<DataFrame> {
     })
 }
 
+/// Rewrites an 802.11 data frame as the Ethernet II frame the station's
+/// stack sees (DA, SA, EtherType, then the packet) into `out` (cleared and
+/// reused: no allocation once it has grown), so that a Wi-Fi NIC's received
+/// and sent packets land on one interface. Returns the bytes the frame
+/// shrank by (its 802.11 and LLC/SNAP headers less the 14-byte Ethernet
+/// one), or `None` when `d` is no readable data frame (`out` untouched).
+pub fn to_ethernet(d: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+    let f = data_frame(d)?;
+    let body = d.get(f.payload..)?;
+    out.clear();
+    out.extend_from_slice(&f.dst);
+    out.extend_from_slice(&f.src);
+    out.extend_from_slice(&f.ether_type.to_be_bytes());
+    out.extend_from_slice(body);
+    Some(f.payload - 14)
+}
+
 /// Length of an Ethernet II header with up to two VLAN tags (whatever the
 /// EtherType), cut to the frame.
 pub fn ethernet_header_len(d: &[u8]) -> usize {
@@ -104,6 +121,21 @@ mod tests {
         f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
         f.extend_from_slice(&[0x45, 0xc0, 0x00, 0x64]);
         f
+    }
+
+    #[test]
+    fn as_ethernet() {
+        let f = from_ds_ipv4();
+        let mut out = vec![0xee; 3];
+        assert_eq!(to_ethernet(&f, &mut out), Some(32 - 14));
+        assert_eq!(&out[..6], &f[4..10]); // DA = a1
+        assert_eq!(&out[6..12], &f[16..22]); // SA = a3
+        assert_eq!(&out[12..], &[0x08, 0x00, 0x45, 0xc0, 0x00, 0x64]);
+        assert_eq!(ethernet_payload(&out), Some(14));
+        let mut n = f.clone();
+        n[0] = 0x48;
+        assert_eq!(to_ethernet(&n, &mut out), None);
+        assert_eq!(out.len(), 18, "left as it was");
     }
 
     #[test]

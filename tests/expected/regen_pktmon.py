@@ -7,7 +7,11 @@ corpus pktmon files (../shared/corpus/pktmon), from independent peers.
   identical frame) are removed, computed here from tshark's frame MD5s.
 * PktMon.etl with a PktMon.txt beside it: Microsoft's `pktmon etl2txt` decode
   (UTF-16LE): packet events, distinct (PktGroupId, PktNumber), and the sums of
-  OriginalSize / LoggedSize over each packet's first appearance.
+  OriginalSize / LoggedSize over each packet's first appearance. A packet first
+  logged as an 802.11 frame (Type WiFi, at a Wi-Fi miniport) is counted as the
+  Ethernet frame it carries, as hvsleuth hands it on: the OriginalSize of the
+  packet's first Type Ethernet appearance (above the native Wi-Fi filter), and
+  its LoggedSize less the bytes the frame shrank by (OriginalSize difference).
 * PktMon.etl without a decode: the demikernel one equals its .cap (the same
   capture); gdn has no packet events at all (component table and counters only).
 Run from the repository root:  python3 tests/expected/regen_pktmon.py
@@ -40,12 +44,21 @@ def cap_figures(path):
 def etl2txt_figures(path):
     text = open(path, "rb").read().decode("utf-16-le")
     events, first = 0, {}
-    pat = re.compile(r"PktGroupId (\d+), PktNumber (\d+), .*OriginalSize (\d+), LoggedSize (\d+)")
+    pat = re.compile(r"PktGroupId (\d+), PktNumber (\d+), .*Type (\w+) ,.*OriginalSize (\d+), LoggedSize (\d+)")
+    eth = {}
     for line in text.splitlines():
         m = pat.search(line)
         if m:
             events += 1
-            first.setdefault((m[1], m[2]), (int(m[3]), int(m[4])))
+            key, kind, orig, logged = (m[1], m[2]), m[3], int(m[4]), int(m[5])
+            first.setdefault(key, (orig, logged, kind))
+            if kind == "Ethernet":
+                eth.setdefault(key, orig)
+    for key, (orig, logged, kind) in list(first.items()):
+        if kind == "WiFi" and key in eth:
+            first[key] = (eth[key], logged - (orig - eth[key]))
+        else:
+            first[key] = (orig, logged)
     return {"packet_events": events, "packets": len(first),
             "wire_bytes": sum(o for o, _ in first.values()),
             "captured_bytes": sum(g for _, g in first.values())}

@@ -240,6 +240,8 @@ pub(super) struct State<'s> {
     providers: Providers,
     /// The decompressed buffer (reused).
     dbuf: Vec<u8>,
+    /// A Wi-Fi frame rewritten as Ethernet (reused).
+    wifi: Vec<u8>,
     /// Per-component event counts.
     per_component: PerComponent,
     /// First pass: learn the pktmon component table only.
@@ -266,6 +268,7 @@ impl<'s> State<'s> {
             components: Components::default(),
             providers: Providers::default(),
             dbuf: Vec::new(),
+            wifi: Vec::new(),
             table_only: false,
             per_component: PerComponent::default(),
         }
@@ -574,6 +577,18 @@ impl<'s> State<'s> {
                 return;
             }
         }
+        // A Wi-Fi NIC's received packets are 802.11 data frames at its
+        // miniport, its sent ones Ethernet: one interface for both.
+        // Its length is the Ethernet frame's, as pktmon logs the same
+        // packet at the components above the native Wi-Fi filter.
+        let mut link = link;
+        let mut data = f.data;
+        let mut shrink = 0;
+        if link == super::ndis::LINKTYPE_802_11 {
+            if let Some(n) = crate::ieee80211::to_ethernet(f.data, &mut self.wifi) {
+                (link, data, shrink) = (LinkType::ETHERNET, &self.wifi[..], n);
+            }
+        }
         let component = f.component;
         let comps = &self.components;
         let iface = self.out.iface(key, link, || {
@@ -616,11 +631,13 @@ impl<'s> State<'s> {
             }
         });
         let wire = if f.original_size > 0 {
-            (f.original_size as u32).max(f.data.len() as u32)
+            (f.original_size as u32)
+                .saturating_sub(shrink as u32)
+                .max(data.len() as u32)
         } else {
-            ndis::infer_wire_len(link, f.data)
+            ndis::infer_wire_len(link, data)
         };
-        self.out.emit(iface, link, ts, wire, f.data, f.outbound());
+        self.out.emit(iface, link, ts, wire, data, f.outbound());
     }
 
     pub(super) fn set_components(&mut self, c: Components) {

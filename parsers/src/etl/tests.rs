@@ -515,8 +515,13 @@ fn pktmon_copies_without_shared_group_count_once() {
                 (&eth[..], *wire)
             };
             if k == 0 {
-                want_wire += original as u64;
-                want_first.push(bytes[..bytes.len().min(128)].to_vec());
+                // An 802.11 copy is handed on as the Ethernet frame it
+                // carries: its 34 header bytes (QoS data, LLC/SNAP) become
+                // 14, on the wire as in what was logged.
+                want_wire += *wire as u64;
+                let logged = bytes.len().min(128);
+                let cut = if is_wifi { logged - 20 } else { logged };
+                want_first.push(eth[..cut].to_vec());
             }
             group += 1;
             let h = PktmonFrame {
@@ -544,10 +549,10 @@ fn pktmon_copies_without_shared_group_count_once() {
         "the first copy of each packet is delivered"
     );
     assert_eq!(c.pkts.iter().map(|p| p.2 as u64).sum::<u64>(), want_wire);
-    // Received packets arrive on the NIC's 802.11 interface, sent ones on
-    // its Ethernet one; the 802.11 frames decode to the same TCP segments.
+    // Received packets (802.11 at the miniport) and sent ones (Ethernet)
+    // arrive on one interface, the NIC's, and decode to the same segments.
     let names: Vec<&str> = c.ifaces.iter().map(|i| i.name.as_str()).collect();
-    assert_eq!(names, ["ifindex-14", "ifindex-14 (802.11)"]);
+    assert_eq!(names, ["ifindex-14"]);
     for (p, (_, _, eth)) in c.pkts.iter().zip(&pkts) {
         let link = c.ifaces[p.0 as usize].link_type;
         let (a, b) = (
@@ -926,6 +931,9 @@ struct Etl2Txt {
     events: u64,
     per_component: std::collections::BTreeMap<u16, (u64, u64, u64)>,
     /// First appearance per distinct packet: (component, original, logged).
+    /// A packet first seen as an 802.11 frame counts as the Ethernet frame
+    /// it carries, as we hand it on: the OriginalSize of its first Ethernet
+    /// appearance, and its LoggedSize less the bytes the frame shrank by.
     packets: std::collections::HashMap<(u64, u16), (u16, u64, u64)>,
     /// Component -> MiniportIfIndex, else IfIndex.
     nic_of: std::collections::HashMap<u16, u32>,
@@ -955,6 +963,7 @@ fn etl2txt(rel: &str) -> Etl2Txt {
         nic_of: Default::default(),
     };
     let mut own_if = std::collections::HashMap::new();
+    let mut first = std::collections::HashMap::new();
     for l in text.lines() {
         if l.contains("[Microsoft-Windows-PktMon] PktGroupId ") {
             t.events += 1;
@@ -963,7 +972,11 @@ fn etl2txt(rel: &str) -> Etl2Txt {
             let e = t.per_component.entry(comp).or_default();
             *e = (e.0 + 1, e.1 + o, e.2 + g);
             let key = (field(l, "PktGroupId "), field(l, "PktNumber ") as u16);
-            t.packets.entry(key).or_insert((comp, o, g));
+            let wifi = l.contains(", Type WiFi ,");
+            let e = first.entry(key).or_insert((comp, o, g, wifi, None));
+            if !wifi && e.4.is_none() {
+                e.4 = Some(o);
+            }
         } else if l.contains("] Property: Component ") {
             let comp = field(l, "Component ") as u16;
             if l.contains("MiniportIfIndex  =") {
@@ -975,6 +988,13 @@ fn etl2txt(rel: &str) -> Etl2Txt {
     }
     for (c, i) in own_if {
         t.nic_of.entry(c).or_insert(i);
+    }
+    for (key, (comp, o, g, wifi, eth)) in first {
+        let v = match eth {
+            Some(e) if wifi => (comp, e, g - (o - e)),
+            _ => (comp, o, g),
+        };
+        t.packets.insert(key, v);
     }
     t
 }
@@ -1031,7 +1051,6 @@ fn pktmon_vpn_capture_matches_etl2txt() {
         names,
         [
             "Realtek RTL8723BE 802.11 bgn Wi-Fi Adapter",
-            "Realtek RTL8723BE 802.11 bgn Wi-Fi Adapter (802.11)",
             "VMware Virtual Ethernet Adapter for VMnet8"
         ]
     );

@@ -56,6 +56,14 @@ fn main() {
         for r in Records::new(buf) {
             let Ok(rec) = r else { break };
             *kinds.entry(format!("{:?}", rec.kind)).or_default() += 1;
+            if let Some(g) = rec.classic_provider() {
+                let e = events
+                    .entry((format!("classic {g}"), 0, 0))
+                    .or_insert((0, usize::MAX, 0));
+                e.0 += 1;
+                e.1 = e.1.min(rec.bytes.len());
+                e.2 = e.2.max(rec.bytes.len());
+            }
             if rec.kind == RecordKind::Event {
                 if let Some(ev) = parse_event(&rec) {
                     let e = events

@@ -1072,7 +1072,7 @@ fn class1_epb_direction_flags_decide_a_one_peer_link() {
         a.summary
             .inferred
             .iter()
-            .any(|f| f.reason.contains("EPB direction flags"))
+            .any(|f| f.reason.contains("capture direction flags"))
     );
 }
 

@@ -267,7 +267,7 @@ fn declared_end(file: usize, info: usize, d: &InterfaceInfo, t: &MacTables) -> O
     let conflict = matches!((flagged, mac), (Some(f), Some(m)) if f != m);
     if let (true, Some(f)) = (conflict, flagged) {
         reason = format!(
-            "conflict: {reason}, but the EPB direction flags give {} as its own",
+            "conflict: {reason}, but the capture direction flags give {} as its own",
             mac_str(&f)
         );
     }
@@ -302,7 +302,7 @@ fn own_end(
                     own: Some(t.end(iface, *m)),
                     undecided: Vec::new(),
                     reason: format!(
-                        "pcapng EPB direction flags: {k} frames sent from or received at {}",
+                        "capture direction flags (pcapng EPB flags or ETL send/receive): {k} frames sent from or received at {}",
                         mac_str(m)
                     ),
                     confidence: 0.99,
@@ -312,7 +312,7 @@ fn own_end(
             let mut g = own_end_frames(file, info, iface, t, seen, ip_packets);
             g.conflict = true;
             g.reason = format!(
-                "conflict: the EPB direction flags give {} MACs as this NIC's; {}",
+                "conflict: the capture direction flags give {} MACs as this NIC's; {}",
                 d.len(),
                 g.reason
             );

@@ -457,7 +457,7 @@ fn pktmon_capture_counts_each_packet_once() {
 #[test]
 #[cfg_attr(not(corpus), ignore = "needs ../shared/corpus beside the repository")]
 fn pktmon_copies_without_shared_group_count_once() {
-    use super::writer::{PktmonFrame, pktmon_frame};
+    use super::writer::pktmon_frame;
     let mut pkts = pcap_packets("zeek/20-fids.pcap");
     // The same bytes again 1 ms after packet 100: a new packet.
     let again = (pkts[100].0 + 1_000_000, pkts[100].1, pkts[100].2.clone());
@@ -524,7 +524,7 @@ fn pktmon_copies_without_shared_group_count_once() {
                 want_first.push(eth[..cut].to_vec());
             }
             group += 1;
-            let h = PktmonFrame {
+            let p = pktmon_frame(&pktmon::Frame {
                 group,
                 number: 1,
                 appearance: 0,
@@ -532,8 +532,9 @@ fn pktmon_copies_without_shared_group_count_once() {
                 packet_type,
                 component,
                 edge,
-            };
-            let p = pktmon_frame(&h, &bytes[..bytes.len().min(128)], original as u16);
+                original_size: original as u16,
+                data: &bytes[..bytes.len().min(128)],
+            });
             ev(&mut w, pktmon::EVENT_FRAME, ts + k as i64 * 3_000, &p);
         }
     }

@@ -4,6 +4,7 @@
 
 use super::container::Guid;
 use super::logfile::FILETIME_UNIX_EPOCH;
+use super::pktmon::Frame;
 
 /// How timestamps tick in the written file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,36 +248,23 @@ pub fn ndis_1001(miniport: u32, lower: u32, frag: &[u8]) -> Vec<u8> {
 
 /// Payload of pktmon event 160.
 pub fn pktmon_160(group: u64, number: u16, component: u16, frame: &[u8], original: u16) -> Vec<u8> {
-    pktmon_frame(
-        &PktmonFrame {
-            group,
-            number,
-            appearance: 1,
-            direction: 1,
-            packet_type: 1,
-            component,
-            edge: 0,
-        },
-        frame,
-        original,
-    )
+    pktmon_frame(&Frame {
+        group,
+        number,
+        appearance: 1,
+        direction: 1,
+        packet_type: 1,
+        component,
+        edge: 0,
+        original_size: original,
+        data: frame,
+    })
 }
 
-/// The header fields of a pktmon event 160/170 a test chooses.
-#[derive(Debug, Clone, Copy)]
-pub struct PktmonFrame {
-    pub group: u64,
-    pub number: u16,
-    pub appearance: u16,
-    pub direction: u16,
-    pub packet_type: u16,
-    pub component: u16,
-    pub edge: u16,
-}
-
-/// Payload of pktmon event 160/170 with every header field chosen.
-pub fn pktmon_frame(h: &PktmonFrame, frame: &[u8], original: u16) -> Vec<u8> {
-    let mut p = Vec::with_capacity(34 + frame.len());
+/// Payload of pktmon event 160/170 with every header field chosen (the
+/// reader's own [`Frame`], so what is written is what it parses).
+pub fn pktmon_frame(h: &Frame<'_>) -> Vec<u8> {
+    let mut p = Vec::with_capacity(34 + h.data.len());
     p.extend_from_slice(&h.group.to_le_bytes());
     for v in [
         h.number,
@@ -290,8 +278,8 @@ pub fn pktmon_frame(h: &PktmonFrame, frame: &[u8], original: u16) -> Vec<u8> {
         p.extend_from_slice(&v.to_le_bytes());
     }
     p.extend_from_slice(&[0u8; 8]);
-    p.extend_from_slice(&original.to_le_bytes());
-    p.extend_from_slice(&(frame.len() as u16).to_le_bytes());
-    p.extend_from_slice(frame);
+    p.extend_from_slice(&h.original_size.to_le_bytes());
+    p.extend_from_slice(&(h.data.len() as u16).to_le_bytes());
+    p.extend_from_slice(h.data);
     p
 }

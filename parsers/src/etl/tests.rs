@@ -445,6 +445,20 @@ fn pktmon_capture_counts_each_packet_once() {
     check_against_pcap(&pkts, &expect, &c, 100);
 }
 
+/// One Microsoft-Windows-PktMon event as the System process logs it.
+fn pktmon_event(w: &mut EtlWriter, id: u16, ts_ns: i64, payload: &[u8]) {
+    w.event(&WEvent {
+        provider: pktmon::PKTMON_PROVIDER,
+        id,
+        keywords: 0x10,
+        process_id: 4,
+        thread_id: 1,
+        ts_ns,
+        payload,
+        extended: false,
+    })
+}
+
 /// Newer pktmon builds (three Windows 11 traces from 2026 read here) write
 /// AppearanceCount 0 and a new PktGroupId for every copy of a packet. A
 /// Wi-Fi NIC (ifindex 14) logs a received packet at its miniport (13, as
@@ -465,18 +479,7 @@ fn pktmon_copies_without_shared_group_count_once() {
     pkts.sort_by_key(|p| p.0);
     let start = (pkts[0].0 / 100 - 10_000_000) * 100;
     let mut w = EtlWriter::new(64 << 10, WClock::Qpc(10_000_000), start);
-    let ev = |w: &mut EtlWriter, id: u16, ts_ns: i64, payload: &[u8]| {
-        w.event(&WEvent {
-            provider: pktmon::PKTMON_PROVIDER,
-            id,
-            keywords: 0x10,
-            process_id: 4,
-            thread_id: 1,
-            ts_ns,
-            payload,
-            extended: false,
-        })
-    };
+    let ev = pktmon_event;
     for (comp, ty, v) in [(13u16, 1u16, 14u32), (41, 2, 14), (40, 2, 14), (80, 2, 14)] {
         let mut p = comp.to_le_bytes().to_vec();
         p.extend_from_slice(&ty.to_le_bytes());
@@ -1230,18 +1233,7 @@ fn pktmon_table_over_several_tail_buffers_or_only_at_the_start() {
         f[12] = 0x08;
         f
     };
-    let ev = |w: &mut EtlWriter, id: u16, ts: i64, payload: &[u8]| {
-        w.event(&WEvent {
-            provider: pktmon::PKTMON_PROVIDER,
-            id,
-            keywords: 0x10,
-            process_id: 4,
-            thread_id: 1,
-            ts_ns: ts,
-            payload,
-            extended: false,
-        })
-    };
+    let ev = pktmon_event;
     let table = |w: &mut EtlWriter, ts: i64| {
         for comp in 1..40u16 {
             let mut p = comp.to_le_bytes().to_vec();
